@@ -1,0 +1,47 @@
+"""The ``ff-bench`` command: ``data`` (fetch, list), ``report`` and ``compare``.
+
+Each sub-command lives beside the code it drives and registers itself here; this module only
+builds the parser and turns expected errors (:class:`FFBenchError`) into one-line messages with exit status 2.
+
+    ff-bench data fetch mnist fashion_mnist
+    ff-bench data list
+    ff-bench report [RUN ...] [--out DIR]
+    ff-bench compare RUN_A RUN_B [--fail-on-regression]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ff_algos.errors import FFBenchError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``ff-bench`` parser with every sub-command registered."""
+    from ff_algos.data import cli as data_cli
+    from ff_algos.report import cli as report_cli
+
+    parser = argparse.ArgumentParser(
+        prog="ff-bench", description="Forward-Forward vs backprop benchmark tools."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    data_cli.register(sub)
+    report_cli.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except FFBenchError as exc:
+        print(f"ff-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ff-bench: interrupted", file=sys.stderr)
+        return 130
+    return status

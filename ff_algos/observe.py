@@ -1,0 +1,56 @@
+"""The contract between a training loop and whoever watches it (timers, progress bars).
+
+Training code calls these hooks from the host as it *queues* work; implementations must not
+synchronise the device (no `.item()`, no `torch.cuda.synchronize()`), so that observing a run
+does not change how fast it goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class TrainObserver(Protocol):
+    """Hooks a training loop calls: one phase per FF layer (or one for backprop), one tick per epoch."""
+
+    def phase_start(self, name: str, epochs: int) -> None:
+        """A phase (for example ``"layer1"`` or ``"train"``) of ``epochs`` epochs begins."""
+
+    def epoch_end(self, epoch: int) -> None:
+        """Epoch ``epoch`` (0-based) of the current phase has been queued."""
+
+    def phase_end(self) -> None:
+        """The current phase has been queued in full."""
+
+
+class NullObserver:
+    """Observes nothing."""
+
+    def phase_start(self, name: str, epochs: int) -> None:
+        pass
+
+    def epoch_end(self, epoch: int) -> None:
+        pass
+
+    def phase_end(self) -> None:
+        pass
+
+
+class FanOut:
+    """Forwards every hook to several observers, in order."""
+
+    def __init__(self, observers: Sequence[TrainObserver]) -> None:
+        self._observers = tuple(observers)
+
+    def phase_start(self, name: str, epochs: int) -> None:
+        for o in self._observers:
+            o.phase_start(name, epochs)
+
+    def epoch_end(self, epoch: int) -> None:
+        for o in self._observers:
+            o.epoch_end(epoch)
+
+    def phase_end(self) -> None:
+        for o in self._observers:
+            o.phase_end()

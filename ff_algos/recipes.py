@@ -1,0 +1,217 @@
+"""Named, frozen training recipes for Forward-Forward (``ff``) and backprop (``bp``).
+
+A recipe is the complete description of one training run: architecture, optimiser, schedule and
+data subset. ``seed`` reproduces the reference study (2x500 hidden units; FF: Adam lr 0.03,
+threshold 2.0, 1000 full-batch epochs per layer; backprop: Adam lr 1e-3, batch 256, 20 epochs).
+``quick`` finishes in well under a minute per dataset on 2 CPU cores and still learns; ``tiny``
+exists for the test suite. Any field can be overridden by name, from Python
+(:func:`dataclasses.replace`) or from strings (:func:`apply_overrides`, used by ``--set``).
+
+Each recipe also knows its analytic FLOP count (:meth:`FFRecipe.flops`, :meth:`BPRecipe.flops`):
+the multiply-adds of the plain algorithm, two FLOPs each, counting matrix products only. Fast
+implementations that skip redundant work still report these *model* FLOPs, so achieved FLOP/s is
+comparable across implementations (like model FLOPs utilisation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
+
+from ff_algos.errors import FFBenchError
+
+Method = Literal["ff", "bp"]
+METHODS: tuple[Method, ...] = ("ff", "bp")
+Goodness = Literal["mean", "sum"]
+Negatives = Literal["permute", "wrong_label"]
+InputPipeline = Literal["tensor", "dataloader"]
+
+
+class RecipeError(FFBenchError, ValueError):
+    """A recipe name, field or value that does not exist or does not parse."""
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    """Analytic FLOPs of one run: training forward and backward (all epochs), and one prediction
+    pass over ``predict_samples`` samples."""
+
+    forward: int
+    backward: int
+    predict: int
+    predict_samples: int
+
+    @property
+    def train(self) -> int:
+        """Training FLOPs, forward plus backward."""
+        return self.forward + self.backward
+
+    def predict_for(self, samples: int) -> int:
+        """Prediction FLOPs scaled to ``samples`` samples."""
+        if self.predict_samples == 0:
+            return 0
+        return self.predict * samples // self.predict_samples
+
+
+def _widths(input_size: int, hidden: tuple[int, ...]) -> list[tuple[int, int]]:
+    dims = (input_size, *hidden)
+    return list(zip(dims[:-1], dims[1:], strict=True))
+
+
+@dataclass(frozen=True)
+class FFRecipe:
+    """Forward-Forward: greedy layer-wise training with the label overlaid on the input."""
+
+    name: str = "seed"
+    hidden: tuple[int, ...] = (500, 500)
+    epochs: int = 1000  # per layer
+    batch_size: int | None = None  # None: the whole training split as one batch
+    lr: float = 0.03
+    threshold: float = 2.0
+    goodness: Goodness = "mean"
+    negatives: Negatives = "permute"
+    train_size: int | None = None  # None: the whole training split
+    seed: int = 0
+    nan_check_every: int = 50  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 10000  # rows per prediction chunk
+
+    method: typing.ClassVar[Method] = "ff"
+
+    def flops(self, n_train: int, input_size: int, num_classes: int) -> FlopCount:
+        """Model FLOPs: per layer and epoch, positive and negative forward passes (2·N rows) and the
+        weight gradient (inputs are detached, so no input gradient); prediction runs every layer
+        once per candidate label."""
+        layers = _widths(input_size, self.hidden)
+        per_row = sum(2 * i * o for i, o in layers)
+        forward = self.epochs * 2 * n_train * per_row
+        return FlopCount(
+            forward=forward,
+            backward=forward,
+            predict=num_classes * per_row,
+            predict_samples=1,
+        )
+
+
+@dataclass(frozen=True)
+class BPRecipe:
+    """Backprop: an MLP of the same hidden shape plus a linear head, cross entropy."""
+
+    name: str = "seed"
+    hidden: tuple[int, ...] = (500, 500)
+    epochs: int = 20
+    batch_size: int | None = 256  # None: full batch
+    lr: float = 1e-3
+    train_size: int | None = None
+    seed: int = 0
+    input_pipeline: InputPipeline = "tensor"  # "dataloader": torchvision dataset + DataLoader
+    predict_batch_size: int = 10000
+
+    method: typing.ClassVar[Method] = "bp"
+
+    def flops(self, n_train: int, input_size: int, num_classes: int) -> FlopCount:
+        """Model FLOPs: forward through hidden layers and head; backward computes weight gradients
+        for every layer and input gradients for every layer but the first."""
+        layers = _widths(input_size, (*self.hidden, num_classes))
+        per_row = sum(2 * i * o for i, o in layers)
+        first = 2 * layers[0][0] * layers[0][1]
+        forward = self.epochs * n_train * per_row
+        backward = self.epochs * n_train * (2 * per_row - first)
+        return FlopCount(forward=forward, backward=backward, predict=per_row, predict_samples=1)
+
+
+Recipe = FFRecipe | BPRecipe
+
+RECIPES: dict[str, dict[Method, Recipe]] = {
+    "seed": {"ff": FFRecipe(name="seed"), "bp": BPRecipe(name="seed")},
+    "quick": {
+        "ff": FFRecipe(name="quick", epochs=60, batch_size=1000, train_size=10000),
+        "bp": BPRecipe(name="quick", epochs=3, train_size=10000),
+    },
+    "tiny": {
+        "ff": FFRecipe(name="tiny", hidden=(64, 64), epochs=5, batch_size=256, train_size=1024),
+        "bp": BPRecipe(name="tiny", hidden=(64, 64), epochs=1, train_size=1024),
+    },
+}
+
+
+def get_recipe(name: str, method: str) -> Recipe:
+    """The named recipe for ``method`` (``ff`` or ``bp``); a clear error lists the valid names."""
+    if name not in RECIPES:
+        raise RecipeError(f"unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}")
+    if method not in METHODS:
+        raise RecipeError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
+    return RECIPES[name][typing.cast(Method, method)]
+
+
+def recipe_fields(recipe: Recipe) -> list[str]:
+    """Names of the fields a user may override (``name`` excluded)."""
+    return [f.name for f in dataclasses.fields(recipe) if f.name != "name"]
+
+
+def apply_overrides(recipe: Recipe, overrides: dict[str, str]) -> Recipe:
+    """A copy of ``recipe`` with fields set from strings (``"500,500"``, ``"none"``, ``"0.01"``).
+
+    Fields a recipe does not have are errors unless another method's recipe has them (so one
+    ``--set`` list can serve both methods); values that do not parse are always errors.
+    """
+    hints = typing.get_type_hints(type(recipe))
+    known_anywhere = {f for rs in RECIPES.values() for r in rs.values() for f in recipe_fields(r)}
+    changes: dict[str, Any] = {}
+    for key, text in overrides.items():
+        if key not in recipe_fields(recipe):
+            if key in known_anywhere:
+                continue
+            raise RecipeError(
+                f"unknown recipe field {key!r}; valid fields: {', '.join(sorted(known_anywhere))}"
+            )
+        try:
+            changes[key] = _parse(text, hints[key])
+        except ValueError as exc:
+            raise RecipeError(f"bad value for {key}: {text!r} ({exc})") from None
+    return dataclasses.replace(recipe, **changes)
+
+
+def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+    """The recipe as plain JSON-ready data, with its method."""
+    data = dataclasses.asdict(recipe)
+    data["hidden"] = list(recipe.hidden)
+    data["method"] = recipe.method
+    return data
+
+
+def _parse(text: str, hint: Any) -> Any:
+    """Parse ``text`` as a value of the annotated type ``hint``."""
+    origin = get_origin(hint)
+    args = get_args(hint)
+    if origin in (Union, types.UnionType):
+        if type(None) in args and text.strip().lower() in ("none", "null", "full", ""):
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _parse(text, inner[0])
+    if origin is Literal:
+        if text not in args:
+            raise ValueError(f"expected one of {', '.join(map(str, args))}")
+        return text
+    if origin is tuple:
+        parts = [p for p in text.replace(" ", "").split(",") if p]
+        if not parts:
+            raise ValueError("expected comma-separated integers, e.g. 500,500")
+        return tuple(_parse(p, args[0]) for p in parts)
+    if hint is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError("expected true or false")
+        return lowered in ("true", "1", "yes")
+    if hint is int:
+        value = int(text)
+        if value < 0:
+            raise ValueError("expected a non-negative integer")
+        return value
+    if hint is float:
+        return float(text)
+    if hint is str:
+        return text
+    raise ValueError(f"cannot parse type {hint}")
