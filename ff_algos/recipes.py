@@ -107,7 +107,9 @@ class BPRecipe:
     train_size: int | None = None
     seed: int = 0
     input_pipeline: InputPipeline = "tensor"  # "dataloader": torchvision dataset + DataLoader
+    loader_workers: int = 0  # DataLoader worker processes (dataloader pipeline only)
     predict_batch_size: int = 10000
+    nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
 
     method: typing.ClassVar[Method] = "bp"
 

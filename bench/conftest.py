@@ -1,0 +1,140 @@
+"""pytest glue for the ff-bench suite: options, parametrization, machine info, journal, summary.
+
+    pytest bench/ --benchmark-save=NAME [--recipe quick] [--datasets mnist,fashion_mnist]
+                  [--methods ff,bp] [--device auto] [--seeds 1] [--set FIELD=VALUE ...]
+
+The measuring itself is in :mod:`ff_algos.suite` and :mod:`ff_algos.telemetry`; this file only
+connects them to pytest and pytest-benchmark.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from rich.console import Console
+
+from ff_algos.errors import FFBenchError
+from ff_algos.suite.floors import load_floors
+from ff_algos.suite.options import parse_options, resolve_device
+from ff_algos.suite.state import Suite
+from ff_algos.suite.summary import summary_table
+from ff_algos.telemetry import TelemetrySession
+from ff_algos.telemetry import machine_info as ff_bench_machine_info
+
+FLOORS_FILE = Path(__file__).with_name("floors.toml")
+DEFAULT_JOURNAL = ".benchmarks/ff-bench-journal.jsonl"
+
+
+SUITE = pytest.StashKey[Suite]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("ff-bench", "Forward-Forward vs backprop benchmark")
+    add = group.addoption
+    add("--recipe", default="quick", help="named recipe: seed, quick or tiny (default: quick)")
+    add("--datasets", default=None, help="comma-separated datasets (default: all present)")
+    add("--methods", default="ff,bp", help="comma-separated methods: ff, bp (default: both)")
+    add("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
+    add("--data-root", default=None, help="dataset root (default: $FF_BENCH_DATA or user cache)")
+    add("--seeds", default="1", help="seeds per dataset x method (default: 1)")
+    add(
+        "--set",
+        dest="ff_set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a recipe field, e.g. --set epochs=10 (repeatable)",
+    )
+    add("--rounds", default="1", help="timed training runs per case (default: 1)")
+    add("--journal", default=DEFAULT_JOURNAL, help="JSON-lines journal of finished cases")
+    add("--floors", default=None, help=f"accuracy floors file (default: {FLOORS_FILE})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    opt = config.getoption
+    try:
+        options = parse_options(
+            recipe=opt("recipe"),
+            datasets=opt("datasets"),
+            methods=opt("methods"),
+            device=opt("device"),
+            data_root=opt("data_root"),
+            seeds=opt("seeds"),
+            sets=opt("ff_set"),
+            rounds=opt("rounds"),
+            journal=opt("journal"),
+            floors=opt("floors"),
+        )
+        floors = load_floors(options.floors or FLOORS_FILE)
+    except FFBenchError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SUITE] = Suite(options, floors, session_id=uuid.uuid4().hex[:12])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dataset" not in metafunc.fixturenames:
+        return
+    options = metafunc.config.stash[SUITE].options
+    cases = [
+        pytest.param(d, m, s, id=f"{d}-{m}-seed{s}")
+        for d in options.datasets
+        for m in options.methods
+        for s in range(options.seeds)
+    ]
+    metafunc.parametrize(("dataset", "method", "seed"), cases)
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    machine_info["ff_bench"] = ff_bench_machine_info()
+
+
+@pytest.fixture(scope="session")
+def suite(request: pytest.FixtureRequest) -> Suite:
+    return request.config.stash[SUITE]
+
+
+@pytest.fixture(scope="session")
+def device(suite: Suite) -> torch.device:
+    try:
+        return resolve_device(suite.options.device)
+    except FFBenchError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def telemetry(device: torch.device) -> Iterator[TelemetrySession]:
+    with TelemetrySession(device) as session:
+        session.peak_flops(torch.float32)  # measured once, before any case, out of the timings
+        yield session
+
+
+@pytest.fixture
+def terminal(request: pytest.FixtureRequest) -> Iterator[Console]:
+    """A console on the real terminal while the case runs (pytest's capture suspended)."""
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    if capture is None:
+        yield Console(file=io.StringIO())
+        return
+    with capture.global_and_fixture_disabled():
+        yield Console()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    suite = config.stash.get(SUITE, None)
+    if suite is None or not suite.rows:
+        return
+    buffer = io.StringIO()
+    width = max(terminalreporter._tw.fullwidth, 120)
+    Console(file=buffer, force_terminal=terminalreporter.isatty, width=width).print(
+        summary_table(suite.rows)
+    )
+    terminalreporter.write_sep("=", "ff-bench summary")
+    terminalreporter.write(buffer.getvalue())
+    terminalreporter.write_line(f"journal: {os.path.abspath(suite.options.journal)}")

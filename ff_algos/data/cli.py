@@ -1,0 +1,92 @@
+"""``ff-bench data``: ``fetch`` datasets into a root and ``list`` what a root holds.
+
+ff-bench data fetch mnist fashion_mnist --root /data
+ff-bench data list --root /data
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from ff_algos.data import cache, formats, registry
+from ff_algos.data.loader import is_present, load_dataset
+from ff_algos.data.paths import ENV_VAR, resolve_root
+from ff_algos.data.progress import RichProgress
+from ff_algos.data.sources import fetch_into
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``data`` command and its ``fetch`` and ``list`` sub-commands."""
+    data = subparsers.add_parser("data", help="fetch datasets and list what a data root holds")
+    sub = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    root_help = f"data root (default: ${ENV_VAR}, else ~/.cache/ff-bench/data)"
+
+    fetch = sub.add_parser("fetch", help="make datasets present, verify them and build the cache")
+    fetch.add_argument("names", nargs="+", metavar="NAME", help=", ".join(registry.DATASETS))
+    fetch.add_argument("--root", type=Path, default=None, help=root_help)
+    fetch.set_defaults(run=run_fetch)
+
+    listing = sub.add_parser("list", help="show each dataset: present, location, cache, sizes")
+    listing.add_argument("--root", type=Path, default=None, help=root_help)
+    listing.set_defaults(run=run_list)
+
+
+def run_fetch(args: argparse.Namespace) -> int:
+    """Fetch each named dataset, build its cache, then time a first and a cached load."""
+    names = [registry.canonical_name(n) for n in args.names]  # every name checked before work
+    root = resolve_root(args.root)
+    console = Console()
+    timings = []
+    with RichProgress(console) as display:
+        for name in names:
+            fetch_into(name, root, display)
+            first = load_dataset(name, root=root, progress=display)
+            again = load_dataset(name, root=root)
+            timings.append((name, first, again))
+    table = Table(title=f"Load times under {root} (CPU, whole splits, normalised)")
+    for column in ("dataset", "first load", "source", "cached load", "source", "train", "test"):
+        table.add_column(column)
+    for name, first, again in timings:
+        table.add_row(
+            name,
+            f"{first.load_seconds:.3f} s",
+            first.source,
+            f"{again.load_seconds:.3f} s",
+            again.source,
+            str(len(first.train)),
+            str(len(first.test)),
+        )
+    console.print(table)
+    return 0
+
+
+def _megabytes(paths: list[Path]) -> str:
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    return f"{total / 1e6:.1f} MB"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """Print one row per dataset: present or not, where, cache state and sizes."""
+    root = resolve_root(args.root)
+    table = Table(title=f"Datasets under {root}")
+    for column in ("dataset", "present", "location", "cache", "train/test", "shape", "files"):
+        table.add_column(column)
+    for name in registry.DATASETS:
+        info = registry.dataset_info(name)
+        folder = formats.dataset_dir(name, root)
+        files = [folder / f for f in registry.LAYOUTS[name].files]
+        table.add_row(
+            name,
+            "[green]yes" if is_present(name, root) else "[red]no",
+            str(folder),
+            cache.state(name, root),
+            f"{info.train_size}/{info.test_size}",
+            "x".join(map(str, info.image_shape)),
+            _megabytes(files),
+        )
+    Console().print(table)
+    return 0

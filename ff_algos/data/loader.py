@@ -1,0 +1,201 @@
+"""Loading a dataset as whole-split tensors on a device, for full-batch training.
+
+Order of sources: the decoded cache under the root, else the canonical files under the root
+(decoded once, then cached), else a fetch when ``download=True``. Pixels travel to the device as
+uint8 (4x less transfer than float32) and are converted and normalised there.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ff_algos.data import cache, formats, registry, sources
+from ff_algos.data.errors import CacheRebuiltWarning, CorruptFileError, DatasetNotFoundError
+from ff_algos.data.files import one_line
+from ff_algos.data.formats import RawArrays
+from ff_algos.data.paths import resolve_root
+from ff_algos.data.progress import NullProgress, Progress
+from ff_algos.data.registry import DatasetInfo
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split as device tensors: ``x`` (N, C*H*W) float32 normalised, ``y`` (N,) int64."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def subset(self, n: int | None, seed: int) -> Split:
+        """``n`` rows drawn at random with ``seed`` (kept in their original order); the whole
+        split when ``n`` is None or not smaller than it."""
+        if n is None or n >= len(self):
+            return self
+        generator = torch.Generator().manual_seed(seed)
+        rows = torch.randperm(len(self), generator=generator)[:n].sort().values
+        rows = rows.to(self.x.device)
+        return Split(self.x[rows], self.y[rows])
+
+
+@dataclass(frozen=True)
+class LoadedDataset:
+    """Both splits of a dataset on one device, and how long loading them took."""
+
+    info: DatasetInfo
+    train: Split
+    test: Split
+    root: Path
+    load_seconds: float  # wall time of this load (device synchronised before the clock is read)
+    source: str  # "cache" (memory-mapped uint8 cache) or "decoded" (canonical files decoded)
+
+
+def is_present(name: str, root: str | Path | None = None) -> bool:
+    """Whether ``name`` can be loaded from ``root`` without fetching: all canonical files exist,
+    or a cache that matches its manifest (sizes and headers; crc32 is checked when loading)."""
+    key = registry.canonical_name(name)
+    path = resolve_root(root)
+    if not formats.missing_files(key, path):
+        return True
+    try:
+        return cache.load(key, path, deep=False) is not None
+    except CorruptFileError:
+        return False
+
+
+def not_found_error(name: str, root: Path) -> DatasetNotFoundError:
+    """The one-line error for a dataset whose files are not under ``root``."""
+    layout = registry.LAYOUTS[name]
+    missing = formats.missing_files(name, root)
+    more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+    needs = "" if name in registry.OFFLINE_SOURCES else " (needs internet)"
+    return DatasetNotFoundError(
+        f"{name} not found: looked in {formats.dataset_dir(name, root)} and missed "
+        f"{missing[0].name}{more}; run `ff-bench data fetch {name} --root {root}`{needs} "
+        f"or place {layout.hint} in {formats.dataset_dir(name, root)}"
+    )
+
+
+def _arrays(
+    name: str, root: Path, download: bool, progress: Progress, mmap_mode: cache.MmapMode
+) -> tuple[RawArrays, str]:
+    """The uint8 arrays of ``name`` and where they came from ("cache" or "decoded")."""
+    try:
+        cached = cache.load(name, root, mmap_mode=mmap_mode)
+    except CorruptFileError as exc:
+        warnings.warn(
+            CacheRebuiltWarning(f"{exc}; rebuilding the cache from the canonical files"),
+            stacklevel=3,
+        )
+        cached = None
+    if cached is not None:
+        return cached, "cache"
+    if formats.missing_files(name, root):
+        if not download:
+            raise not_found_error(name, root)
+        sources.fetch_into(name, root, progress)
+    arrays = formats.decode(name, root, progress)
+    progress.update(f"{name}/cache", "caching")
+    try:
+        cache.write(name, root, arrays)
+    except OSError as exc:
+        warnings.warn(f"could not write the cache of {name}: {one_line(str(exc))}", stacklevel=3)
+    progress.update(f"{name}/cache", "done")
+    return arrays, "decoded"
+
+
+def _to_split(x_u8: np.ndarray, y: np.ndarray, info: DatasetInfo, device: torch.device) -> Split:
+    """uint8 (N, C, H, W) to normalised float32 (N, C*H*W) on ``device``; the conversion runs on
+    the device, after the uint8 transfer."""
+    n = x_u8.shape[0]
+    x = torch.from_numpy(np.asarray(x_u8)).to(device)  # (N, C, H, W) uint8
+    x = x.reshape(n, info.input_size).to(torch.float32)  # (N, C*H*W), a fresh float copy
+    pixels = info.input_size // info.image_shape[0]
+    mean = torch.tensor(info.mean, dtype=torch.float32, device=device)
+    std = torch.tensor(info.std, dtype=torch.float32, device=device)
+    # (x / 255 - mean) / std, per channel, as one multiply and one subtract per element
+    scale = (1.0 / (255.0 * std)).repeat_interleave(pixels)  # (C*H*W,)
+    shift = (mean / std).repeat_interleave(pixels)  # (C*H*W,)
+    x.mul_(scale).sub_(shift)
+    labels = torch.from_numpy(np.array(y, dtype=np.int64)).to(device)  # own copy, not the mmap
+    return Split(x, labels)
+
+
+def load_dataset(
+    name: str,
+    *,
+    device: str | torch.device = "cpu",
+    root: str | Path | None = None,
+    download: bool = False,
+    progress: Progress | None = None,
+) -> LoadedDataset:
+    """Load both splits of ``name`` onto ``device``, normalised and flattened.
+
+    Raises :class:`UnknownDatasetError` for a bad name and :class:`DatasetNotFoundError` when the
+    files are absent and ``download`` is False. ``progress`` receives per-file stages (the CLI
+    shows them); by default nothing is reported.
+    """
+    info = registry.dataset_info(name)
+    path = resolve_root(root)
+    dev = torch.device(device)
+    start = time.perf_counter()
+    arrays, source = _arrays(info.name, path, download, progress or NullProgress(), "c")
+    train = _to_split(arrays.train_x, arrays.train_y, info, dev)
+    test = _to_split(arrays.test_x, arrays.test_y, info, dev)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elapsed = time.perf_counter() - start
+    return LoadedDataset(info, train, test, path, elapsed, source)
+
+
+def raw_arrays(
+    name: str, root: str | Path | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """uint8 images (N, C, H, W) and int64 labels (N,) for train and test, read-only and
+    memory-mapped from the cache (built first when needed)."""
+    key = registry.canonical_name(name)
+    path = resolve_root(root)
+    arrays, source = _arrays(key, path, False, NullProgress(), "r")
+    if source == "decoded":  # map the cache just written rather than keep the decoded copy
+        arrays = cache.load(key, path, mmap_mode="r", deep=False) or arrays
+    return tuple(arrays)  # type: ignore[return-value]
+
+
+def torchvision_dataset(
+    name: str,
+    root: str | Path | None,
+    *,
+    train: bool,
+    transform: Callable[[Any], Any] | None = None,
+) -> torch.utils.data.Dataset[Any]:
+    """torchvision's own dataset class over the same files (never downloads), for a conventional
+    ``DataLoader`` pipeline."""
+    import torchvision.datasets as tvd
+
+    info = registry.dataset_info(name)
+    path = resolve_root(root)
+    if formats.missing_files(info.name, path):
+        raise not_found_error(info.name, path)
+    cls = getattr(tvd, info.torchvision_name)
+    try:
+        if info.name == "svhn":
+            dataset: torch.utils.data.Dataset[Any] = cls(
+                str(path), split="train" if train else "test", transform=transform, download=False
+            )
+        else:
+            dataset = cls(str(path), train=train, transform=transform, download=False)
+    except RuntimeError as exc:
+        raise CorruptFileError(
+            f"torchvision's {info.torchvision_name} rejected the files in "
+            f"{formats.dataset_dir(info.name, path)}: {one_line(str(exc))}"
+        ) from exc
+    return dataset

@@ -1,0 +1,429 @@
+"""Forward-Forward (Hinton 2022) as in the reference study's code base
+(mpezeshki/pytorch_forward_forward), with the same mathematics computed with less work.
+
+The reference, per layer: the input's direction ``x / (‖x‖₂ + 1e-4)`` (row-wise), a linear map
+with bias, ReLU. The label is *overlaid* on the input: the first ``C`` entries (``C`` classes) of
+each flattened row are set to 0 and entry ``label`` to the maximum of the whole batch tensor. For
+RGB images flattened channel-first those are the first ``C`` pixels of the red channel's top
+row. Positive data carry each image's own label; negative data the same images with the labels
+randomly permuted, drawn once before layer 1 and kept for every layer (``negatives="wrong_label"``
+draws a label different from the true one instead). A layer's goodness is the mean (or, with
+``goodness="sum"``, the sum) of its squared activities; its loss is the mean over positives and
+negatives of ``softplus(θ - g_pos)`` and ``softplus(g_neg - θ)``. Layers are trained greedily, each
+with its own Adam, layer ``k+1`` on layer ``k``'s detached outputs. Prediction overlays every
+candidate label, sums the goodness of all layers and takes the argmax.
+
+What is computed once instead of every epoch or every label (same function up to rounding):
+
+* A layer's inputs do not change during its training, so their direction is computed once.
+* Layer 1's positive and negative inputs differ only in the label entries, and every overlaid
+  row has the same norm whatever the label (one entry set to the same value). So with
+  ``b`` the image with its label entries zeroed, ``s = 1 / (‖overlay‖ + 1e-4)`` and ``v`` the
+  overlay value, ``W·x_label·s = W·(b·s) + v·s·W[:, label]``: one product of the image part per
+  epoch, shared by positives and negatives, plus a rank-``C`` product for the labels (a one-hot
+  matrix times ``W[:, :C]``). Autograd through this expression gives the exact weight gradient.
+* Prediction shares the same image product across all ``C`` candidate labels, so layer 1 costs
+  about one forward pass instead of ``C``. Deeper layers see different inputs for every label
+  (the ReLU does not commute with the label term), so they still run once per label.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.recipes import FFRecipe, Goodness, RecipeError
+from ff_algos.training import LossLog, seeded_linear
+
+EPS = 1e-4  # added to the norm before dividing, as in the reference
+
+
+def overlay(x: Tensor, labels: Tensor, num_classes: int, value: Tensor | float) -> Tensor:
+    """The reference label overlay: a copy of ``x`` (N, D) with entries ``[:, :num_classes]``
+    set to 0 and entry ``labels[i]`` of row ``i`` set to ``value`` (the reference uses the maximum
+    of the whole batch tensor, ``x.max()``)."""
+    out = x.clone()
+    out[:, :num_classes] = 0
+    out[torch.arange(x.shape[0], device=x.device), labels] = value
+    return out
+
+
+def direction(x: Tensor) -> Tensor:
+    """Each row divided by its L2 norm plus 1e-4 (the reference's layer input)."""
+    out: Tensor = x / (x.norm(2, 1, keepdim=True) + EPS)
+    return out
+
+
+def goodness(h: Tensor, kind: Goodness = "mean") -> Tensor:
+    """Per-row goodness of activities ``h`` (N, H): mean (reference) or sum of squares."""
+    return h.pow(2).mean(1) if kind == "mean" else h.pow(2).sum(1)
+
+
+def goodness_scale(width: int, kind: Goodness) -> float:
+    """Factor turning a layer's sum of squares into its goodness: 1/width for the mean."""
+    return 1.0 / width if kind == "mean" else 1.0
+
+
+def ff_loss(g_pos: Tensor, g_neg: Tensor, threshold: float) -> Tensor:
+    """The reference loss ``log(1 + exp(cat([θ - g_pos, g_neg - θ]))).mean()``, via softplus."""
+    return F.softplus(torch.cat([threshold - g_pos, g_neg - threshold])).mean()
+
+
+@dataclass(frozen=True)
+class FactoredOverlay:
+    """Overlaid rows ``direction(overlay(x, label))`` written as ``base + coef · e_label``."""
+
+    base: Tensor  # (N, D): x with its first C entries zeroed, divided by the overlaid norm + eps
+    coef: Tensor  # (N,): the overlay value divided by the same
+
+
+def factor_overlay(x: Tensor, num_classes: int, value: Tensor) -> FactoredOverlay:
+    """Factor the direction of ``x`` (N, D) overlaid with any label and overlay value ``value``
+    (0-d) into a label-free part and the label entry's coefficient."""
+    base = x.clone()
+    base[:, :num_classes] = 0
+    # ‖overlay(x, c)‖² = ‖base‖² + value², the same for every label c
+    scale = 1.0 / (torch.sqrt(base.pow(2).sum(1) + value * value) + EPS)  # (N,)
+    return FactoredOverlay(base=base.mul_(scale[:, None]), coef=value * scale)
+
+
+class _Buffers:
+    """Reusable scratch tensors, one per name, grown on demand. Fresh large CPU tensors cost
+    page faults on every allocation, more than the element-wise work done in them."""
+
+    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
+        self._device, self._dtype = device, dtype
+        self._flat: dict[str, Tensor] = {}
+
+    def take(self, name: str, *shape: int) -> Tensor:
+        """A contiguous tensor of ``shape`` (contents undefined)."""
+        numel = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.numel() < numel:
+            flat = torch.empty(numel, device=self._device, dtype=self._dtype)
+            self._flat[name] = flat
+        return flat[:numel].view(shape)
+
+
+def _loss_to_grad(h: Tensor, threshold: float, scale: float) -> Tensor:
+    """The FF loss of activities ``h`` (2n, H), positives then negatives; overwrites ``h`` with
+    d loss / d preactivation.
+
+    With ``g = scale·‖h‖²`` (``scale`` = 1/H for the mean goodness, 1 for the sum) and margins
+    ``m = θ - g`` (positives), ``g - θ`` (negatives): loss = mean softplus(m), so
+    d loss/d g = ∓sigmoid(m)/2n and d g/d z = 2·scale·h (zero where the ReLU is off, as ``h``).
+    """
+    rows = h.shape[0]
+    n = rows // 2
+    g = torch.linalg.vector_norm(h, dim=1).square_().mul_(scale)  # (2n,)
+    margin = g.sub_(threshold)
+    margin[:n].neg_()
+    loss = F.softplus(margin).mean()
+    coef = torch.sigmoid(margin).mul_(2.0 * scale / rows)  # (2n,)
+    coef[:n].neg_()
+    h.mul_(coef[:, None])
+    return loss
+
+
+def _goodness_and_direction(h: Tensor, scale: float) -> Tensor:
+    """Goodness ``scale·‖h‖²`` (N,) of activities ``h`` (N, H); turns ``h`` into its direction
+    (the next layer's input) in place, reusing the norm."""
+    norm: Tensor = torch.linalg.vector_norm(h, dim=1)
+    h.div_(norm[:, None] + EPS)
+    return norm.square_().mul_(scale)
+
+
+class _PairInputs(Protocol):
+    """A layer's fixed positive and negative inputs during its training."""
+
+    rows: int
+
+    def step(self, layer: nn.Linear, idx: Tensor | None, threshold: float, scale: float) -> Tensor:
+        """Loss of rows ``idx`` (all when ``None``); sets the layer's ``.grad`` to its gradient."""
+        ...
+
+    def outputs(self, layer: nn.Linear) -> Tensor:
+        """The layer's activities (2N, H) for all positives, then all negatives."""
+        ...
+
+
+def _set_grad(param: Tensor, grad: Tensor) -> None:
+    if param.grad is None or param.grad.data_ptr() != grad.data_ptr():
+        param.grad = grad
+
+
+class _OverlaidPairs:
+    """Layer 1's inputs: the same images overlaid with the positive and the negative labels,
+    sharing one product of the image part (see the module docstring)."""
+
+    def __init__(
+        self, x: Tensor, y_pos: Tensor, y_neg: Tensor, num_classes: int, value: Tensor
+    ) -> None:
+        f = factor_overlay(x, num_classes, value)
+        self.rows = x.shape[0]
+        self.num_classes = num_classes
+        self.base = f.base  # (N, D)
+        labels = torch.stack([y_pos, y_neg])  # (2, N)
+        # (2, N, C): the label entries' coefficients, positives then negatives
+        self.lab = F.one_hot(labels, num_classes).to(x.dtype).mul_(f.coef[None, :, None])
+        self.buf = _Buffers(x.device, x.dtype)
+
+    def _rows(self, idx: Tensor | None) -> tuple[Tensor, Tensor]:
+        if idx is None:
+            return self.base, self.lab.view(-1, self.num_classes)
+        m = idx.shape[0]
+        base = torch.index_select(
+            self.base, 0, idx, out=self.buf.take("base", m, *self.base.shape[1:])
+        )
+        lab = torch.index_select(self.lab, 1, idx, out=self.buf.take("lab", 2, m, self.num_classes))
+        return base, lab.view(2 * m, self.num_classes)
+
+    def _preacts(self, layer: nn.Linear, base: Tensor, lab: Tensor, z: Tensor) -> Tensor:
+        """Pre-activations (2m, H) into ``z``; returns the shared image part (m, H)."""
+        m, hidden = base.shape[0], layer.out_features
+        shared = torch.addmm(
+            layer.bias, base, layer.weight.t(), out=self.buf.take("shared", m, hidden)
+        )
+        torch.mm(lab, layer.weight[:, : self.num_classes].t(), out=z)
+        z.view(2, m, hidden).add_(shared)
+        return shared
+
+    @torch.no_grad()
+    def step(self, layer: nn.Linear, idx: Tensor | None, threshold: float, scale: float) -> Tensor:
+        base, lab = self._rows(idx)
+        m, hidden, c = base.shape[0], layer.out_features, self.num_classes
+        z = self.buf.take("z", 2 * m, hidden)
+        shared = self._preacts(layer, base, lab, z)
+        loss = _loss_to_grad(z.relu_(), threshold, scale)  # z is now d loss / d z
+        d_shared = torch.sum(z.view(2, m, hidden), 0, out=shared)  # (m, H)
+        grad_w = torch.mm(d_shared.t(), base, out=self.buf.take("grad_w", *layer.weight.shape))
+        grad_w[:, :c].addmm_(z.t(), lab)
+        grad_b = torch.sum(d_shared, 0, out=self.buf.take("grad_b", hidden))
+        _set_grad(layer.weight, grad_w)
+        _set_grad(layer.bias, grad_b)
+        return loss
+
+    @torch.no_grad()
+    def outputs(self, layer: nn.Linear) -> Tensor:
+        base, lab = self._rows(None)
+        z = torch.empty(2 * self.rows, layer.out_features, device=base.device, dtype=base.dtype)
+        self._preacts(layer, base, lab, z)
+        return z.relu_()
+
+
+class _PlainPairs:
+    """A deeper layer's inputs: the previous layer's activities (2N, H) for positives, then
+    negatives, turned into their directions once (in place)."""
+
+    def __init__(self, h_both: Tensor) -> None:
+        self.rows = h_both.shape[0] // 2
+        self.both = h_both.div_(h_both.norm(2, 1, keepdim=True).add_(EPS))  # (2N, H)
+        self.buf = _Buffers(h_both.device, h_both.dtype)
+
+    def _rows(self, idx: Tensor | None) -> Tensor:
+        if idx is None:
+            return self.both
+        both_idx = torch.cat([idx, idx + self.rows])
+        out = self.buf.take("rows", both_idx.shape[0], self.both.shape[1])
+        return torch.index_select(self.both, 0, both_idx, out=out)
+
+    @torch.no_grad()
+    def step(self, layer: nn.Linear, idx: Tensor | None, threshold: float, scale: float) -> Tensor:
+        rows = self._rows(idx)
+        z = self.buf.take("z", rows.shape[0], layer.out_features)
+        torch.addmm(layer.bias, rows, layer.weight.t(), out=z)
+        loss = _loss_to_grad(z.relu_(), threshold, scale)  # z is now d loss / d z
+        grad_w = torch.mm(z.t(), rows, out=self.buf.take("grad_w", *layer.weight.shape))
+        grad_b = torch.sum(z, 0, out=self.buf.take("grad_b", layer.out_features))
+        _set_grad(layer.weight, grad_w)
+        _set_grad(layer.bias, grad_b)
+        return loss
+
+    @torch.no_grad()
+    def outputs(self, layer: nn.Linear) -> Tensor:
+        return torch.relu_(F.linear(self.both, layer.weight, layer.bias))
+
+
+class FFNet(nn.Module):
+    """A trained Forward-Forward network; :meth:`predict` classifies by goodness."""
+
+    def __init__(
+        self,
+        layers: list[nn.Linear],
+        num_classes: int,
+        goodness_kind: Goodness = "mean",
+        predict_batch_size: int = 10000,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.num_classes = num_classes
+        self.goodness_kind: Goodness = goodness_kind
+        self.predict_batch_size = max(1, predict_batch_size)
+
+    def _linears(self) -> list[nn.Linear]:
+        return [m for m in self.layers if isinstance(m, nn.Linear)]
+
+    @torch.no_grad()
+    def goodness_per_label(self, x: Tensor) -> Tensor:
+        """Summed goodness of all layers (N, C) for every candidate label overlaid on ``x``.
+
+        The overlay value is the maximum of all of ``x`` (as the reference's one whole-split
+        batch), whatever the chunk size.
+        """
+        first, *rest = self._linears()
+        c, kind = self.num_classes, self.goodness_kind
+        value = x.max()
+        out = torch.empty(x.shape[0], c, device=x.device, dtype=x.dtype)
+        buf = _Buffers(x.device, x.dtype)
+        for start in range(0, x.shape[0], self.predict_batch_size):
+            chunk = x[start : start + self.predict_batch_size]
+            n = chunk.shape[0]
+            f = factor_overlay(chunk, c, value)
+            shared = torch.addmm(first.bias, f.base, first.weight.t())  # (n, H1), for all labels
+            for label in range(c):
+                # layer 1 for this label: the shared image part plus the label column
+                h = buf.take("h1", n, first.out_features)
+                torch.addr(shared, f.coef, first.weight[:, label], out=h)
+                g = _goodness_and_direction(h.relu_(), goodness_scale(first.out_features, kind))
+                for k, layer in enumerate(rest, start=2):
+                    h_in, h = h, buf.take(f"h{k}", n, layer.out_features)
+                    torch.addmm(layer.bias, h_in, layer.weight.t(), out=h)
+                    g += _goodness_and_direction(
+                        h.relu_(), goodness_scale(layer.out_features, kind)
+                    )
+                out[start : start + n, label] = g
+        return out
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64: the candidate label of highest total goodness."""
+        return self.goodness_per_label(x).argmax(1)
+
+
+@dataclass(frozen=True)
+class FFTraining:
+    """A trained network and the per-epoch mean loss of each layer (``"layer1"``, ...)."""
+
+    model: FFNet
+    losses: dict[str, list[float]]
+    options: dict[str, object]
+
+
+def negative_labels(y: Tensor, num_classes: int, kind: str, generator: torch.Generator) -> Tensor:
+    """Labels for the negative data, drawn once on the CPU from ``generator``: a random
+    permutation of ``y`` (``"permute"``, the reference; about 1/C keep the true label) or a
+    uniformly drawn different label (``"wrong_label"``)."""
+    n = y.shape[0]
+    if kind == "permute":
+        return y[torch.randperm(n, generator=generator).to(y.device)]
+    if kind == "wrong_label":
+        shift = torch.randint(1, num_classes, (n,), generator=generator).to(y.device)
+        return (y + shift) % num_classes
+    raise RecipeError(f"unknown negatives {kind!r}; choose permute or wrong_label")
+
+
+def validate_ff(recipe: FFRecipe, input_size: int, num_classes: int) -> None:
+    """Raise :class:`RecipeError` for a recipe that cannot run on this data."""
+    if not recipe.hidden or min(recipe.hidden) < 1:
+        raise RecipeError(f"hidden={recipe.hidden!r}: FF needs at least one layer, e.g. 500,500")
+    if num_classes >= input_size:
+        raise RecipeError(
+            f"{num_classes} classes cannot be overlaid on {input_size} inputs; "
+            "FF needs more input entries than classes"
+        )
+    if recipe.batch_size is not None and recipe.batch_size < 1:
+        raise RecipeError("batch_size must be a positive integer or none (full batch)")
+    if not recipe.lr > 0:
+        raise RecipeError(f"lr={recipe.lr!r} must be positive")
+    if recipe.goodness not in ("mean", "sum"):
+        raise RecipeError(f"unknown goodness {recipe.goodness!r}; choose mean or sum")
+
+
+def train_ff(
+    recipe: FFRecipe,
+    x: Tensor,
+    y: Tensor,
+    num_classes: int,
+    observer: TrainObserver | None = None,
+) -> FFTraining:
+    """Train a Forward-Forward network on ``x`` (N, D) and labels ``y`` (N,), on their device and
+    in their dtype. The same seed gives bit-identical results on the CPU."""
+    validate_ff(recipe, x.shape[1], num_classes)
+    obs: TrainObserver = observer if observer is not None else NullObserver()
+    device = x.device
+    init_gen = torch.Generator().manual_seed(recipe.seed)
+    shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    dims = (x.shape[1], *recipe.hidden)
+    layers = [seeded_linear(i, o, init_gen, device, x.dtype) for i, o in itertools.pairwise(dims)]
+    y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
+    inputs: _PairInputs = _OverlaidPairs(x, y, y_neg, num_classes, x.max())
+    losses: dict[str, list[float]] = {}
+    logs: list[LossLog] = []
+    for k, layer in enumerate(layers, start=1):
+        phase = f"layer{k}"
+        obs.phase_start(phase, recipe.epochs)
+        logs.append(_fit_layer(layer, inputs, recipe, phase, shuffle_gen, obs))
+        if k < len(layers):
+            inputs = _PlainPairs(inputs.outputs(layer))
+        obs.phase_end()
+    for k, log in enumerate(logs, start=1):
+        losses[f"layer{k}"] = log.host()
+    model = FFNet(layers, num_classes, recipe.goodness, recipe.predict_batch_size)
+    options: dict[str, object] = {
+        "compiled": False,
+        "cuda_graphs": False,
+        "goodness": recipe.goodness,
+        "negatives": recipe.negatives,
+        "input_pipeline": "tensor",
+        "shared_label_product": True,
+        "fused_adam": device.type == "cuda",
+    }
+    return FFTraining(model=model, losses=losses, options=options)
+
+
+def _fit_layer(
+    layer: nn.Linear,
+    inputs: _PairInputs,
+    recipe: FFRecipe,
+    phase: str,
+    shuffle_gen: torch.Generator,
+    obs: TrainObserver,
+) -> LossLog:
+    """Train one layer on its fixed inputs for ``recipe.epochs`` epochs; no host sync except the
+    divergence checks."""
+    device = layer.weight.device
+    opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
+    log = LossLog(phase, recipe.epochs, recipe.lr, device)
+    n = inputs.rows
+    batch = recipe.batch_size if recipe.batch_size is not None else n
+    full_batch = batch >= n
+
+    scale = goodness_scale(layer.out_features, recipe.goodness)
+
+    def step(idx: Tensor | None) -> Tensor:
+        loss = inputs.step(layer, idx, recipe.threshold, scale)
+        opt.step()
+        return loss
+
+    every = recipe.nan_check_every
+    for epoch in range(recipe.epochs):
+        if full_batch:
+            log.record(epoch, step(None))
+        else:
+            perm = torch.randperm(n, generator=shuffle_gen, device=device)
+            total = torch.zeros((), device=device, dtype=layer.weight.dtype)
+            starts = range(0, n, batch)
+            for start in starts:
+                total += step(perm[start : start + batch])
+            log.record(epoch, total / len(starts))
+        obs.epoch_end(epoch)
+        if every > 0 and (epoch + 1) % every == 0:
+            log.check(epoch + 1)
+    log.check(recipe.epochs)
+    return log

@@ -1,0 +1,132 @@
+"""``ff-bench report`` end to end: find and load runs, merge their cases, print the tables, and
+write ``report.md``, ``summary.json``, the figures and a copy of each saved run into the report
+folder (``runs/<machine-id>/<file>``, so the folder is a storage ``ff-bench report`` can read)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+from ff_algos.report.cases import CaseGroup, group_cases, merge_cases
+from ff_algos.report.figures import FIGURES, PLOTS_HINT, draw_figures
+from ff_algos.report.output import (
+    RUNS_FOLDER,
+    check_folder,
+    check_run_copies,
+    default_folder,
+    previous_figures,
+    remove_stale,
+    write_atomic,
+)
+from ff_algos.report.runs import SavedRun, find_runs, load_runs
+from ff_algos.report.sections import report_tables
+from ff_algos.report.summary import build_summary
+from ff_algos.report.tables import Table, print_tables, to_markdown
+
+_FIGURE_TITLES = {
+    "time_end_to_end.png": "End-to-end time per dataset, FF and backprop",
+    "time_ff_layers.png": "FF compute time per layer",
+    "compute_per_epoch.png": "Compute time per epoch (FF and backprop panels)",
+    "accuracy.png": "Accuracy against the study's values",
+    "memory_energy.png": "Memory peaks and energy per case",
+}
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """What a report wrote, and a message when figures were skipped."""
+
+    folder: Path
+    written: tuple[Path, ...]
+    figures: tuple[str, ...]
+    plots_message: str | None
+
+
+def make_report(
+    specs: Sequence[str],
+    storage: Path,
+    out: Path | None,
+    *,
+    force: bool = False,
+    figures: bool = True,
+    console: Console,
+) -> ReportResult:
+    """Report on the runs named by ``specs`` (the latest run when empty)."""
+    found = find_runs(specs, storage)
+    runs = load_runs(found.refs)
+    merged = merge_cases([(r.label, r.datetime, r.cases) for r in runs])
+    groups = group_cases(merged.cases)
+    notes = [*found.notes, *merged.notes]
+    folder = out if out is not None else default_folder(r.ref.name for r in runs)
+    check_folder(folder, {r.digest for r in runs}, force)
+    copies = {Path(RUNS_FOLDER, r.machine_id, r.ref.path.name): r.ref.path.read_bytes() for r in runs}
+    check_run_copies(folder, copies)
+
+    tables = report_tables(runs, groups, notes)
+    print_tables(console, tables)
+
+    pngs = draw_figures(groups, caption(runs, groups)) if figures else {}
+    message = PLOTS_HINT if pngs is None else None
+    pngs = pngs or {}
+    old_figures = previous_figures(folder)
+    summary = build_summary(runs, groups, notes, list(pngs))
+    markdown = render_markdown(runs, tables, list(pngs), caption(runs, groups), message)
+
+    written: list[Path] = []
+    for relative, data in copies.items():
+        write_atomic(folder / relative, data)
+        written.append(folder / relative)
+    for name, png in pngs.items():
+        write_atomic(folder / name, png)
+        written.append(folder / name)
+    remove_stale(folder, [*old_figures, *FIGURES], pngs)
+    write_atomic(folder / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
+    write_atomic(folder / "report.md", markdown.encode())
+    written.extend((folder / "summary.json", folder / "report.md"))
+
+    if message:
+        console.print(Text(message))
+    console.print(Text(f"report written to {folder}/ (report.md, summary.json, {len(pngs)} figures)"))
+    return ReportResult(folder, tuple(written), tuple(pngs), message)
+
+
+def caption(runs: Sequence[SavedRun], groups: Sequence[CaseGroup]) -> str:
+    """The figures' caption: devices, runs and recipes the numbers came from."""
+    devices = list(dict.fromkeys(c.device_label for g in groups for c in g.cases))
+    recipes = list(dict.fromkeys(g.recipe_name for g in groups))
+    return (
+        f"Device: {'; '.join(devices)}. Runs: {', '.join(r.label for r in runs)}. "
+        f"Recipe: {', '.join(recipes)}."
+    )
+
+
+def render_markdown(
+    runs: Sequence[SavedRun],
+    tables: Sequence[Table],
+    figures: Sequence[str],
+    figure_caption: str,
+    plots_message: str | None,
+) -> str:
+    """``report.md``: a heading, the tables, then the figures with their captions."""
+    lines = [
+        f"# ff-bench report: {', '.join(r.label for r in runs)}",
+        "",
+        "Made by `ff-bench report` from the saved pytest-benchmark runs copied under `runs/`. "
+        "`n/a`: not measured on this device (the reason is given under the table); "
+        "`—`: not applicable.",
+        "",
+    ]
+    lines.extend(to_markdown(t) for t in tables)
+    if figures or plots_message:
+        lines.extend(["## Figures", ""])
+    if plots_message:
+        lines.extend([plots_message, ""])
+    for name in figures:
+        title = _FIGURE_TITLES.get(name, name)
+        lines.extend([f"### {title}", "", f"![{title}]({name})", "", f"*{figure_caption}*", ""])
+    return "\n".join(lines)

@@ -1,0 +1,206 @@
+"""One benchmark case of a saved run, merging the cases of several runs, and grouping seeds.
+
+A *case* is one entry of a saved run's ``benchmarks`` list that carries ff-bench results
+(``extra_info`` in the :mod:`ff_algos.schema` layout). Cases are identified by their pytest name
+(``test_fit[mnist-ff]``). A *group* gathers the cases of one dataset, method and recipe that
+differ only in their seed; report tables show a group's mean.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ff_algos.report.study import dataset_order, method_label
+
+
+@dataclass(frozen=True)
+class Case:
+    """One saved benchmark case: its run, pytest identity, timing stats and ff-bench results."""
+
+    run: str  # label of the saved run it came from
+    run_datetime: str  # the run's ISO datetime, as saved by pytest-benchmark
+    name: str
+    fullname: str
+    params: Mapping[str, Any]
+    stats: Mapping[str, Any]
+    info: Mapping[str, Any]  # extra_info, see ff_algos.schema
+
+    @property
+    def dataset(self) -> str:
+        """Canonical dataset name, e.g. ``"mnist"``."""
+        return str(self.info["dataset"])
+
+    @property
+    def method(self) -> str:
+        """``"ff"`` or ``"bp"``."""
+        return str(self.info["method"])
+
+    @property
+    def seed(self) -> int:
+        """The training seed the case ran with."""
+        return int(self.info["seed"])
+
+    @property
+    def recipe(self) -> dict[str, Any]:
+        """Every recipe field the case ran with."""
+        return dict(self.info["recipe"])
+
+    @property
+    def recipe_name(self) -> str:
+        """The recipe's name (``"seed"``, ``"quick"``, ...)."""
+        return str(self.info["recipe"].get("name", "?"))
+
+    @property
+    def device_name(self) -> str:
+        """The device's name, e.g. ``"NVIDIA H100 80GB HBM3"`` or a CPU model."""
+        return str(self.info["device"]["name"])
+
+    @property
+    def device_label(self) -> str:
+        """Device name with its type and index, e.g. ``"NVIDIA H100 (cuda:0)"``."""
+        device = self.info["device"]
+        kind = str(device["type"])
+        index = device.get("index")
+        where = kind if index is None else f"{kind}:{index}"
+        return f"{device['name']} ({where})"
+
+    def value(self, dotted: str) -> float | None:
+        """The number at a dotted ``extra_info`` path; None when absent or null."""
+        node: Any = self.info
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return None
+            node = node[part]
+        if isinstance(node, bool) or not isinstance(node, int | float):
+            return None
+        return float(node)
+
+    def reason(self, dotted: str) -> str | None:
+        """Why a null field could not be measured, as the case recorded it."""
+        unavailable = self.info.get("unavailable", {})
+        reason = unavailable.get(dotted) if isinstance(unavailable, Mapping) else None
+        return None if reason is None else str(reason)
+
+    @property
+    def phases(self) -> list[str]:
+        """Compute phases in training order: ``layer1``, ``layer2``, ... for FF, ``train`` for bp."""
+        return list(self.info["compute"]["per_epoch"])
+
+    def phase_seconds(self, phase: str) -> list[float]:
+        """Seconds of compute for each epoch of one phase (empty when the phase is absent)."""
+        per_epoch = self.info["compute"]["per_epoch"]
+        return [float(s) for s in per_epoch.get(phase, [])]
+
+
+def recipe_key(case: Case) -> str:
+    """The case's recipe without its seed, as a stable string: cases that differ only in their
+    seed share it."""
+    fields = {k: v for k, v in case.recipe.items() if k != "seed"}
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+@dataclass(frozen=True)
+class CaseGroup:
+    """Cases of one dataset, method and recipe (seeds apart)."""
+
+    dataset: str
+    method: str
+    recipe_name: str
+    recipe_key: str
+    cases: tuple[Case, ...]
+
+    @property
+    def label(self) -> str:
+        """``"FF"`` or ``"backprop"``."""
+        return method_label(self.method)
+
+    def mean(self, get: Callable[[Case], float | None]) -> float | None:
+        """Mean over the group's cases of a metric; None when no case has it."""
+        values = [v for v in (get(c) for c in self.cases) if v is not None]
+        return sum(values) / len(values) if values else None
+
+    def phases(self) -> list[str]:
+        """Phases of the group's first case (every case of a recipe has the same)."""
+        return self.cases[0].phases
+
+    def phase_seconds(self, phase: str) -> list[float]:
+        """Per-epoch seconds of a phase, averaged epoch by epoch over the seeds."""
+        series = [c.phase_seconds(phase) for c in self.cases]
+        length = min(len(s) for s in series)
+        return [sum(s[i] for s in series) / len(series) for i in range(length)]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """Cases of one or more runs, each case once, and what happened while merging."""
+
+    cases: tuple[Case, ...]
+    notes: tuple[str, ...]
+
+
+def merge_cases(runs: Sequence[tuple[str, str, Sequence[Case]]]) -> Merged:
+    """Merge the cases of runs given as ``(label, datetime, cases)``: a case saved in more than
+    one run is taken from the later run (by saved datetime, then by order given) and a note says
+    so."""
+    order = sorted(range(len(runs)), key=lambda i: (_when(runs[i][1]), i))
+    chosen: dict[str, Case] = {}
+    notes: list[str] = []
+    for i in order:
+        label, _, cases = runs[i]
+        for case in cases:
+            previous = chosen.get(case.name)
+            if previous is not None and previous.run != label:
+                notes.append(
+                    f"{case.name} is in both {previous.run} and {label}; "
+                    f"using {label} (the later run)"
+                )
+            chosen[case.name] = case
+    return Merged(cases=tuple(chosen.values()), notes=tuple(notes))
+
+
+def group_cases(cases: Iterable[Case]) -> list[CaseGroup]:
+    """Group cases by dataset, method and recipe (seed apart), in the study's dataset order and
+    FF before backprop."""
+    buckets: dict[tuple[str, str, str], list[Case]] = {}
+    for case in cases:
+        buckets.setdefault((case.dataset, case.method, recipe_key(case)), []).append(case)
+    groups = [
+        CaseGroup(
+            dataset=d,
+            method=m,
+            recipe_name=members[0].recipe_name,
+            recipe_key=k,
+            cases=tuple(sorted(members, key=lambda c: c.seed)),
+        )
+        for (d, m, k), members in buckets.items()
+    ]
+    method_rank = {"ff": 0, "bp": 1}
+    groups.sort(
+        key=lambda g: (
+            dataset_order(g.dataset),
+            g.dataset,
+            method_rank.get(g.method, 2),
+            g.recipe_name,
+            g.recipe_key,
+        )
+    )
+    return groups
+
+
+def _when(text: str) -> datetime:
+    """A saved run's datetime; unparseable values sort first."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return datetime.min.replace(tzinfo=None)
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else _naive_utc(moment)
+
+
+def _naive_utc(moment: datetime) -> datetime:
+    offset = moment.utcoffset()
+    naive = moment.replace(tzinfo=None)
+    return naive - offset if offset is not None else naive

@@ -1,0 +1,151 @@
+"""The ``ff-bench report`` and ``ff-bench compare`` sub-commands.
+
+    ff-bench report [RUN ...] [--storage DIR] [--out DIR] [--force] [--no-figures]
+    ff-bench compare RUN_A RUN_B [RUN ...] [--storage DIR] [--accuracy-tol 0.01]
+                     [--slowdown 1.10] [--fail-on-regression]
+
+A RUN is a saved run's path, number (``0001`` or ``1``) or name; see :mod:`ff_algos.report.runs`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from ff_algos.report.errors import ReportError
+
+_RUN_HELP = "a saved run: path, number (0001 or 1) or name (part of the file name)"
+_WIDE = 200  # columns when the output is not a terminal, so tables are not squeezed
+
+
+def register(subparsers: Any) -> None:
+    """Add ``report`` and ``compare`` to the ``ff-bench`` parser."""
+    report = subparsers.add_parser(
+        "report",
+        help="tables, Markdown, summary.json and figures from saved benchmark runs",
+        description="Report on saved runs of `pytest bench/ --benchmark-save=NAME`: accuracy "
+        "beside the study's, time, FF/backprop ratios, FLOPs, memory, power and energy.",
+    )
+    report.add_argument("runs", nargs="*", metavar="RUN", help=_RUN_HELP + " (default: latest)")
+    _storage(report)
+    report.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="report folder (default: reports/<run name>/); a folder holding another report is "
+        "refused unless --force",
+    )
+    report.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the report files of a folder that holds another report",
+    )
+    report.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    report.set_defaults(run=run_report)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="saved runs side by side (machines, commits), with regressions flagged",
+        description="Compare saved runs case by case against the first (A); flags accuracy "
+        "drops and slowdowns.",
+    )
+    compare.add_argument("baseline", metavar="RUN_A", help=_RUN_HELP + " (the baseline)")
+    compare.add_argument("others", nargs="+", metavar="RUN_B", help=_RUN_HELP)
+    _storage(compare)
+    compare.add_argument(
+        "--accuracy-tol",
+        type=float,
+        default=0.01,
+        metavar="FRACTION",
+        help="flag an accuracy drop larger than this (absolute fraction; default 0.01)",
+    )
+    compare.add_argument(
+        "--slowdown",
+        type=float,
+        default=1.10,
+        metavar="RATIO",
+        help="flag end-to-end or train time ratios B/A above this (default 1.10)",
+    )
+    compare.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit with status 1 when anything is flagged",
+    )
+    compare.set_defaults(run=run_compare)
+
+
+def _storage(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--storage",
+        type=Path,
+        default=Path(".benchmarks"),
+        metavar="DIR",
+        help="pytest-benchmark storage folder (default: .benchmarks)",
+    )
+
+
+def console() -> Console:
+    """A console for the tables: the terminal's width, or wide when output is redirected."""
+    out = Console(highlight=False)
+    return out if out.is_terminal else Console(highlight=False, width=_WIDE)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """``ff-bench report``."""
+    from ff_algos.report.build import make_report
+
+    make_report(
+        args.runs,
+        args.storage,
+        args.out,
+        force=args.force,
+        figures=not args.no_figures,
+        console=console(),
+    )
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """``ff-bench compare``: 1 when ``--fail-on-regression`` and anything is flagged, else 0."""
+    from ff_algos.report.compare import Thresholds, compare_runs, runs_table
+    from ff_algos.report.runs import find_run, load_run
+    from ff_algos.report.tables import print_tables
+
+    tol, slowdown = args.accuracy_tol, args.slowdown
+    if not math.isfinite(tol) or tol < 0:
+        raise ReportError(f"--accuracy-tol {tol}: expected a fraction of at least 0, e.g. 0.01")
+    if not math.isfinite(slowdown) or slowdown <= 0:
+        raise ReportError(f"--slowdown {slowdown}: expected a ratio above 0, e.g. 1.10")
+    out = console()
+    runs = []
+    for spec in (args.baseline, *args.others):
+        ref, note = find_run(spec, args.storage)
+        if note:
+            out.print(Text(f"note: {note}"))
+        runs.append(load_run(ref))
+    if any(r.digest == runs[0].digest for r in runs[1:]):
+        out.print(Text("note: a run is compared with an identical copy of itself"))
+    print_tables(out, [runs_table(runs)])
+    thresholds = Thresholds(accuracy_tol=tol, slowdown=slowdown)
+    flagged = 0
+    for other in runs[1:]:
+        result = compare_runs(runs[0], other, thresholds)
+        for warning in result.warnings:
+            out.print(Text(f"warning: {warning}", style="bold yellow"))
+        print_tables(out, [result.table])
+        if result.only_a:
+            out.print(Text(f"only in A ({runs[0].label}): {', '.join(result.only_a)}"))
+        if result.only_b:
+            out.print(Text(f"only in B ({other.label}): {', '.join(result.only_b)}"))
+        for flag in result.flags:
+            out.print(Text(f"FLAGGED {flag}", style="bold red"))
+        flagged += len(result.flags)
+        out.print()
+    verdict = f"{flagged} change(s) flagged" if flagged else "nothing flagged"
+    out.print(Text(verdict))
+    return 1 if flagged and args.fail_on_regression else 0

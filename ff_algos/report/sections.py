@@ -1,0 +1,395 @@
+"""The tables of ``ff-bench report``: the runs, accuracy beside the study's Table 1, time, FF vs
+backprop ratios, and cost (FLOPs, memory, power, energy).
+
+Every table is built from groups of cases (a group's cells are the mean over its seeds) and
+carries, as notes, whatever a reader needs to judge it: the recipe each number came from, why a
+value is "n/a", which run a merged case came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ff_algos.report import units
+from ff_algos.report.cases import CaseGroup
+from ff_algos.report.metrics import metric, phase_epoch_mean, phase_total
+from ff_algos.report.runs import SavedRun
+from ff_algos.report.study import (
+    dataset_label,
+    match_study_recipe,
+    method_label,
+    study_accuracy,
+)
+from ff_algos.report.tables import Table
+
+
+def row_label(group: CaseGroup, groups: Sequence[CaseGroup]) -> str:
+    """``FF``, or ``FF (quick)`` when the same method ran more than one recipe."""
+    keys = {g.recipe_key for g in groups if g.method == group.method}
+    return group.label if len(keys) == 1 else f"{group.label} ({group.recipe_name})"
+
+
+def datasets(groups: Sequence[CaseGroup]) -> list[str]:
+    """Datasets in the groups, in the study's order."""
+    return list(dict.fromkeys(g.dataset for g in groups))
+
+
+def runs_table(runs: Sequence[SavedRun], notes: Sequence[str]) -> Table:
+    """Where the numbers come from, one column per run: file, date, devices, software, commit."""
+    fields: list[tuple[str, list[str]]] = [
+        ("saved", [_when(r.datetime) for r in runs]),
+        ("device", ["; ".join(r.devices) for r in runs]),
+        ("CPU", [cpu_description(r) for r in runs]),
+        ("GPU", [_gpu(r.ff_bench) for r in runs]),
+        ("software", [_software(r) for r in runs]),
+        ("commit", [_commit(r) for r in runs]),
+        ("recipe", [", ".join(r.recipes) for r in runs]),
+        ("cases", [str(len(r.cases)) for r in runs]),
+    ]
+    all_notes = list(notes)
+    for run in runs:
+        if run.ignored:
+            all_notes.append(
+                f"{run.label}: ignored {len(run.ignored)} benchmark(s) without ff-bench results "
+                f"({', '.join(run.ignored[:4])}{', ...' if len(run.ignored) > 4 else ''})"
+            )
+    return Table(
+        title="Runs",
+        columns=("", *(r.label for r in runs)),
+        rows=tuple((name, *values) for name, values in fields),
+        notes=tuple(all_notes),
+        left=1 + len(runs),
+    )
+
+
+def accuracy_table(groups: Sequence[CaseGroup]) -> Table:
+    """Train / test accuracy in the study's Table 1 layout (methods x datasets), with the study's
+    values and the difference below each measured row."""
+    names = datasets(groups)
+    rows: list[tuple[str, ...]] = []
+    seen: set[str] = set()
+    for group in groups:
+        label = row_label(group, groups)
+        if label in seen:
+            continue
+        seen.add(label)
+        mine = {g.dataset: g for g in groups if row_label(g, groups) == label}
+        measured, study, diff = [label, "measured"], [label, "study"], [label, "Δ measured − study"]
+        for name in names:
+            g = mine.get(name)
+            ref = study_accuracy(group.method, name)
+            if g is None:
+                measured.append(units.NOT_APPLICABLE)
+                diff.append(units.NOT_APPLICABLE)
+            else:
+                train = g.mean(metric("accuracy.train").get)
+                test = g.mean(metric("accuracy.test").get)
+                measured.append(f"{units.accuracy(train)} / {units.accuracy(test)}")
+                diff.append(
+                    units.NOT_APPLICABLE
+                    if ref is None
+                    else f"{units.accuracy_diff(_minus(train, ref.train))} / "
+                    f"{units.accuracy_diff(_minus(test, ref.test))}"
+                )
+            study.append(
+                units.NOT_APPLICABLE
+                if ref is None
+                else f"{units.accuracy(ref.train)} / {units.accuracy(ref.test)}"
+            )
+        rows.extend((tuple(measured), tuple(study), tuple(diff)))
+    notes = ["cells are train / test accuracy (fractions); — : not run, or not in the study"]
+    notes.extend(recipe_notes(groups))
+    notes.extend(_seed_notes(groups))
+    notes.extend(_floor_notes(groups))
+    return Table(
+        title="Accuracy (the study's Table 1 layout)",
+        columns=("method", "", *(dataset_label(n) for n in names)),
+        rows=tuple(rows),
+        notes=tuple(notes),
+        left=2,
+    )
+
+
+def recipe_notes(groups: Sequence[CaseGroup]) -> list[str]:
+    """One sentence per method and recipe: is it the study's recipe (like for like)?"""
+    notes: dict[str, None] = {}
+    for group in groups:
+        match = match_study_recipe(group.method, group.cases[0].recipe)
+        notes[f"{method_label(group.method)}: {match.describe(group.recipe_name)}"] = None
+    return list(notes)
+
+
+def time_table(groups: Sequence[CaseGroup]) -> Table:
+    """Seconds per stage, compute per epoch, FF per layer, and pytest-benchmark's own timing."""
+    layers = _ff_layers(groups)
+    keys = (
+        "seconds.end_to_end",
+        "seconds.data",
+        "seconds.train",
+        "seconds.eval",
+        "compute.total",
+        "compute.per_epoch_mean",
+    )
+    rows = []
+    for g in groups:
+        cells = [dataset_label(g.dataset), row_label(g, groups)]
+        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in keys)
+        for layer in layers:
+            if layer not in g.phases() or g.method != "ff":
+                cells.append(units.NOT_APPLICABLE)
+                continue
+            total = g.mean(phase_total(layer))
+            per_epoch = g.mean(phase_epoch_mean(layer))
+            cells.append(f"{units.seconds(total)} ({units.seconds(per_epoch)}/epoch)")
+        cells.append(_bench_cell(g))
+        rows.append(tuple(cells))
+    timers = sorted({str(c.info["compute"]["timer"]) for g in groups for c in g.cases})
+    notes = [
+        "end to end = the whole training run (data, train, eval); compute = the timed training "
+        f"work only, timer: {', '.join(timers)}",
+        "compute/epoch = mean over every epoch of every phase (FF: all layers)",
+    ]
+    if layers:
+        notes.append("FF layerN = that layer's compute seconds (mean per epoch); — : not applicable")
+    notes.append("benchmark = pytest-benchmark's mean ± stddev over rounds of the end-to-end run")
+    notes.extend(_seed_notes(groups))
+    return Table(
+        title="Time",
+        columns=(
+            "dataset",
+            "method",
+            *(metric(k).label for k in keys),
+            *(f"FF {layer}" for layer in layers),
+            "benchmark",
+        ),
+        rows=tuple(rows),
+        notes=tuple(notes),
+        left=2,
+    )
+
+
+RATIO_KEYS = (
+    "seconds.end_to_end",
+    "seconds.train",
+    "seconds.eval",
+    "compute.total",
+    "compute.per_epoch_mean",
+)
+
+
+def ratio_pairs(groups: Sequence[CaseGroup]) -> list[tuple[CaseGroup, CaseGroup]]:
+    """(FF, backprop) groups of the same dataset and recipe name."""
+    pairs = []
+    for ff in groups:
+        if ff.method != "ff":
+            continue
+        for bp in groups:
+            if bp.method == "bp" and bp.dataset == ff.dataset and bp.recipe_name == ff.recipe_name:
+                pairs.append((ff, bp))
+    return pairs
+
+
+def ratio_table(groups: Sequence[CaseGroup]) -> Table | None:
+    """FF time over backprop time per dataset; None when no dataset has both methods."""
+    pairs = ratio_pairs(groups)
+    if not pairs:
+        return None
+    rows = []
+    for ff, bp in pairs:
+        cells = [dataset_label(ff.dataset), ff.recipe_name]
+        for key in RATIO_KEYS:
+            get = metric(key).get
+            cells.append(units.ratio(units.safe_ratio(ff.mean(get), bp.mean(get))))
+        rows.append(tuple(cells))
+    return Table(
+        title="FF / backprop time ratios (above 1: FF is slower)",
+        columns=("dataset", "recipe", *(metric(k).label for k in RATIO_KEYS)),
+        rows=tuple(rows),
+        notes=("same dataset and recipe name; each ratio = FF seconds / backprop seconds",),
+        left=2,
+    )
+
+
+COST_KEYS = (
+    "flops.train",
+    "flops.train_per_s",
+    "flops.peak_per_s",
+    "flops.utilisation",
+    "memory.nvml_used_peak_bytes",
+    "memory.host_peak_rss_bytes",
+    "energy.joules",
+    "energy.joules_per_accuracy_point",
+)
+_TORCH_PEAKS = ("data", "train", "eval")
+
+
+def cost_table(groups: Sequence[CaseGroup]) -> Table:
+    """FLOPs and how fast they ran, memory peaks, power and energy."""
+    rows = []
+    for g in groups:
+        cells = [dataset_label(g.dataset), row_label(g, groups)]
+        shown = [metric(k).show(g.mean(metric(k).get)) for k in COST_KEYS]
+        torch_peaks = " / ".join(
+            units.nbytes(g.mean(metric(f"memory.torch_peak_bytes.{p}").get)) for p in _TORCH_PEAKS
+        )
+        power = (
+            f"{metric('power.mean_w').show(g.mean(metric('power.mean_w').get))} / "
+            f"{metric('power.max_w').show(g.mean(metric('power.max_w').get))}"
+        )
+        cells.extend(shown[:4])
+        cells.append(torch_peaks)
+        cells.extend(shown[4:6])
+        cells.append(power)
+        cells.extend(shown[6:])
+        rows.append(tuple(cells))
+    notes = [
+        "FLOPs are the recipe's analytic model FLOPs (matrix products, 2 per multiply-add); "
+        "achieved FLOP/s = train FLOPs / compute seconds; utilisation = achieved / peak",
+        "J per accuracy point = energy of the training run / (100 x test accuracy)",
+    ]
+    notes.extend(unavailable_notes(groups))
+    return Table(
+        title="Cost",
+        columns=(
+            "dataset",
+            "method",
+            *(metric(k).label for k in COST_KEYS[:4]),
+            "torch peak data / train / eval",
+            *(metric(k).label for k in COST_KEYS[4:6]),
+            "power mean / max",
+            *(metric(k).label for k in COST_KEYS[6:]),
+        ),
+        rows=tuple(rows),
+        notes=tuple(notes),
+        left=2,
+    )
+
+
+def unavailable_notes(groups: Sequence[CaseGroup]) -> list[str]:
+    """``n/a`` explained: per recorded reason, the fields it covers and the cases it affects."""
+    every = [c for g in groups for c in g.cases]
+    where: dict[str, dict[str, list[str]]] = {}  # reason -> field -> case names
+    for case in every:
+        name = f"{dataset_label(case.dataset)} {method_label(case.method)}"
+        for key, reason in dict(case.info.get("unavailable", {})).items():
+            names = where.setdefault(str(reason), {}).setdefault(str(key), [])
+            if name not in names:
+                names.append(name)
+    everyone = list(dict.fromkeys(f"{dataset_label(c.dataset)} {method_label(c.method)}" for c in every))
+    notes = []
+    for reason, fields in where.items():
+        by_cases: dict[tuple[str, ...], list[str]] = {}
+        for key, names in fields.items():
+            by_cases.setdefault(tuple(names), []).append(key)
+        for names, keys in by_cases.items():
+            scope = "all cases" if list(names) == everyone else ", ".join(names)
+            notes.append(f"n/a: {reason}: {', '.join(sorted(keys))} ({scope})")
+    return notes
+
+
+def report_tables(
+    runs: Sequence[SavedRun], groups: Sequence[CaseGroup], notes: Sequence[str]
+) -> list[Table]:
+    """Every table of the report, in order."""
+    tables = [runs_table(runs, notes), accuracy_table(groups), time_table(groups)]
+    ratios = ratio_table(groups)
+    if ratios is not None:
+        tables.append(ratios)
+    tables.append(cost_table(groups))
+    return tables
+
+
+def _ff_layers(groups: Sequence[CaseGroup]) -> list[str]:
+    layers: dict[str, None] = {}
+    for g in groups:
+        if g.method == "ff":
+            for phase in g.phases():
+                layers[phase] = None
+    return list(layers)
+
+
+def _bench_cell(group: CaseGroup) -> str:
+    if len(group.cases) > 1:
+        mean = group.mean(metric("stats.mean").get)
+        return f"{units.seconds(mean)} (mean of {len(group.cases)} seeds)"
+    stats = group.cases[0].stats
+    rounds = int(stats.get("rounds", 1))
+    mean = float(stats["mean"])
+    spread = stats.get("stddev")
+    text = units.seconds(mean)
+    if rounds > 1 and isinstance(spread, int | float):
+        text += f" ± {units.seconds(float(spread))}"
+    return f"{text} ({rounds} round{'s' if rounds != 1 else ''})"
+
+
+def _seed_notes(groups: Sequence[CaseGroup]) -> list[str]:
+    several = [g for g in groups if len(g.cases) > 1]
+    if not several:
+        return []
+    counts = sorted({len(g.cases) for g in several})
+    return [f"cells of cases run with several seeds are means over {'/'.join(map(str, counts))} seeds"]
+
+
+def _floor_notes(groups: Sequence[CaseGroup]) -> list[str]:
+    below = [
+        f"{dataset_label(c.dataset)} {method_label(c.method)} seed {c.seed}: "
+        f"{units.accuracy(c.value('accuracy.test'))} < floor {units.accuracy(c.value('accuracy.floor'))}"
+        for g in groups
+        for c in g.cases
+        if c.info["accuracy"].get("passed") is False
+    ]
+    return [f"below the suite's accuracy floor: {'; '.join(below)}"] if below else []
+
+
+def _minus(a: float | None, b: float) -> float | None:
+    return None if a is None else a - b
+
+
+def _when(text: str) -> str:
+    return text[:16].replace("T", " ") + (" UTC" if text.endswith("+00:00") else "")
+
+
+def cpu_description(run: SavedRun) -> str:
+    """CPU model, cores and memory of the machine a run was saved on."""
+    fb = run.ff_bench
+    cpu = run.machine_info.get("cpu")
+    model = fb.get("cpu_model") or (cpu.get("brand_raw") if isinstance(cpu, dict) else None)
+    cores = fb.get("cpu_cores") or (cpu.get("count") if isinstance(cpu, dict) else None)
+    memory = fb.get("memory_bytes")
+    parts = [str(model) if model else units.NA]
+    if cores:
+        parts.append(f"{cores} cores")
+    if isinstance(memory, int | float):
+        parts.append(units.nbytes(memory))
+    return ", ".join(parts)
+
+
+def _gpu(fb: dict[str, object]) -> str:
+    name = fb.get("gpu_name")
+    if not name:
+        return "none"
+    count = fb.get("gpu_count")
+    parts = [f"{name}" + (f" x{count}" if isinstance(count, int) and count > 1 else "")]
+    for key, label in (("driver", "driver"), ("cuda_runtime", "CUDA"), ("cudnn", "cuDNN")):
+        if fb.get(key) is not None:
+            parts.append(f"{label} {fb[key]}")
+    return ", ".join(parts)
+
+
+def _software(run: SavedRun) -> str:
+    fb = run.ff_bench
+    parts = [
+        f"{name} {fb[key]}" for key, name in (("torch", "torch"), ("torchvision", "torchvision"))
+        if fb.get(key)
+    ]
+    if run.version:
+        parts.append(f"pytest-benchmark {run.version}")
+    return ", ".join(parts) or units.NA
+
+
+def _commit(run: SavedRun) -> str:
+    commit = run.ff_bench.get("git_commit") or run.commit_info.get("id")
+    if not commit:
+        return units.NA
+    text = str(commit)[:10]
+    return text + (" (dirty)" if run.commit_info.get("dirty") else "")

@@ -1,0 +1,132 @@
+"""The reference study's Table 1 accuracies, dataset and method display names, and whether a
+measured recipe is the one the study used.
+
+The study trained a 2x500 MLP with Forward-Forward and with backprop; its values correspond to
+ff-bench's ``seed`` recipe. Accuracies are fractions (0.932 is 93.2 %).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ff_algos.recipes import RECIPES, recipe_dict
+
+STUDY_RECIPE = "seed"
+
+# Fields that do not change what a recipe learns, only how it is run: a recipe that differs from
+# the study's only in these is still like for like.
+_HOW_NOT_WHAT = frozenset({"name", "seed", "nan_check_every", "predict_batch_size"})
+
+
+@dataclass(frozen=True)
+class StudyAccuracy:
+    """Train and test accuracy reported by the study (fractions)."""
+
+    train: float
+    test: float
+
+
+_DATASET_LABELS: dict[str, str] = {
+    "mnist": "MNIST",
+    "fashionmnist": "FashionMNIST",
+    "cifar10": "CIFAR10",
+    "cifar100": "CIFAR100",
+    "svhn": "SVHN",
+}
+_DATASET_ORDER = tuple(_DATASET_LABELS)
+
+STUDY: dict[str, dict[str, StudyAccuracy]] = {
+    "ff": {
+        "mnist": StudyAccuracy(0.932, 0.931),
+        "fashionmnist": StudyAccuracy(0.83, 0.83),
+        "cifar10": StudyAccuracy(0.49, 0.46),
+        "cifar100": StudyAccuracy(0.13, 0.12),
+        "svhn": StudyAccuracy(0.63, 0.60),
+    },
+    "bp": {
+        "mnist": StudyAccuracy(0.99, 0.97),
+        "fashionmnist": StudyAccuracy(0.95, 0.89),
+        "cifar10": StudyAccuracy(0.93, 0.53),
+        "cifar100": StudyAccuracy(0.77, 0.23),
+        "svhn": StudyAccuracy(0.88, 0.81),
+    },
+}
+
+_METHOD_LABELS = {"ff": "FF", "bp": "backprop"}
+
+
+def dataset_key(name: str) -> str:
+    """Spelling-independent key of a dataset name: ``fashion_mnist`` -> ``fashionmnist``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def dataset_label(name: str) -> str:
+    """The study's spelling of a dataset (``FashionMNIST``); unknown names are returned as is."""
+    return _DATASET_LABELS.get(dataset_key(name), name)
+
+
+def dataset_order(name: str) -> int:
+    """Position of a dataset in the study's table; unknown datasets come after the known ones."""
+    key = dataset_key(name)
+    return _DATASET_ORDER.index(key) if key in _DATASET_ORDER else len(_DATASET_ORDER)
+
+
+def method_label(method: str) -> str:
+    """``FF`` or ``backprop``; unknown methods are returned as is."""
+    return _METHOD_LABELS.get(method, method)
+
+
+def study_accuracy(method: str, dataset: str) -> StudyAccuracy | None:
+    """The study's accuracy for a method and dataset, None where the study has none."""
+    return STUDY.get(method, {}).get(dataset_key(dataset))
+
+
+@dataclass(frozen=True)
+class RecipeMatch:
+    """How a measured recipe relates to the study's."""
+
+    like_for_like: bool
+    differences: tuple[str, ...]  # "field=measured (study: value)"
+
+    def describe(self, recipe_name: str) -> str:
+        """One sentence for the report."""
+        if self.like_for_like:
+            return (
+                f"recipe '{recipe_name}' is the study's '{STUDY_RECIPE}' recipe: "
+                "the comparison with the study is like for like"
+            )
+        changed = ", ".join(self.differences)
+        return (
+            f"recipe '{recipe_name}' is NOT the study's '{STUDY_RECIPE}' recipe ({changed}): "
+            "the comparison with the study is not like for like"
+        )
+
+
+def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
+    """Compare a case's recipe with the study's recipe for the same method, field by field
+    (fields that only change how a run executes, and the seed, are ignored)."""
+    if method not in RECIPES[STUDY_RECIPE]:
+        return RecipeMatch(False, (f"method {method!r} is not in the study",))
+    reference = recipe_dict(RECIPES[STUDY_RECIPE][method])  # type: ignore[index]
+    differences: list[str] = []
+    for field in sorted(set(reference) | set(recipe)):
+        if field in _HOW_NOT_WHAT:
+            continue
+        measured, wanted = recipe.get(field), reference.get(field)
+        if _normal(measured) != _normal(wanted):
+            differences.append(f"{field}={_show(measured)} (study: {_show(wanted)})")
+    return RecipeMatch(not differences, tuple(differences))
+
+
+def _normal(value: Any) -> Any:
+    """Tuples and lists compare equal (JSON turns tuples into lists)."""
+    return list(value) if isinstance(value, tuple | list) else value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return "none" if value is None else str(value)

@@ -1,0 +1,145 @@
+"""The benchmark suite's options, parsed from command-line strings into one frozen value.
+
+``bench/conftest.py`` registers the pytest options and hands their raw strings here; every
+unknown name or malformed value becomes an :class:`OptionError` whose one line lists the valid
+choices, which pytest shows as a usage error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ff_algos.data import DATASETS, UnknownDatasetError, dataset_info
+from ff_algos.errors import FFBenchError
+from ff_algos.recipes import METHODS, RECIPES, Method, Recipe, apply_overrides, get_recipe
+
+DEFAULT_RECIPE = "quick"
+_DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+class OptionError(FFBenchError):
+    """A suite option with an unknown name or a malformed value."""
+
+
+@dataclass(frozen=True)
+class SuiteOptions:
+    """What one ``pytest bench/`` session runs."""
+
+    recipe_name: str
+    datasets: tuple[str, ...]
+    datasets_explicit: bool  # named by the user: absent data fails instead of skipping
+    methods: tuple[Method, ...]
+    device: str  # "auto", "cpu", "cuda" or "cuda:N"; resolved by resolve_device()
+    data_root: Path | None
+    seeds: int
+    overrides: tuple[tuple[str, str], ...]
+    rounds: int
+    journal: Path
+    floors: Path | None  # None: the reviewed floors shipped with the package
+
+    def recipe(self, method: Method, seed: int) -> Recipe:
+        """The recipe one case runs: the named recipe, the overrides, then the case's seed."""
+        recipe = apply_overrides(get_recipe(self.recipe_name, method), dict(self.overrides))
+        return dataclasses.replace(recipe, seed=recipe.seed + seed)
+
+    @property
+    def overridden(self) -> tuple[str, ...]:
+        """Recipe fields the user changed (the seed excluded: floors allow for seed spread)."""
+        return tuple(k for k, _ in self.overrides if k != "seed")
+
+
+def parse_options(
+    *,
+    recipe: str,
+    datasets: str | None,
+    methods: str,
+    device: str,
+    data_root: str | None,
+    seeds: str,
+    sets: list[str],
+    rounds: str,
+    journal: str,
+    floors: str | None,
+) -> SuiteOptions:
+    """Validate the raw option strings; raises :class:`OptionError` naming the valid choices."""
+    if recipe not in RECIPES:
+        raise OptionError(f"--recipe {recipe!r} is unknown; choose one of: {', '.join(RECIPES)}")
+    names = _split(datasets) if datasets else list(DATASETS)
+    canonical: list[str] = []
+    for name in names:
+        try:
+            canonical.append(dataset_info(name).name)
+        except UnknownDatasetError:
+            raise OptionError(
+                f"--datasets: unknown dataset {name!r}; choose from: {', '.join(DATASETS)}"
+            ) from None
+    method_list: list[Method] = []
+    for m in _split(methods):
+        if m not in METHODS:
+            raise OptionError(f"--methods: unknown method {m!r}; choose from: {', '.join(METHODS)}")
+        method_list.append(m)  # type: ignore[arg-type]  # checked against METHODS just above
+    if not _DEVICE.match(device):
+        raise OptionError(f"--device {device!r} is not valid; use auto, cpu, cuda or cuda:N")
+    overrides = tuple(_parse_set(s) for s in sets)
+    opts = SuiteOptions(
+        recipe_name=recipe,
+        datasets=tuple(dict.fromkeys(canonical)),
+        datasets_explicit=datasets is not None,
+        methods=tuple(dict.fromkeys(method_list)),
+        device=device,
+        data_root=Path(data_root).expanduser() if data_root else None,
+        seeds=_positive(seeds, "--seeds"),
+        overrides=overrides,
+        rounds=_positive(rounds, "--rounds"),
+        journal=Path(journal).expanduser(),
+        floors=Path(floors).expanduser() if floors else None,
+    )
+    for method in opts.methods:  # surface bad --set fields and values before any case runs
+        try:
+            opts.recipe(method, 0)
+        except FFBenchError as exc:
+            raise OptionError(f"--set: {exc}") from None
+    return opts
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` picks the first CUDA device when there is one, else the CPU; an explicit CUDA
+    device that does not exist is an error."""
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise OptionError(f"--device {spec}: CUDA is not available here; use --device cpu")
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise OptionError(
+                f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) are visible"
+            )
+    return device
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _parse_set(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise OptionError(f"--set {text!r}: expected FIELD=VALUE, e.g. --set epochs=10")
+    return key.strip(), value.strip()
+
+
+def _positive(text: str, flag: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise OptionError(f"{flag} {text!r}: expected a whole number of at least 1")
+    return value

@@ -1,0 +1,91 @@
+"""Telemetry for ff-bench: time, memory, power, energy and FLOP/s of a benchmark case.
+
+Reusable measurement code with no pytest dependency; the benchmark suite composes it. Importing
+it probes nothing: CUDA is queried and NVML (``pynvml``) imported and initialised only when a
+measurement needs them. Anything that cannot be measured here (no GPU, no NVML, no /proc) is
+None with a one-line reason under ``unavailable``; nothing raises for a missing facility.
+
+Use::
+
+    session = TelemetrySession("cuda")            # one per process; owns NVML and the peak cache
+    with session.window("end_to_end") as e2e:     # windows may nest; each syncs at both ends
+        with session.window("data") as data:
+            ...load...
+        clock = session.epoch_clock()             # a TrainObserver: pass it to the training loop
+        with session.window("train") as train:
+            ...fit(observer=clock)...
+        with session.window("eval") as ev:
+            ...predict...
+    times = clock.result()                        # EpochTimes: {phase: [s per epoch]}, total
+    peak = session.peak_flops(torch.float32)      # PeakResult, measured once per (device, dtype)
+    info = telemetry_extra_info(
+        {"data": data.result, "train": train.result, "eval": ev.result, "end_to_end": e2e.result},
+        times, recipe.flops(n_train, 784, 10), n_test, peak,
+    )                                             # the schema's telemetry sections
+    session.close()
+
+What a window measures (:class:`WindowResult`): wall seconds with the device synchronised at
+both ends; the torch CUDA allocator peak (reset when the window opens); the host peak RSS
+(``VmHWM``, reset through ``/proc/self/clear_refs`` where permitted, else ``getrusage``); NVML
+device memory used (sampled peak), power (mean, max, sample count, from a background thread at
+``TelemetryConfig.sample_hz``, 20 Hz by default) and energy: the delta of NVML's total-energy
+counter where the GPU has one, else the trapezoid integral of the sampled power
+(``energy_method`` says which).
+
+Per-epoch compute (:class:`EpochClock`): CUDA events recorded at each phase start and epoch end,
+read once after a sync ("cuda_event"); ``time.perf_counter`` on synchronous devices
+("perf_counter").
+
+Peak FLOP/s (:func:`measure_peak_flops`): the best rate of square matmuls of the same dtype on
+the same device, after warm-up, synchronised; never a datasheet number.
+
+Machine facts for pytest-benchmark: :func:`machine_info`.
+
+Modules: ``config`` (TelemetryConfig, TelemetryError), ``sync``, ``nvml`` (lazy NVML access),
+``sampler`` (power/memory thread), ``energy``, ``host_memory``, ``torch_memory``, ``peaks``
+(nested-window peaks), ``window``, ``epoch_clock``, ``peak_flops``, ``flops``, ``gpu_probe``,
+``machine``, ``session``, ``extra_info`` (mapping to :mod:`ff_algos.schema`).
+"""
+
+from ff_algos.telemetry.config import TelemetryConfig, TelemetryError
+from ff_algos.telemetry.energy import COUNTER, INTEGRAL, counter_joules, trapezoid_joules
+from ff_algos.telemetry.epoch_clock import CUDA_EVENT, PERF_COUNTER, EpochClock, EpochTimes
+from ff_algos.telemetry.extra_info import WINDOWS, telemetry_extra_info
+from ff_algos.telemetry.flops import FlopRate, flop_rate
+from ff_algos.telemetry.gpu_probe import GpuInventory, probe_gpus
+from ff_algos.telemetry.machine import MACHINE_KEYS, machine_info
+from ff_algos.telemetry.peak_flops import PeakResult, measure_peak_flops
+from ff_algos.telemetry.sampler import PowerSampler, PowerTrace
+from ff_algos.telemetry.session import TelemetrySession
+from ff_algos.telemetry.sync import synchronize
+from ff_algos.telemetry.window import POWER_METHOD, Window, WindowResult
+
+__all__ = [
+    "COUNTER",
+    "CUDA_EVENT",
+    "INTEGRAL",
+    "MACHINE_KEYS",
+    "PERF_COUNTER",
+    "POWER_METHOD",
+    "WINDOWS",
+    "EpochClock",
+    "EpochTimes",
+    "FlopRate",
+    "GpuInventory",
+    "PeakResult",
+    "PowerSampler",
+    "PowerTrace",
+    "TelemetryConfig",
+    "TelemetryError",
+    "TelemetrySession",
+    "Window",
+    "WindowResult",
+    "counter_joules",
+    "flop_rate",
+    "machine_info",
+    "measure_peak_flops",
+    "probe_gpus",
+    "synchronize",
+    "telemetry_extra_info",
+    "trapezoid_joules",
+]

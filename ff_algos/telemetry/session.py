@@ -1,0 +1,121 @@
+"""The telemetry session: one per benchmark process, owning the NVML handle and the peak cache."""
+
+from __future__ import annotations
+
+from types import ModuleType, TracebackType
+
+import torch
+
+from ff_algos.telemetry.config import TelemetryConfig, TelemetryError
+from ff_algos.telemetry.epoch_clock import EpochClock
+from ff_algos.telemetry.nvml import NvmlGpu, cuda_ids, describe, load_nvml, open_gpu, release_nvml
+from ff_algos.telemetry.peak_flops import PeakResult, dtype_name, measure_peak_flops
+from ff_algos.telemetry.peaks import PeakTracker
+from ff_algos.telemetry.sync import is_cuda, resolve
+from ff_algos.telemetry.window import Window
+
+
+class TelemetrySession:
+    """Measures windows, epoch clocks and peak FLOP/s on one device.
+
+    NVML is initialised on the first window that needs it and shut down by :meth:`close` (or the
+    ``with`` form). The session is not thread-safe; windows may nest but must close in order.
+    """
+
+    def __init__(self, device: torch.device | str, config: TelemetryConfig | None = None) -> None:
+        self.device = torch.device(device)
+        self.config = config or TelemetryConfig()
+        self._resolved: torch.device | None = None
+        self._tracker: PeakTracker | None = None
+        self._nvml: ModuleType | None = None
+        self._gpu: NvmlGpu | None = None
+        self._gpu_reason: str | None = None
+        self._gpu_probed = False
+        self._peaks: dict[tuple[str, str, str], PeakResult] = {}
+        self._closed = False
+
+    def window(self, name: str) -> Window:
+        """A measurement window named ``name`` (use it as a context manager)."""
+        self._check_open()
+        device = self._device()
+        if self._tracker is None:
+            self._tracker = PeakTracker(device)
+        gpu, reason = self.nvml_gpu()
+        return Window(name, device, self._tracker, gpu, reason, self.config.sample_hz)
+
+    def epoch_clock(self) -> EpochClock:
+        """A fresh per-epoch compute clock for one training run on this device."""
+        self._check_open()
+        return EpochClock(self._device())
+
+    def peak_flops(self, dtype: torch.dtype = torch.float32) -> PeakResult:
+        """The device's measured matmul peak for ``dtype``, measured once and then cached.
+
+        The cache key includes the float32 matmul precision, which changes the peak on GPUs.
+        """
+        self._check_open()
+        device = self._device()
+        key = (str(device), dtype_name(dtype), torch.get_float32_matmul_precision())
+        if key not in self._peaks:
+            self._peaks[key] = measure_peak_flops(device, dtype)
+        return self._peaks[key]
+
+    def nvml_gpu(self) -> tuple[NvmlGpu | None, str | None]:
+        """The NVML device sampled for power and memory: ``(gpu, None)`` or ``(None, reason)``."""
+        self._check_open()
+        if not self._gpu_probed:
+            self._gpu_probed = True
+            self._gpu, self._gpu_reason = self._open_gpu()
+        return self._gpu, self._gpu_reason
+
+    def close(self) -> None:
+        """Release NVML; the session cannot measure afterwards."""
+        if self._nvml is not None:
+            release_nvml(self._nvml)
+            self._nvml = None
+        self._gpu = None
+        self._closed = True
+
+    def __enter__(self) -> TelemetrySession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TelemetryError("this TelemetrySession is closed; create a new one")
+
+    def _device(self) -> torch.device:
+        if self._resolved is None:
+            self._resolved = resolve(self.device)
+        return self._resolved
+
+    def _open_gpu(self) -> tuple[NvmlGpu | None, str | None]:
+        device = self._device()
+        index = self.config.nvml_index
+        if index is None and not is_cuda(device):
+            return None, (
+                f"device is {device.type}; NVML power and memory describe a GPU "
+                "(set TelemetryConfig.nvml_index to sample one anyway)"
+            )
+        nvml, reason = load_nvml()
+        if nvml is None:
+            return None, reason
+        self._nvml = nvml
+        uuid = pci = None
+        if index is None:
+            index = device.index
+            try:
+                uuid, pci = cuda_ids(device)
+            except Exception as e:  # fall back to the index; NVML may number GPUs the same
+                reason = f"torch could not report the GPU's UUID ({describe(e)})"
+        gpu, why = open_gpu(nvml, index=index, uuid=uuid, pci_bus_id=pci)
+        if gpu is None:
+            return None, why if reason is None else f"{why}; {reason}"
+        return gpu, None

@@ -1,0 +1,89 @@
+"""Shared fixtures: the real-data root (skip or fail when absent) and tiny idx datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ff_algos.data import is_present, registry, resolve_root
+
+IdxWriter = Callable[[Path, np.ndarray], str]
+
+
+def _write_idx(path: Path, array: np.ndarray) -> str:
+    """Write ``array`` as a uint8 idx file; returns its sha256."""
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    data = header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def write_idx() -> IdxWriter:
+    """``write_idx(path, array)`` writes a uint8 idx file and returns its sha256."""
+    return _write_idx
+
+
+@dataclass(frozen=True)
+class TinyIdx:
+    """A tiny MNIST-format dataset written under ``root``: images (N, 28, 28), labels (N,)."""
+
+    root: Path
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+
+
+def _idx_arrays(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Random 28x28 uint8 images, 30 train and 10 test, every class present."""
+    rng = np.random.default_rng(seed)
+    return (
+        rng.integers(0, 256, size=(30, 28, 28), dtype=np.uint8),
+        np.arange(30, dtype=np.uint8) % 10,
+        rng.integers(0, 256, size=(10, 28, 28), dtype=np.uint8),
+        rng.permutation(10).astype(np.uint8),
+    )
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyIdx:
+    """A tiny MNIST under ``tmp_path/root``; the registry's digests are patched to these files
+    so the decoder's sha256 check runs on them."""
+    root = tmp_path / "root"
+    folder = root / registry.LAYOUTS["mnist"].folder
+    train_x, train_y, test_x, test_y = _idx_arrays()
+    files = dict(
+        zip(registry.LAYOUTS["mnist"].files, (train_x, train_y, test_x, test_y), strict=True)
+    )
+    digests = {name: _write_idx(folder / name, array) for name, array in files.items()}
+    monkeypatch.setitem(registry.IDX_SHA256, "mnist", digests)
+    return TinyIdx(root, train_x, train_y.astype(np.int64), test_x, test_y.astype(np.int64))
+
+
+@pytest.fixture
+def real_data_root() -> Callable[[str], Path]:
+    """``need(name)`` returns the real-data root ($FF_BENCH_DATA) holding ``name``; when absent
+    the test skips with the fetch command, or fails when FF_BENCH_REQUIRE_DATA=1 (CI)."""
+
+    def need(name: str) -> Path:
+        root = resolve_root(None)
+        if is_present(name, root):
+            return root
+        message = (
+            f"{name} not under {root}: run `ff-bench data fetch {name} --root {root}` "
+            "and set FF_BENCH_DATA to that root"
+        )
+        if os.environ.get("FF_BENCH_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+    return need
