@@ -34,7 +34,7 @@ class FakeNVMLError(Exception):
     pass
 
 
-class FakeNotSupported(FakeNVMLError):
+class FakeNotSupportedError(FakeNVMLError):
     pass
 
 
@@ -83,11 +83,11 @@ def fake_pynvml(script: Script) -> types.ModuleType:
 
     def get_energy(handle: str) -> int:
         if script.energy_mj is None:
-            raise FakeNotSupported("Not Supported")
+            raise FakeNotSupportedError("Not Supported")
         return next(energy)
 
     module.NVMLError = FakeNVMLError  # type: ignore[attr-defined]
-    module.NVMLError_NotSupported = FakeNotSupported  # type: ignore[attr-defined]
+    module.NVMLError_NotSupported = FakeNotSupportedError  # type: ignore[attr-defined]
     module.nvmlInit = init  # type: ignore[attr-defined]
     module.nvmlShutdown = shutdown  # type: ignore[attr-defined]
     module.nvmlDeviceGetHandleByIndex = by_index  # type: ignore[attr-defined]
@@ -154,6 +154,7 @@ def test_counter_absent_falls_back_to_integral(script: Script) -> None:
     trace = r.trace
     assert trace is not None
     assert r.energy_method == INTEGRAL
+    assert r.energy_j is not None
     assert r.energy_j == pytest.approx(_hand_trapezoid(trace.times_s, trace.power_w))
     # every sample is 100-300 W, so the integral lies between those powers times the span
     span = trace.times_s[-1] - trace.times_s[0]
@@ -211,9 +212,13 @@ def test_all_power_reads_failing_leaves_integral_unavailable(script: Script) -> 
 def test_sampler_stops_when_window_body_raises(script: Script) -> None:
     session = _session()
     window = session.window("train")
-    with pytest.raises(RuntimeError, match="training diverged"), window:
+
+    def diverge() -> None:
         time.sleep(0.05)
         raise RuntimeError("training diverged")
+
+    with pytest.raises(RuntimeError, match="training diverged"), window:
+        diverge()
     assert _no_sampler_threads()
     assert window.result.energy_method == COUNTER
     session.close()

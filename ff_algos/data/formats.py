@@ -120,6 +120,7 @@ class _BatchUnpickler(pickle.Unpickler):
             ("numpy._core.multiarray", "_reconstruct"),
             ("numpy._core.multiarray", "scalar"),
             ("numpy._core.numeric", "_frombuffer"),
+            ("_codecs", "encode"),  # bytes inside protocol-2 pickles written by Python 3
         }
     )
 

@@ -64,7 +64,9 @@ def make_report(
     notes = [*found.notes, *merged.notes]
     folder = out if out is not None else default_folder(r.ref.name for r in runs)
     check_folder(folder, {r.digest for r in runs}, force)
-    copies = {Path(RUNS_FOLDER, r.machine_id, r.ref.path.name): r.ref.path.read_bytes() for r in runs}
+    copies = {
+        Path(RUNS_FOLDER, r.machine_id, r.ref.path.name): r.ref.path.read_bytes() for r in runs
+    }
     check_run_copies(folder, copies)
 
     tables = report_tables(runs, groups, notes)
@@ -91,7 +93,9 @@ def make_report(
 
     if message:
         console.print(Text(message))
-    console.print(Text(f"report written to {folder}/ (report.md, summary.json, {len(pngs)} figures)"))
+    console.print(
+        Text(f"report written to {folder}/ (report.md, summary.json, {len(pngs)} figures)")
+    )
     return ReportResult(folder, tuple(written), tuple(pngs), message)
 
 

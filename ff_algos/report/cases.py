@@ -87,7 +87,7 @@ class Case:
 
     @property
     def phases(self) -> list[str]:
-        """Compute phases in training order: ``layer1``, ``layer2``, ... for FF, ``train`` for bp."""
+        """Compute phases in training order: ``layer1``, ``layer2``... (FF) or ``train`` (bp)."""
         return list(self.info["compute"]["per_epoch"])
 
     def phase_seconds(self, phase: str) -> list[float]:

@@ -87,11 +87,16 @@ def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison
     labels = _labels([cases_a[n] for n in common])
     rows: list[tuple[str, ...]] = []
     flags: list[Flag] = [Flag(_label(cases_a[n]), "missing from B") for n in only_a]
+    unmeasured: dict[str, None] = {}
     for name in common:
         ca, cb = cases_a[name], cases_b[name]
+        first = True
         for key in COMPARED:
             m = metric(key)
             va, vb = m.get(ca), m.get(cb)
+            if va is None and vb is None:
+                unmeasured[m.label] = None
+                continue
             flag = _flag(key, va, vb, thresholds)
             if flag:
                 flags.append(Flag(labels[name], f"{m.label} {flag}"))
@@ -99,15 +104,20 @@ def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison
                 change = units.accuracy_diff(None if va is None or vb is None else vb - va)
             else:
                 change = units.ratio(units.safe_ratio(vb, va))
-            rows.append((labels[name], m.label, m.show(va), m.show(vb), change, flag or ""))
+            case_cell = labels[name] if first else ""
+            first = False
+            rows.append((case_cell, m.label, m.show(va), m.show(vb), change, flag or ""))
+    notes = [
+        f"flagged: accuracy drop > {thresholds.accuracy_tol:g}; end-to-end or train time "
+        f"B/A > {thresholds.slowdown:g}; a case of A missing from B"
+    ]
+    if unmeasured:
+        notes.append(f"not shown where neither run measured them (n/a): {', '.join(unmeasured)}")
     table = Table(
         title=f"A = {a.label}  vs  B = {b.label}",
         columns=("case", "metric", "A", "B", "B/A (accuracy: B − A)", "flag"),
         rows=tuple(rows),
-        notes=(
-            f"flagged: accuracy drop > {thresholds.accuracy_tol:g}; end-to-end or train time "
-            f"B/A > {thresholds.slowdown:g}; a case of A missing from B",
-        ),
+        notes=tuple(notes),
         left=2,
     )
     return Comparison(
@@ -185,9 +195,7 @@ def _labels(cases: Sequence[Case]) -> dict[str, str]:
     counts: dict[str, int] = {}
     for case in cases:
         counts[_label(case)] = counts.get(_label(case), 0) + 1
-    return {
-        c.name: _label(c) + (f" seed {c.seed}" if counts[_label(c)] > 1 else "") for c in cases
-    }
+    return {c.name: _label(c) + (f" seed {c.seed}" if counts[_label(c)] > 1 else "") for c in cases}
 
 
 def _plain(value: object) -> object:

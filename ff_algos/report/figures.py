@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PLOTS_HINT = "figures skipped: matplotlib is not installed; install plots with: pip install 'ff-bench[plots]'"
+PLOTS_HINT = (
+    "figures skipped: matplotlib is not installed; install plots with: "
+    "pip install 'ff-bench[plots]'"
+)
 
 FIGURES = (
     "time_end_to_end.png",
@@ -94,7 +97,17 @@ def _grouped_bars(
     for i, (name, values) in enumerate(series.items()):
         xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(categories))]
         heights = [0.0 if v is None else v for v in values]
-        bars = ax.bar(xs, heights, width, label=name)
+        study = name.startswith("study")  # the study's values: hatched, so they read as reference
+        bars = ax.bar(
+            xs,
+            heights,
+            width,
+            label=name,
+            hatch="//" if study else None,
+            alpha=0.55 if study else 1.0,
+            edgecolor="black" if study else None,
+            linewidth=0.4,
+        )
         ax.bar_label(bars, labels=["n/a" if v is None else fmt(v) for v in values], fontsize=7)
     ax.set_xticks(range(len(categories)), categories)
 
@@ -135,6 +148,8 @@ def _ff_layers(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure | None:
 
 
 def _per_epoch(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
+    from matplotlib.ticker import MaxNLocator  # matplotlib is loaded by now (see draw_figures)
+
     fig, axes = new(11.0, 4.2, 2)
     for ax, method, title in zip(axes, ("ff", "bp"), ("FF", "backprop"), strict=True):
         mine = [g for g in groups if g.method == method]
@@ -155,11 +170,14 @@ def _per_epoch(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
                     color=color,
                     label=name,
                     linewidth=1.2,
+                    marker="o" if len(seconds) <= 30 else None,
+                    markersize=3,
                 )
         ax.set_title(f"{title}: compute time per epoch")
         ax.set_xlabel("epoch" + (" (of each layer)" if method == "ff" else ""))
         ax.set_ylabel("compute time per epoch (s)")
         ax.set_ylim(bottom=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if mine:
             ax.legend(fontsize=7)
         else:
@@ -187,8 +205,8 @@ def _accuracy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
         ax.set_title(f"{title}: accuracy, measured and the study's")
         ax.set_xlabel("dataset")
         ax.set_ylabel("accuracy (fraction correct)")
-        ax.set_ylim(0, 1.1)
-        ax.legend(fontsize=7, ncols=2)
+        ax.set_ylim(0, 1.25)
+        ax.legend(fontsize=7, ncols=4, loc="upper center")
     fig.suptitle("Accuracy against the study")
     return fig
 
@@ -210,17 +228,27 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     mem.set_xlabel("case")
     mem.set_ylabel("memory (GiB)")
     mem.legend(fontsize=7)
+    mem.set_ylim(bottom=0)
     joules = {"energy": [_mean(g, metric("energy.joules").get) for g in groups]}
-    _grouped_bars(energy, labels, joules, lambda v: f"{v:.3g}")
     energy.set_title("Energy of the training run per case")
     energy.set_xlabel("case")
     energy.set_ylabel("energy (J)")
-    energy.legend(fontsize=7)
     if all(v is None for v in joules["energy"]):
+        energy.set_xticks(range(len(labels)), labels)
+        energy.set_xlim(-0.5, len(labels) - 0.5)
+        energy.set_ylim(0, 1)
         energy.text(
-            0.5, 0.5, "energy not measured (n/a)", ha="center", va="center",
+            0.5,
+            0.5,
+            "energy not measured on this device (n/a)",
+            ha="center",
+            va="center",
             transform=energy.transAxes,
-        )  # fmt: skip
+        )
+    else:
+        _grouped_bars(energy, labels, joules, lambda v: f"{v:.3g}")
+        energy.set_ylim(bottom=0)
+        energy.legend(fontsize=7)
     fig.suptitle("Memory and energy")
     return fig
 

@@ -117,7 +117,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("memory.torch_peak_bytes.data", "torch peak (data)", "B", torch_peak("data")),
     Metric("memory.torch_peak_bytes.train", "torch peak (train)", "B", torch_peak("train")),
     Metric("memory.torch_peak_bytes.eval", "torch peak (eval)", "B", torch_peak("eval")),
-    Metric("memory.nvml_used_peak_bytes", "NVML used peak", "B", field("memory.nvml_used_peak_bytes")),
+    Metric(
+        "memory.nvml_used_peak_bytes", "NVML used peak", "B", field("memory.nvml_used_peak_bytes")
+    ),
     Metric("memory.host_peak_rss_bytes", "host RSS peak", "B", field("memory.host_peak_rss_bytes")),
     Metric("power.mean_w", "mean power", "W", field("power.mean_w")),
     Metric("power.max_w", "max power", "W", field("power.max_w")),

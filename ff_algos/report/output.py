@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -75,7 +75,9 @@ def check_run_copies(folder: Path, copies: dict[Path, bytes]) -> None:
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    # 0o666: the usual file mode after the umask (mkstemp would make it private, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -119,7 +119,9 @@ def find_run(spec: str, storage: Path) -> tuple[RunRef, str | None]:
     if path.is_file():
         return ref_for(path), None
     if path.is_dir():
-        raise RunNotFoundError(f"{spec} is a folder, not a saved run; to read runs from it pass --storage {spec}")
+        raise RunNotFoundError(
+            f"{spec} is a folder, not a saved run; to read runs from it pass --storage {spec}"
+        )
     parts = PurePath(spec).parts
     if len(parts) > 2 or not parts:
         raise RunNotFoundError(f"no such saved run file: {spec}")
@@ -128,7 +130,9 @@ def find_run(spec: str, storage: Path) -> tuple[RunRef, str | None]:
     if not runs:
         raise RunNotFoundError(_empty(storage))
     in_folder = [
-        r for r in runs if r.machine_id is not None and fnmatch.fnmatchcase(r.machine_id, machine_glob)
+        r
+        for r in runs
+        if r.machine_id is not None and fnmatch.fnmatchcase(r.machine_id, machine_glob)
     ]
     if machine_glob == "*":
         in_folder += [r for r in runs if r.machine_id is None]

@@ -150,7 +150,7 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
         "compute/epoch = mean over every epoch of every phase (FF: all layers)",
     ]
     if layers:
-        notes.append("FF layerN = that layer's compute seconds (mean per epoch); — : not applicable")
+        notes.append("FF layerN = that layer's compute seconds (and per epoch); — : not applicable")
     notes.append("benchmark = pytest-benchmark's mean ± stddev over rounds of the end-to-end run")
     notes.extend(_seed_notes(groups))
     return Table(
@@ -275,14 +275,16 @@ def unavailable_notes(groups: Sequence[CaseGroup]) -> list[str]:
             names = where.setdefault(str(reason), {}).setdefault(str(key), [])
             if name not in names:
                 names.append(name)
-    everyone = list(dict.fromkeys(f"{dataset_label(c.dataset)} {method_label(c.method)}" for c in every))
+    everyone = list(
+        dict.fromkeys(f"{dataset_label(c.dataset)} {method_label(c.method)}" for c in every)
+    )
     notes = []
     for reason, fields in where.items():
         by_cases: dict[tuple[str, ...], list[str]] = {}
         for key, names in fields.items():
             by_cases.setdefault(tuple(names), []).append(key)
-        for names, keys in by_cases.items():
-            scope = "all cases" if list(names) == everyone else ", ".join(names)
+        for affected, keys in by_cases.items():
+            scope = "all cases" if list(affected) == everyone else ", ".join(affected)
             notes.append(f"n/a: {reason}: {', '.join(sorted(keys))} ({scope})")
     return notes
 
@@ -327,13 +329,15 @@ def _seed_notes(groups: Sequence[CaseGroup]) -> list[str]:
     if not several:
         return []
     counts = sorted({len(g.cases) for g in several})
-    return [f"cells of cases run with several seeds are means over {'/'.join(map(str, counts))} seeds"]
+    seeds = "/".join(map(str, counts))
+    return [f"cells of cases run with several seeds are means over {seeds} seeds"]
 
 
 def _floor_notes(groups: Sequence[CaseGroup]) -> list[str]:
     below = [
         f"{dataset_label(c.dataset)} {method_label(c.method)} seed {c.seed}: "
-        f"{units.accuracy(c.value('accuracy.test'))} < floor {units.accuracy(c.value('accuracy.floor'))}"
+        f"{units.accuracy(c.value('accuracy.test'))} "
+        f"< floor {units.accuracy(c.value('accuracy.floor'))}"
         for g in groups
         for c in g.cases
         if c.info["accuracy"].get("passed") is False
@@ -379,7 +383,8 @@ def _gpu(fb: dict[str, object]) -> str:
 def _software(run: SavedRun) -> str:
     fb = run.ff_bench
     parts = [
-        f"{name} {fb[key]}" for key, name in (("torch", "torch"), ("torchvision", "torchvision"))
+        f"{name} {fb[key]}"
+        for key, name in (("torch", "torch"), ("torchvision", "torchvision"))
         if fb.get(key)
     ]
     if run.version:

@@ -110,7 +110,7 @@ def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
     (fields that only change how a run executes, and the seed, are ignored)."""
     if method not in RECIPES[STUDY_RECIPE]:
         return RecipeMatch(False, (f"method {method!r} is not in the study",))
-    reference = recipe_dict(RECIPES[STUDY_RECIPE][method])  # type: ignore[index]
+    reference = recipe_dict(RECIPES[STUDY_RECIPE][method])
     differences: list[str] = []
     for field in sorted(set(reference) | set(recipe)):
         if field in _HOW_NOT_WHAT:

@@ -30,7 +30,9 @@ class Table:
 
 def to_rich(table: Table) -> RichTable:
     """The table as a rich renderable (cells are plain text, never parsed as markup)."""
-    out = RichTable(title=Text(table.title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left")
+    out = RichTable(
+        title=Text(table.title, style="bold"), box=box.SIMPLE_HEAD, title_justify="left"
+    )
     for i, name in enumerate(table.columns):
         out.add_column(Text(name), justify="left" if i < table.left else "right")
     for row in table.rows:
@@ -52,7 +54,9 @@ def to_markdown(table: Table) -> str:
     lines = [f"### {table.title}", ""]
     lines.append("| " + " | ".join(_md(c) for c in table.columns) + " |")
     lines.append(
-        "|" + "|".join(":---" if i < table.left else "---:" for i in range(len(table.columns))) + "|"
+        "|"
+        + "|".join(":---" if i < table.left else "---:" for i in range(len(table.columns)))
+        + "|"
     )
     lines.extend("| " + " | ".join(_md(c) for c in row) + " |" for row in table.rows)
     if table.notes:

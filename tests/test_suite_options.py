@@ -1,0 +1,133 @@
+"""The suite's option parsing, floors file and journal, without running any case."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ff_algos.recipes import FFRecipe
+from ff_algos.suite.floors import FloorsError, load_floors
+from ff_algos.suite.journal import append_record, read_journal
+from ff_algos.suite.options import OptionError, parse_options
+
+FLOORS = Path(__file__).resolve().parents[1] / "bench" / "floors.toml"
+
+
+def _parse(**changes: Any) -> Any:
+    raw: dict[str, Any] = {
+        "recipe": "quick",
+        "datasets": None,
+        "methods": "ff,bp",
+        "device": "auto",
+        "data_root": None,
+        "seeds": "1",
+        "sets": [],
+        "rounds": "1",
+        "journal": "j.jsonl",
+        "floors": None,
+    }
+    raw.update(changes)
+    return parse_options(**raw)
+
+
+def test_defaults_cover_every_dataset_and_both_methods() -> None:
+    opts = _parse()
+    assert opts.datasets == ("mnist", "fashion_mnist", "cifar10", "cifar100", "svhn")
+    assert not opts.datasets_explicit
+    assert opts.methods == ("ff", "bp")
+
+
+def test_aliases_are_canonicalised_and_deduplicated() -> None:
+    opts = _parse(datasets="MNIST, mnist,FashionMNIST")
+    assert opts.datasets == ("mnist", "fashion_mnist")
+    assert opts.datasets_explicit
+
+
+def test_overrides_and_seeds_reach_the_recipe() -> None:
+    opts = _parse(sets=["epochs=7", "hidden=32,16", "batch_size=none", "seed=10"], seeds="3")
+    ff = opts.recipe("ff", 2)
+    assert isinstance(ff, FFRecipe)
+    assert (ff.epochs, ff.hidden, ff.batch_size, ff.seed) == (7, (32, 16), None, 12)
+    assert opts.overridden == ("epochs", "hidden", "batch_size")
+
+
+def test_a_field_of_the_other_method_is_accepted() -> None:
+    opts = _parse(sets=["threshold=3.0"])  # FF only; bp recipes ignore it
+    assert opts.recipe("bp", 0).epochs > 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"recipe": "nope"}, "--recipe 'nope' is unknown; choose one of: seed, quick, tiny"),
+        ({"datasets": "imagenet"}, "--datasets: unknown dataset 'imagenet'; choose from: mnist, "),
+        ({"methods": "ff,sgd"}, "--methods: unknown method 'sgd'; choose from: ff, bp"),
+        ({"device": "tpu"}, "--device 'tpu' is not valid; use auto, cpu, cuda or cuda:N"),
+        ({"sets": ["bogus=1"]}, "--set: unknown recipe field 'bogus'; valid fields: "),
+        ({"sets": ["epochs=ten"]}, "--set: bad value for epochs: 'ten'"),
+        ({"sets": ["goodness=max"]}, "--set: bad value for goodness: 'max' (expected one of mean, sum)"),
+        ({"sets": ["epochs"]}, "--set 'epochs': expected FIELD=VALUE"),
+        ({"seeds": "0"}, "--seeds '0': expected a whole number of at least 1"),
+        ({"rounds": "x"}, "--rounds 'x': expected a whole number of at least 1"),
+    ],
+)
+def test_bad_values_name_the_valid_choices(changes: dict[str, Any], message: str) -> None:
+    with pytest.raises(OptionError) as info:
+        _parse(**changes)
+    assert str(info.value).startswith(message)
+    assert "\n" not in str(info.value)
+
+
+def test_shipped_floors_cover_the_seed_and_quick_recipes() -> None:
+    floors = load_floors(FLOORS)
+    for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100", "svhn"):
+        for method in ("ff", "bp"):
+            assert floors.lookup("seed", dataset, method, ()).value is not None
+    for dataset in ("mnist", "fashion_mnist"):
+        for method in ("ff", "bp"):
+            assert floors.lookup("quick", dataset, method, ()).value is not None
+    overridden = floors.lookup("seed", "mnist", "ff", ("epochs",))
+    assert overridden.value is None
+    assert overridden.reason == "recipe fields overridden (epochs)"
+
+
+def test_floor_check() -> None:
+    floor = load_floors(FLOORS).lookup("seed", "mnist", "bp", ())
+    assert floor.value is not None
+    assert floor.check(floor.value) is True
+    assert floor.check(floor.value - 0.001) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[seed.mnist]\nff = 1.5\n", "seed.mnist.ff = 1.5 is not a number in [0, 1]"),
+        ("[seed]\nmnist = 3\n", "[seed.mnist] must map methods to floors"),
+        ("not toml [", "is not valid TOML"),
+    ],
+)
+def test_malformed_floors_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "floors.toml"
+    path.write_text(text)
+    with pytest.raises(FloorsError, match=message.replace("[", r"\[").replace(".", r"\.")):
+        load_floors(path)
+
+
+def test_missing_floors_file(tmp_path: Path) -> None:
+    with pytest.raises(FloorsError, match="does not exist; pass --floors PATH"):
+        load_floors(tmp_path / "nope.toml")
+
+
+def test_journal_appends_and_skips_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "journal.jsonl"
+    append_record(path, {"case": 1})
+    append_record(path, {"case": 2})
+    with path.open("a") as fh:
+        fh.write('{"case": 3, "trunc')  # a crash mid-write
+    assert read_journal(path) == [{"case": 1}, {"case": 2}]
+    append_record(path, {"case": 4})  # earlier lines are never rewritten
+    assert path.read_text().startswith('{"case": 1}\n{"case": 2}\n')
+    assert os.path.getsize(path) > 0
