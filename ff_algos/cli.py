@@ -1,7 +1,8 @@
 """The ``ff-bench`` command: ``data`` (fetch, list), ``report`` and ``compare``.
 
 Each sub-command lives beside the code it drives and registers itself here; this module only
-builds the parser and turns expected errors (:class:`FFBenchError`) into one-line messages with exit status 2.
+builds the parser and turns expected errors (:class:`FFBenchError`) into one-line messages with
+exit status 2.
 
     ff-bench data fetch mnist fashion_mnist
     ff-bench data list

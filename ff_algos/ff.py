@@ -359,9 +359,10 @@ def train_ff(
     device = x.device
     init_gen = torch.Generator().manual_seed(recipe.seed)
     shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    # negatives first, then layers in order: layer k's training does not depend on later layers
+    y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
     dims = (x.shape[1], *recipe.hidden)
     layers = [seeded_linear(i, o, init_gen, device, x.dtype) for i, o in itertools.pairwise(dims)]
-    y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
     inputs: _PairInputs = _OverlaidPairs(x, y, y_neg, num_classes, x.max())
     losses: dict[str, list[float]] = {}
     logs: list[LossLog] = []

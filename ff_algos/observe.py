@@ -12,7 +12,7 @@ from typing import Protocol
 
 
 class TrainObserver(Protocol):
-    """Hooks a training loop calls: one phase per FF layer (or one for backprop), one tick per epoch."""
+    """Hooks a training loop calls: a phase per FF layer (one for backprop), a tick per epoch."""
 
     def phase_start(self, name: str, epochs: int) -> None:
         """A phase (for example ``"layer1"`` or ``"train"``) of ``epochs`` epochs begins."""

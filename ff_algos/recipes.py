@@ -16,6 +16,7 @@ comparable across implementations (like model FLOPs utilisation).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import types
 import typing
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ class FlopCount:
 
 def _widths(input_size: int, hidden: tuple[int, ...]) -> list[tuple[int, int]]:
     dims = (input_size, *hidden)
-    return list(zip(dims[:-1], dims[1:], strict=True))
+    return list(itertools.pairwise(dims))
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,7 @@ def get_recipe(name: str, method: str) -> Recipe:
         raise RecipeError(f"unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}")
     if method not in METHODS:
         raise RecipeError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    return RECIPES[name][typing.cast(Method, method)]
+    return RECIPES[name][method]
 
 
 def recipe_fields(recipe: Recipe) -> list[str]:

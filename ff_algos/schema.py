@@ -25,6 +25,9 @@ Layout (types after the colon; ``?`` marks a nullable value)::
     energy: {method: str?, joules: float?, joules_per_test_point: float?}
     options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured)
     unavailable: {field: reason}
+
+Informational keys, not validated: ``recipe_name``, ``data`` (source, rows, load seconds),
+``losses_final`` (last epoch's loss per phase), ``telemetry_notes`` (caveats on measured values).
 """
 
 from __future__ import annotations

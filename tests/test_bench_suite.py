@@ -70,7 +70,10 @@ def test_case_below_its_floor_fails_and_is_still_saved(bench: pytest.Pytester) -
     result = _run(bench, "--floors=strict.toml", "--benchmark-json=out.json")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*mnist/ff: test accuracy 0.* is below the floor 1.0000*"])
-    saved = {b["params"]["method"]: b["extra_info"] for b in _saved(bench.path / "out.json")["benchmarks"]}
+    saved = {
+        b["params"]["method"]: b["extra_info"]
+        for b in _saved(bench.path / "out.json")["benchmarks"]
+    }
     assert saved["ff"]["accuracy"]["passed"] is False
     assert saved["bp"]["accuracy"]["passed"] is True
     statuses = {r["method"]: r["status"] for r in read_journal(bench.path / "journal.jsonl")}
@@ -112,7 +115,9 @@ def test_journal_keeps_finished_cases_when_the_session_dies(bench: pytest.Pytest
 def test_absent_dataset_skips_unless_named(pytester: pytest.Pytester) -> None:
     _copy_suite(pytester)
     empty = pytester.mkdir("empty-root")
-    implicit = pytester.runpytest_subprocess("--recipe=tiny", "--methods=bp", f"--data-root={empty}", "-rs")
+    implicit = pytester.runpytest_subprocess(
+        "--recipe=tiny", "--methods=bp", f"--data-root={empty}", "-rs"
+    )
     implicit.assert_outcomes(skipped=5)
     implicit.stdout.fnmatch_lines([f"*svhn is not present under {empty}*ff-bench data fetch svhn*"])
     explicit = pytester.runpytest_subprocess(

@@ -128,6 +128,6 @@ def test_failed_write_leaves_no_partial_file(
     assert len(data.train) == 30
     assert sorted(os.listdir(folder)) == ["train_x.npy", "train_y.npy"]  # no temp, no manifest
     assert cache_mod.load("mnist", tiny_mnist.root) is None  # no manifest: no cache
-    monkeypatch.undo()
+    monkeypatch.setattr(np, "save", real_save)
     assert load_dataset("mnist", root=tiny_mnist.root).source == "decoded"
     assert load_dataset("mnist", root=tiny_mnist.root).source == "cache"

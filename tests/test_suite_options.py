@@ -68,7 +68,10 @@ def test_a_field_of_the_other_method_is_accepted() -> None:
         ({"device": "tpu"}, "--device 'tpu' is not valid; use auto, cpu, cuda or cuda:N"),
         ({"sets": ["bogus=1"]}, "--set: unknown recipe field 'bogus'; valid fields: "),
         ({"sets": ["epochs=ten"]}, "--set: bad value for epochs: 'ten'"),
-        ({"sets": ["goodness=max"]}, "--set: bad value for goodness: 'max' (expected one of mean, sum)"),
+        (
+            {"sets": ["goodness=max"]},
+            "--set: bad value for goodness: 'max' (expected one of mean, sum)",
+        ),
         ({"sets": ["epochs"]}, "--set 'epochs': expected FIELD=VALUE"),
         ({"seeds": "0"}, "--seeds '0': expected a whole number of at least 1"),
         ({"rounds": "x"}, "--rounds 'x': expected a whole number of at least 1"),

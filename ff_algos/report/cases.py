@@ -28,6 +28,7 @@ class Case:
     params: Mapping[str, Any]
     stats: Mapping[str, Any]
     info: Mapping[str, Any]  # extra_info, see ff_algos.schema
+    host_cpu: str | None = None  # the CPU model of the machine that saved the run
 
     @property
     def dataset(self) -> str:
@@ -61,12 +62,14 @@ class Case:
 
     @property
     def device_label(self) -> str:
-        """Device name with its type and index, e.g. ``"NVIDIA H100 (cuda:0)"``."""
+        """Device name with its type and index, e.g. ``"NVIDIA H100 (cuda:0)"``; a CPU is named
+        by its model, from the run's machine description, when the case recorded less."""
         device = self.info["device"]
         kind = str(device["type"])
         index = device.get("index")
         where = kind if index is None else f"{kind}:{index}"
-        return f"{device['name']} ({where})"
+        name = self.host_cpu if kind == "cpu" and self.host_cpu else device["name"]
+        return f"{name} ({where})"
 
     def value(self, dotted: str) -> float | None:
         """The number at a dotted ``extra_info`` path; None when absent or null."""

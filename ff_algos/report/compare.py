@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ff_algos.report import units
+from ff_algos.report import machine, units
 from ff_algos.report.cases import Case, group_cases
 from ff_algos.report.metrics import metric
 from ff_algos.report.runs import SavedRun
-from ff_algos.report.sections import cpu_description
 from ff_algos.report.study import dataset_label, method_label
 from ff_algos.report.tables import Table
 
@@ -136,16 +135,15 @@ def runs_table(runs: Sequence[SavedRun]) -> Table:
     rows = []
     for index, run in enumerate(runs):
         role = "A" if index == 0 else "B" if len(runs) == 2 else f"B{index}"
-        commit = run.ff_bench.get("git_commit") or run.commit_info.get("id") or units.NA
         rows.append(
             (
                 role,
                 run.label,
                 run.datetime[:19].replace("T", " "),
                 "; ".join(run.devices),
-                cpu_description(run),
+                machine.cpu_text(run.machine_info),
                 ", ".join(run.recipes),
-                str(commit)[:10],
+                machine.commit_text(run.machine_info, run.commit_info),
             )
         )
     return Table(

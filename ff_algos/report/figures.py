@@ -230,7 +230,7 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     mem.legend(fontsize=7)
     mem.set_ylim(bottom=0)
     joules = {"energy": [_mean(g, metric("energy.joules").get) for g in groups]}
-    energy.set_title("Energy of the training run per case")
+    energy.set_title("Training-stage energy per case")
     energy.set_xlabel("case")
     energy.set_ylabel("energy (J)")
     if all(v is None for v in joules["energy"]):

@@ -87,7 +87,8 @@ def torch_peak(phase: str) -> Callable[[Case], float | None]:
 
 
 def joules_per_point(case: Case) -> float | None:
-    """Training-run energy per percentage point of test accuracy (J / (100 x accuracy))."""
+    """Training energy per percentage point of test accuracy: ``energy.joules`` (the suite's
+    "train" window) / (100 x test accuracy)."""
     joules, test = case.value("energy.joules"), case.value("accuracy.test")
     if joules is None or test is None or test <= 0:
         return None
@@ -123,8 +124,14 @@ METRICS: tuple[Metric, ...] = (
     Metric("memory.host_peak_rss_bytes", "host RSS peak", "B", field("memory.host_peak_rss_bytes")),
     Metric("power.mean_w", "mean power", "W", field("power.mean_w")),
     Metric("power.max_w", "max power", "W", field("power.max_w")),
-    Metric("energy.joules", "energy", "J", field("energy.joules")),
+    Metric("energy.joules", "train energy", "J", field("energy.joules")),
     Metric("energy.joules_per_accuracy_point", "J per accuracy point", "J/pt", joules_per_point),
+    Metric(
+        "energy.joules_per_test_point",
+        "eval energy per test sample",
+        "J",
+        field("energy.joules_per_test_point"),
+    ),
 )
 
 BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}

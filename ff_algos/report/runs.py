@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from ff_algos.report import machine
 from ff_algos.report.cases import Case
 from ff_algos.report.errors import BadRunError, RunNotFoundError
 from ff_algos.schema import SCHEMA_VERSION, validate
@@ -225,8 +226,7 @@ class SavedRun:
     @property
     def ff_bench(self) -> dict[str, Any]:
         """The suite's own machine description (``machine_info["ff_bench"]``); empty if absent."""
-        value = self.machine_info.get("ff_bench")
-        return value if isinstance(value, dict) else {}
+        return machine.ff_bench(self.machine_info)
 
     @property
     def devices(self) -> list[str]:
@@ -261,8 +261,9 @@ def load_run(ref: RunRef) -> SavedRun:
     ignored: list[str] = []
     label = ref.label
     when = str(data.get("datetime", ""))
+    host_cpu = machine.cpu_model(data["machine_info"])
     for index, bench in enumerate(data["benchmarks"]):
-        case = _case(path, label, when, index, bench)
+        case = _case(path, label, when, index, bench, host_cpu)
         if case is None:
             name = bench.get("name") if isinstance(bench, dict) else None
             ignored.append(str(name or f"benchmark #{index}"))
@@ -291,7 +292,9 @@ def load_runs(refs: Sequence[RunRef]) -> list[SavedRun]:
     return [load_run(r) for r in refs]
 
 
-def _case(path: Path, label: str, when: str, index: int, bench: Any) -> Case | None:
+def _case(
+    path: Path, label: str, when: str, index: int, bench: Any, host_cpu: str | None
+) -> Case | None:
     """The ff-bench case of one saved benchmark; None when it has no ff-bench results."""
     if not isinstance(bench, dict):
         raise BadRunError(f"{path}: benchmark #{index} is not an object; the file is damaged")
@@ -328,6 +331,7 @@ def _case(path: Path, label: str, when: str, index: int, bench: Any) -> Case | N
         params=params if isinstance(params, dict) else {},
         stats=stats,
         info=info,
+        host_cpu=host_cpu,
     )
 
 

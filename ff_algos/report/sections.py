@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ff_algos.report import units
+from ff_algos.report import machine, units
 from ff_algos.report.cases import CaseGroup
 from ff_algos.report.metrics import metric, phase_epoch_mean, phase_total
 from ff_algos.report.runs import SavedRun
@@ -39,10 +39,10 @@ def runs_table(runs: Sequence[SavedRun], notes: Sequence[str]) -> Table:
     fields: list[tuple[str, list[str]]] = [
         ("saved", [_when(r.datetime) for r in runs]),
         ("device", ["; ".join(r.devices) for r in runs]),
-        ("CPU", [cpu_description(r) for r in runs]),
-        ("GPU", [_gpu(r.ff_bench) for r in runs]),
-        ("software", [_software(r) for r in runs]),
-        ("commit", [_commit(r) for r in runs]),
+        ("CPU", [machine.cpu_text(r.machine_info) for r in runs]),
+        ("GPU", [machine.gpu_text(r.machine_info) for r in runs]),
+        ("software", [machine.software_text(r.machine_info, r.version) for r in runs]),
+        ("commit", [machine.commit_text(r.machine_info, r.commit_info) for r in runs]),
         ("recipe", [", ".join(r.recipes) for r in runs]),
         ("cases", [str(len(r.cases)) for r in runs]),
     ]
@@ -210,54 +210,46 @@ def ratio_table(groups: Sequence[CaseGroup]) -> Table | None:
     )
 
 
-COST_KEYS = (
-    "flops.train",
-    "flops.train_per_s",
-    "flops.peak_per_s",
-    "flops.utilisation",
-    "memory.nvml_used_peak_bytes",
-    "memory.host_peak_rss_bytes",
+COMPUTE_KEYS = ("flops.train", "flops.train_per_s", "flops.peak_per_s", "flops.utilisation")
+MEMORY_KEYS = ("memory.nvml_used_peak_bytes", "memory.host_peak_rss_bytes")
+ENERGY_KEYS = (
     "energy.joules",
     "energy.joules_per_accuracy_point",
+    "energy.joules_per_test_point",
 )
 _TORCH_PEAKS = ("data", "train", "eval")
+_MEMORY_WORDS = ("flops", "memory", "peak", "rss", "nvml_used")  # telemetry notes on table 1
 
 
-def cost_table(groups: Sequence[CaseGroup]) -> Table:
-    """FLOPs and how fast they ran, memory peaks, power and energy."""
+def compute_memory_table(groups: Sequence[CaseGroup]) -> Table:
+    """FLOPs and how fast they ran; memory peaks."""
     rows = []
     for g in groups:
         cells = [dataset_label(g.dataset), row_label(g, groups)]
-        shown = [metric(k).show(g.mean(metric(k).get)) for k in COST_KEYS]
-        torch_peaks = " / ".join(
-            units.nbytes(g.mean(metric(f"memory.torch_peak_bytes.{p}").get)) for p in _TORCH_PEAKS
+        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in COMPUTE_KEYS)
+        cells.append(
+            " / ".join(
+                units.nbytes(g.mean(metric(f"memory.torch_peak_bytes.{p}").get))
+                for p in _TORCH_PEAKS
+            )
         )
-        power = (
-            f"{metric('power.mean_w').show(g.mean(metric('power.mean_w').get))} / "
-            f"{metric('power.max_w').show(g.mean(metric('power.max_w').get))}"
-        )
-        cells.extend(shown[:4])
-        cells.append(torch_peaks)
-        cells.extend(shown[4:6])
-        cells.append(power)
-        cells.extend(shown[6:])
+        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in MEMORY_KEYS)
         rows.append(tuple(cells))
     notes = [
         "FLOPs are the recipe's analytic model FLOPs (matrix products, 2 per multiply-add); "
-        "achieved FLOP/s = train FLOPs / compute seconds; utilisation = achieved / peak",
-        "J per accuracy point = energy of the training run / (100 x test accuracy)",
+        "achieved FLOP/s = train FLOPs / train seconds; utilisation = achieved / peak",
+        "torch peak = torch's peak allocated device memory in the data, train and eval stages",
     ]
-    notes.extend(unavailable_notes(groups))
+    notes.extend(unavailable_notes(groups, ("flops.", "memory.")))
+    notes.extend(telemetry_notes(groups, _MEMORY_WORDS))
     return Table(
-        title="Cost",
+        title="Cost: compute and memory",
         columns=(
             "dataset",
             "method",
-            *(metric(k).label for k in COST_KEYS[:4]),
+            *(metric(k).label for k in COMPUTE_KEYS),
             "torch peak data / train / eval",
-            *(metric(k).label for k in COST_KEYS[4:6]),
-            "power mean / max",
-            *(metric(k).label for k in COST_KEYS[6:]),
+            *(metric(k).label for k in MEMORY_KEYS),
         ),
         rows=tuple(rows),
         notes=tuple(notes),
@@ -265,13 +257,47 @@ def cost_table(groups: Sequence[CaseGroup]) -> Table:
     )
 
 
-def unavailable_notes(groups: Sequence[CaseGroup]) -> list[str]:
-    """``n/a`` explained: per recorded reason, the fields it covers and the cases it affects."""
+def energy_table(groups: Sequence[CaseGroup]) -> Table:
+    """Power and energy, and energy per accuracy point."""
+    rows = []
+    for g in groups:
+        cells = [dataset_label(g.dataset), row_label(g, groups)]
+        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in ("power.mean_w", "power.max_w"))
+        cells.append(str(sum(int(c.value("power.samples") or 0) for c in g.cases)))
+        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in ENERGY_KEYS)
+        rows.append(tuple(cells))
+    notes = [
+        "power and train energy cover the training stage; J per accuracy point = train energy "
+        "/ (100 x test accuracy); eval energy per test sample = evaluation energy / test samples",
+    ]
+    notes.extend(unavailable_notes(groups, ("power.", "energy.")))
+    notes.extend(telemetry_notes(groups, _MEMORY_WORDS, others=True))
+    return Table(
+        title="Cost: power and energy",
+        columns=(
+            "dataset",
+            "method",
+            metric("power.mean_w").label,
+            metric("power.max_w").label,
+            "power samples",
+            *(metric(k).label for k in ENERGY_KEYS),
+        ),
+        rows=tuple(rows),
+        notes=tuple(notes),
+        left=2,
+    )
+
+
+def unavailable_notes(groups: Sequence[CaseGroup], prefixes: Sequence[str]) -> list[str]:
+    """``n/a`` explained for fields starting with one of ``prefixes``: per recorded reason, the
+    fields it covers and the cases it affects."""
     every = [c for g in groups for c in g.cases]
     where: dict[str, dict[str, list[str]]] = {}  # reason -> field -> case names
     for case in every:
         name = f"{dataset_label(case.dataset)} {method_label(case.method)}"
         for key, reason in dict(case.info.get("unavailable", {})).items():
+            if not str(key).startswith(tuple(prefixes)):
+                continue
             names = where.setdefault(str(reason), {}).setdefault(str(key), [])
             if name not in names:
                 names.append(name)
@@ -289,6 +315,27 @@ def unavailable_notes(groups: Sequence[CaseGroup]) -> list[str]:
     return notes
 
 
+def telemetry_notes(
+    groups: Sequence[CaseGroup], words: Sequence[str], *, others: bool = False
+) -> list[str]:
+    """Caveats the suite recorded on values it did measure (``extra_info["telemetry_notes"]``):
+    those whose key contains one of ``words``, or with ``others`` those whose key contains none."""
+    where: dict[tuple[str, str], list[str]] = {}
+    for g in groups:
+        for case in g.cases:
+            notes = case.info.get("telemetry_notes")
+            if not isinstance(notes, dict):
+                continue
+            name = f"{dataset_label(case.dataset)} {method_label(case.method)}"
+            for key, note in notes.items():
+                if any(word in str(key) for word in words) == others:
+                    continue
+                names = where.setdefault((str(key), str(note)), [])
+                if name not in names:
+                    names.append(name)
+    return [f"note {key}: {note} ({', '.join(names)})" for (key, note), names in where.items()]
+
+
 def report_tables(
     runs: Sequence[SavedRun], groups: Sequence[CaseGroup], notes: Sequence[str]
 ) -> list[Table]:
@@ -297,7 +344,7 @@ def report_tables(
     ratios = ratio_table(groups)
     if ratios is not None:
         tables.append(ratios)
-    tables.append(cost_table(groups))
+    tables.extend((compute_memory_table(groups), energy_table(groups)))
     return tables
 
 
@@ -351,50 +398,3 @@ def _minus(a: float | None, b: float) -> float | None:
 
 def _when(text: str) -> str:
     return text[:16].replace("T", " ") + (" UTC" if text.endswith("+00:00") else "")
-
-
-def cpu_description(run: SavedRun) -> str:
-    """CPU model, cores and memory of the machine a run was saved on."""
-    fb = run.ff_bench
-    cpu = run.machine_info.get("cpu")
-    model = fb.get("cpu_model") or (cpu.get("brand_raw") if isinstance(cpu, dict) else None)
-    cores = fb.get("cpu_cores") or (cpu.get("count") if isinstance(cpu, dict) else None)
-    memory = fb.get("memory_bytes")
-    parts = [str(model) if model else units.NA]
-    if cores:
-        parts.append(f"{cores} cores")
-    if isinstance(memory, int | float):
-        parts.append(units.nbytes(memory))
-    return ", ".join(parts)
-
-
-def _gpu(fb: dict[str, object]) -> str:
-    name = fb.get("gpu_name")
-    if not name:
-        return "none"
-    count = fb.get("gpu_count")
-    parts = [f"{name}" + (f" x{count}" if isinstance(count, int) and count > 1 else "")]
-    for key, label in (("driver", "driver"), ("cuda_runtime", "CUDA"), ("cudnn", "cuDNN")):
-        if fb.get(key) is not None:
-            parts.append(f"{label} {fb[key]}")
-    return ", ".join(parts)
-
-
-def _software(run: SavedRun) -> str:
-    fb = run.ff_bench
-    parts = [
-        f"{name} {fb[key]}"
-        for key, name in (("torch", "torch"), ("torchvision", "torchvision"))
-        if fb.get(key)
-    ]
-    if run.version:
-        parts.append(f"pytest-benchmark {run.version}")
-    return ", ".join(parts) or units.NA
-
-
-def _commit(run: SavedRun) -> str:
-    commit = run.ff_bench.get("git_commit") or run.commit_info.get("id")
-    if not commit:
-        return units.NA
-    text = str(commit)[:10]
-    return text + (" (dirty)" if run.commit_info.get("dirty") else "")

@@ -22,6 +22,7 @@ from ff_algos.recipes import Recipe, recipe_dict
 from ff_algos.schema import SCHEMA_VERSION
 from ff_algos.suite.floors import Floor
 from ff_algos.telemetry import TelemetrySession, telemetry_extra_info
+from ff_algos.telemetry.machine import cpu_model
 
 
 @dataclass(frozen=True)
@@ -106,4 +107,4 @@ def device_record(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         return {"type": "cuda", "name": torch.cuda.get_device_name(index), "index": index}
-    return {"type": device.type, "name": platform.processor() or platform.machine(), "index": None}
+    return {"type": device.type, "name": cpu_model() or platform.machine(), "index": None}

@@ -82,7 +82,7 @@ def parse_options(
     for m in _split(methods):
         if m not in METHODS:
             raise OptionError(f"--methods: unknown method {m!r}; choose from: {', '.join(METHODS)}")
-        method_list.append(m)  # type: ignore[arg-type]  # checked against METHODS just above
+        method_list.append(m)
     if not _DEVICE.match(device):
         raise OptionError(f"--device {device!r} is not valid; use auto, cpu, cuda or cuda:N")
     overrides = tuple(_parse_set(s) for s in sets)

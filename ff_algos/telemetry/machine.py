@@ -127,11 +127,7 @@ def _cpu(facts: _Facts) -> None:
     except OSError as e:
         cpuinfo = ""
         reason = f"cannot read {CPUINFO} ({describe(e)})"
-    found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    if found:
-        model = found.group(1).strip()
-    elif platform.processor():
-        model = platform.processor()
+    model = _model_name(cpuinfo)
     cores = _physical_cores(cpuinfo)
     if cores:
         physical = cores
@@ -143,6 +139,21 @@ def _cpu(facts: _Facts) -> None:
         usable = len(os.sched_getaffinity(0))
     facts.put("cpu_cores_usable", usable, "os.sched_getaffinity is not available here")
     facts.put("torch_threads", torch.get_num_threads())
+
+
+def _model_name(cpuinfo: str) -> str | None:
+    found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    if found:
+        return found.group(1).strip()
+    return platform.processor() or None
+
+
+def cpu_model() -> str | None:
+    """The host CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``), or None."""
+    try:
+        return _model_name(CPUINFO.read_text())
+    except OSError:
+        return platform.processor() or None
 
 
 def _physical_cores(cpuinfo: str) -> int:

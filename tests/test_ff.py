@@ -1,0 +1,359 @@
+"""Forward-Forward: the fast path against a plain reference written here (float64, small random
+data), layer locality, determinism, the options, divergence."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+import torch
+from torch import Tensor, nn
+
+from ff_algos import ff
+from ff_algos.recipes import FFRecipe, RecipeError
+from ff_algos.training import DivergenceError, seeded_linear
+
+N, D, C, H = 40, 24, 5, 12
+THETA = 2.0
+CPU = torch.device("cpu")
+F64 = torch.float64
+
+
+# ---- the plain reference: the public implementation's code, restated ------------------------
+
+
+def ref_overlay(x: Tensor, y: Tensor, num_classes: int) -> Tensor:
+    out = x.clone()
+    out[:, :num_classes] *= 0.0
+    out[range(x.shape[0]), y] = x.max()
+    return out
+
+
+def ref_layer(layer: nn.Linear, x: Tensor) -> Tensor:
+    x_direction = x / (x.norm(2, 1, keepdim=True) + 1e-4)
+    return torch.relu(torch.mm(x_direction, layer.weight.T) + layer.bias.unsqueeze(0))
+
+
+def ref_goodness(h: Tensor, kind: str) -> Tensor:
+    return h.pow(2).mean(1) if kind == "mean" else h.pow(2).sum(1)
+
+
+def ref_loss(g_pos: Tensor, g_neg: Tensor) -> Tensor:
+    return torch.log(1 + torch.exp(torch.cat([-g_pos + THETA, g_neg - THETA]))).mean()
+
+
+def ref_predict_goodness(layers: list[nn.Linear], x: Tensor, kind: str) -> Tensor:
+    """(N, C) summed goodness: every label overlaid, every layer run in full."""
+    with torch.no_grad():
+        columns = []
+        for label in range(C):
+            h = ref_overlay(x, torch.full((x.shape[0],), label), C)
+            total = torch.zeros(x.shape[0], dtype=x.dtype)
+            for layer in layers:
+                h = ref_layer(layer, h)
+                total += ref_goodness(h, kind)
+            columns.append(total)
+        return torch.stack(columns, 1)
+
+
+def ref_train(recipe: FFRecipe, x: Tensor, y: Tensor) -> list[nn.Linear]:
+    """Plain greedy training: separate positive and negative passes, autograd, Adam; negatives,
+    initial weights and mini-batch order drawn as documented by ff.train_ff."""
+    init_gen = torch.Generator().manual_seed(recipe.seed)
+    shuffle_gen = torch.Generator().manual_seed(recipe.seed + 1)
+    y_neg = ff.negative_labels(y, C, recipe.negatives, init_gen)
+    dims = (x.shape[1], *recipe.hidden)
+    layers = [
+        seeded_linear(i, o, init_gen, CPU, x.dtype) for i, o in zip(dims, dims[1:], strict=False)
+    ]
+    h_pos, h_neg = ref_overlay(x, y, C), ref_overlay(x, y_neg, C)
+    n = x.shape[0]
+    for layer in layers:
+        opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr)
+        for _ in range(recipe.epochs):
+            if recipe.batch_size is None:
+                batches = [torch.arange(n)]
+            else:
+                perm = torch.randperm(n, generator=shuffle_gen)
+                batches = list(perm.split(recipe.batch_size))
+            for idx in batches:
+                g_pos = ref_goodness(ref_layer(layer, h_pos[idx]), recipe.goodness)
+                g_neg = ref_goodness(ref_layer(layer, h_neg[idx]), recipe.goodness)
+                loss = ref_loss(g_pos, g_neg)
+                opt.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+        with torch.no_grad():
+            h_pos, h_neg = ref_layer(layer, h_pos), ref_layer(layer, h_neg)
+    return layers
+
+
+# ---- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data() -> tuple[Tensor, Tensor]:
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(N, D, generator=gen, dtype=F64)
+    y = torch.randint(0, C, (N,), generator=gen)
+    return x, y
+
+
+def linear(i: int, o: int, seed: int = 3) -> nn.Linear:
+    return seeded_linear(i, o, torch.Generator().manual_seed(seed), CPU, F64)
+
+
+def small_recipe(**changes: object) -> FFRecipe:
+    base = FFRecipe(name="test", hidden=(H, H), epochs=3, lr=0.03, seed=11)
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+# ---- overlay, loss ------------------------------------------------------------------------------
+
+
+def test_overlay_matches_reference(data: tuple[Tensor, Tensor]) -> None:
+    x, y = data
+    assert torch.equal(ff.overlay(x, y, C, x.max()), ref_overlay(x, y, C))
+
+
+def test_factored_overlay_is_the_direction_of_every_overlay(data: tuple[Tensor, Tensor]) -> None:
+    x, _ = data
+    f = ff.factor_overlay(x, C, x.max())
+    for label in range(C):
+        labels = torch.full((N,), label)
+        expected = ff.direction(ref_overlay(x, labels, C))
+        rebuilt = f.base.clone()
+        rebuilt[:, label] += f.coef
+        torch.testing.assert_close(rebuilt, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_loss_matches_reference_and_stays_finite() -> None:
+    gen = torch.Generator().manual_seed(0)
+    g_pos, g_neg = torch.rand(30, generator=gen, dtype=F64) * 4, torch.rand(30, dtype=F64) * 4
+    torch.testing.assert_close(ff.ff_loss(g_pos, g_neg, THETA), ref_loss(g_pos, g_neg))
+    # far past the threshold the reference's exp overflows; softplus does not
+    big = torch.tensor([1000.0], dtype=torch.float32)
+    assert math.isinf(float(ref_loss(big * 0, big)))
+    assert float(ff.ff_loss(big * 0, big, THETA)) == pytest.approx(999.0, rel=1e-6)
+
+
+# ---- one step: loss and exact gradients ----------------------------------------------------------
+
+
+def _autograd_grads(
+    layer: nn.Linear, x_pos: Tensor, x_neg: Tensor, kind: str
+) -> tuple[Tensor, Tensor, Tensor]:
+    ref = linear(layer.in_features, layer.out_features)
+    ref.load_state_dict(layer.state_dict())
+    loss = ref_loss(
+        ref_goodness(ref_layer(ref, x_pos), kind), ref_goodness(ref_layer(ref, x_neg), kind)
+    )
+    loss.backward()  # type: ignore[no-untyped-call]
+    assert ref.weight.grad is not None and ref.bias.grad is not None
+    return loss.detach(), ref.weight.grad, ref.bias.grad
+
+
+@pytest.mark.parametrize("kind", ["mean", "sum"])
+@pytest.mark.parametrize("batch", [None, [3, 17, 5, 0, 39]])
+def test_first_layer_step_matches_autograd(
+    data: tuple[Tensor, Tensor], kind: str, batch: list[int] | None
+) -> None:
+    x, y = data
+    y_neg = torch.roll(y, 1)
+    layer = linear(D, H)
+    pairs = ff._OverlaidPairs(x, y, y_neg, C, x.max())
+    idx = None if batch is None else torch.tensor(batch)
+    loss = pairs.step(layer, idx, THETA, ff.goodness_scale(H, kind))  # type: ignore[arg-type]
+    rows = slice(None) if batch is None else batch
+    # the overlay value is the whole tensor's maximum, also for a mini-batch's rows
+    x_pos, x_neg = ref_overlay(x, y, C)[rows], ref_overlay(x, y_neg, C)[rows]
+    ref_loss_, ref_gw, ref_gb = _autograd_grads(layer, x_pos, x_neg, kind)
+    torch.testing.assert_close(loss, ref_loss_)
+    assert layer.weight.grad is not None and layer.bias.grad is not None
+    torch.testing.assert_close(layer.weight.grad, ref_gw)
+    torch.testing.assert_close(layer.bias.grad, ref_gb)
+
+
+@pytest.mark.parametrize("kind", ["mean", "sum"])
+@pytest.mark.parametrize("batch", [None, [1, 2, 30]])
+def test_deeper_layer_step_matches_autograd(kind: str, batch: list[int] | None) -> None:
+    gen = torch.Generator().manual_seed(1)
+    h_pos = torch.relu(torch.randn(N, H, generator=gen, dtype=F64))
+    h_neg = torch.relu(torch.randn(N, H, generator=gen, dtype=F64))
+    layer = linear(H, 7)
+    pairs = ff._PlainPairs(torch.cat([h_pos, h_neg]))
+    idx = None if batch is None else torch.tensor(batch)
+    loss = pairs.step(layer, idx, THETA, ff.goodness_scale(7, kind))  # type: ignore[arg-type]
+    rows = slice(None) if batch is None else batch
+    ref_loss_, ref_gw, ref_gb = _autograd_grads(layer, h_pos[rows], h_neg[rows], kind)
+    torch.testing.assert_close(loss, ref_loss_)
+    assert layer.weight.grad is not None and layer.bias.grad is not None
+    torch.testing.assert_close(layer.weight.grad, ref_gw)
+    torch.testing.assert_close(layer.bias.grad, ref_gb)
+
+
+# ---- whole training and prediction against the plain reference ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"batch_size": 16},
+        {"goodness": "sum", "lr": 0.01},
+        {"negatives": "wrong_label", "hidden": (H, 6, 9)},
+    ],
+)
+def test_training_matches_plain_reference(
+    data: tuple[Tensor, Tensor], changes: dict[str, object]
+) -> None:
+    x, y = data
+    recipe = small_recipe(**changes)
+    fast = ff.train_ff(recipe, x, y, C)
+    plain = ref_train(recipe, x, y)
+    for mine, ref in zip(fast.model.layers, plain, strict=True):
+        assert isinstance(mine, nn.Linear)
+        torch.testing.assert_close(mine.weight, ref.weight, rtol=1e-9, atol=1e-11)
+        torch.testing.assert_close(mine.bias, ref.bias, rtol=1e-9, atol=1e-11)
+    assert set(fast.losses) == {f"layer{k}" for k in range(1, len(recipe.hidden) + 1)}
+    assert all(len(v) == recipe.epochs for v in fast.losses.values())
+
+
+@pytest.mark.parametrize("kind", ["mean", "sum"])
+def test_prediction_matches_reference_and_ignores_chunking(
+    data: tuple[Tensor, Tensor], kind: str
+) -> None:
+    x, _ = data
+    layers = [linear(D, H, 1), linear(H, 9, 2)]
+    net = ff.FFNet(layers, C, kind, predict_batch_size=N)  # type: ignore[arg-type]
+    expected = ref_predict_goodness(layers, x, kind)
+    torch.testing.assert_close(net.goodness_per_label(x), expected, rtol=1e-10, atol=1e-12)
+    assert torch.equal(net.predict(x), expected.argmax(1))
+    # chunks of 7 rows still overlay the whole split's maximum
+    chunked = ff.FFNet(layers, C, kind, predict_batch_size=7)  # type: ignore[arg-type]
+    torch.testing.assert_close(chunked.goodness_per_label(x), expected, rtol=1e-10, atol=1e-12)
+    assert chunked.predict(x).dtype == torch.int64
+
+
+# ---- locality, determinism, options -------------------------------------------------------------
+
+
+def test_layer_gradients_come_only_from_its_own_loss(data: tuple[Tensor, Tensor]) -> None:
+    x, y = data
+    one = ff.train_ff(small_recipe(hidden=(H,)), x, y, C)
+    two = ff.train_ff(small_recipe(hidden=(H, 6)), x, y, C)
+    # layer 1 trains the same with or without a layer above it ...
+    assert torch.equal(one.model.layers[0].weight, two.model.layers[0].weight)
+    assert one.losses["layer1"] == two.losses["layer1"]
+
+    # ... so training layer 2 left layer 1 untouched, and layer 1 never saw layer 2's loss
+    assert not torch.equal(two.model.layers[0].weight, linear(D, H, 11).weight)
+
+
+def test_same_seed_is_bit_identical_and_seed_matters(data: tuple[Tensor, Tensor]) -> None:
+    x, y = data
+    recipe = small_recipe(batch_size=8)
+    a, b = ff.train_ff(recipe, x, y, C), ff.train_ff(recipe, x, y, C)
+    other = ff.train_ff(dataclasses.replace(recipe, seed=12), x, y, C)
+    for pa, pb, po in zip(
+        a.model.parameters(), b.model.parameters(), other.model.parameters(), strict=True
+    ):
+        assert torch.equal(pa, pb)
+        assert not torch.equal(pa, po)
+    assert a.losses == b.losses
+    assert torch.equal(a.model.predict(x), b.model.predict(x))
+
+
+def test_negative_labels() -> None:
+    y = torch.randint(0, 10, (20000,), generator=torch.Generator().manual_seed(0))
+    wrong = ff.negative_labels(y, 10, "wrong_label", torch.Generator().manual_seed(1))
+    assert not bool((wrong == y).any())
+    assert set(wrong.unique().tolist()) == set(range(10))
+    permuted = ff.negative_labels(y, 10, "permute", torch.Generator().manual_seed(1))
+    assert torch.equal(permuted.sort().values, y.sort().values)  # a permutation of the labels
+    kept = float((permuted == y).double().mean())
+    assert 0.08 < kept < 0.12  # about 1/C keep the true label
+    with pytest.raises(RecipeError, match="negatives"):
+        ff.negative_labels(y, 10, "nonsense", torch.Generator())
+
+
+def test_goodness_sum_is_a_different_function(data: tuple[Tensor, Tensor]) -> None:
+    x, _ = data
+    layers = [linear(D, H, 1), linear(H, 9, 2)]
+    mean = ff.FFNet(layers, C, "mean").goodness_per_label(x)
+    total = ff.FFNet(layers, C, "sum").goodness_per_label(x)
+    # per layer, sum = width · mean
+    h1 = ref_predict_goodness(layers[:1], x, "mean")
+    torch.testing.assert_close(total, (mean - h1) * 9 + h1 * H)
+
+
+def test_divergence_raises_a_clear_error(data: tuple[Tensor, Tensor]) -> None:
+    x, y = data
+    recipe = small_recipe(lr=1e30, epochs=20, nan_check_every=5)
+    with pytest.raises(DivergenceError) as info:
+        ff.train_ff(recipe, x.float(), y, C)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "layer1" in message and "lr=1e+30" in message
+    assert "checked epochs 1-5" in message
+
+
+def test_observer_sees_every_layer_and_epoch(data: tuple[Tensor, Tensor]) -> None:
+    x, y = data
+    calls: list[tuple[str, object]] = []
+
+    class Record:
+        def phase_start(self, name: str, epochs: int) -> None:
+            calls.append(("start", (name, epochs)))
+
+        def epoch_end(self, epoch: int) -> None:
+            calls.append(("epoch", epoch))
+
+        def phase_end(self) -> None:
+            calls.append(("end", None))
+
+    ff.train_ff(small_recipe(epochs=2), x, y, C, Record())
+    assert calls == [
+        ("start", ("layer1", 2)),
+        ("epoch", 0),
+        ("epoch", 1),
+        ("end", None),
+        ("start", ("layer2", 2)),
+        ("epoch", 0),
+        ("epoch", 1),
+        ("end", None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"hidden": ()}, "at least one layer"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"lr": 0.0}, "lr"),
+    ],
+)
+def test_bad_recipes_are_rejected(
+    data: tuple[Tensor, Tensor], changes: dict[str, object], match: str
+) -> None:
+    x, y = data
+    with pytest.raises(RecipeError, match=match):
+        ff.train_ff(small_recipe(**changes), x, y, C)
+
+
+def test_too_many_classes_for_the_input_is_rejected() -> None:
+    x = torch.randn(8, 4)
+    with pytest.raises(RecipeError, match="cannot be overlaid"):
+        ff.train_ff(small_recipe(), x, torch.zeros(8, dtype=torch.long), 4)
+
+
+def test_float32_matches_float64_closely(data: tuple[Tensor, Tensor]) -> None:
+    x, y = data
+    recipe = small_recipe()
+    a = ff.train_ff(recipe, x, y, C)
+    b = ff.train_ff(recipe, x.float(), y, C)
+    assert b.model.layers[0].weight.dtype == torch.float32
+    torch.testing.assert_close(
+        b.model.layers[0].weight.double(), a.model.layers[0].weight, rtol=1e-3, atol=1e-4
+    )

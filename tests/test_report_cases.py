@@ -1,0 +1,125 @@
+"""Cases: reading values, merging runs (the later run wins), grouping seeds, derived metrics."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ff_algos.report.cases import Case, group_cases, merge_cases
+from ff_algos.report.metrics import compute_per_epoch, joules_per_point, metric, phase_total
+
+RUNS = Path(__file__).parent / "fixtures" / "runs"
+
+
+def fixture_info() -> dict[str, Any]:
+    """extra_info of the first case of a fixture run."""
+    real = sorted(RUNS.glob("*/[0-9][0-9][0-9][0-9]_*.json"))
+    path = (real if len(real) >= 2 else sorted(RUNS.glob("synthetic-*.json")))[0]
+    info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["benchmarks"][0]["extra_info"]
+    return info
+
+
+def make_case(
+    name: str = "test_fit[mnist-ff-seed0]",
+    run: str = "r1",
+    when: str = "2026-01-01T00:00:00+00:00",
+    **changes: Any,
+) -> Case:
+    """A case built from a fixture's extra_info with some top-level fields replaced."""
+    info = copy.deepcopy(fixture_info())
+    info.update(changes)
+    return Case(run, when, name, name, {}, {"mean": 1.0, "rounds": 1}, info)
+
+
+def test_value_reads_numbers_and_gives_none_for_null_or_missing() -> None:
+    case = make_case(power={"method": None, "samples": 0, "mean_w": None, "max_w": None})
+    assert case.value("power.mean_w") is None
+    assert case.value("power.samples") == 0.0
+    assert case.value("no.such.field") is None
+    assert case.value("power.method") is None  # not a number
+    assert case.value("accuracy.test") == pytest.approx(fixture_info()["accuracy"]["test"])
+
+
+def test_phases_and_derived_compute() -> None:
+    per_epoch = {"layer1": [1.0, 2.0, 3.0], "layer2": [4.0]}
+    case = make_case(compute={"timer": "perf_counter", "total": 10.0, "per_epoch": per_epoch})
+    assert case.phases == ["layer1", "layer2"]
+    assert case.phase_seconds("layer1") == [1.0, 2.0, 3.0]
+    assert case.phase_seconds("train") == []
+    assert compute_per_epoch(case) == pytest.approx(10.0 / 4)
+    assert phase_total("layer1")(case) == pytest.approx(6.0)
+    assert phase_total("train")(case) is None
+
+
+def test_joules_per_accuracy_point() -> None:
+    energy = {"method": "nvml", "joules": 450.0, "joules_per_test_point": 0.01}
+    accuracy = {"train": 0.95, "test": 0.9, "floor": None, "passed": None}
+    case = make_case(energy=energy, accuracy=accuracy)
+    assert joules_per_point(case) == pytest.approx(450.0 / 90.0)
+    assert joules_per_point(make_case(energy={**energy, "joules": None})) is None
+
+
+def test_device_label_prefers_the_cpu_model_for_cpu_devices() -> None:
+    cpu = make_case(device={"type": "cpu", "name": "x86_64", "index": None})
+    assert cpu.device_label == "x86_64 (cpu)"
+    named = Case(**{**cpu.__dict__, "host_cpu": "AMD EPYC 7B13"})
+    assert named.device_label == "AMD EPYC 7B13 (cpu)"
+    gpu = Case(
+        **{
+            **named.__dict__,
+            "info": {**named.info, "device": {"type": "cuda", "name": "NVIDIA H100", "index": 0}},
+        }
+    )
+    assert gpu.device_label == "NVIDIA H100 (cuda:0)"
+
+
+def test_merge_takes_the_later_run_and_says_so() -> None:
+    early = make_case(run="old", when="2026-01-01T00:00:00+00:00")
+    late = make_case(run="new", when="2026-02-01T00:00:00+00:00")
+    other = make_case(name="test_fit[mnist-bp-seed0]", run="old", method="bp")
+    # given in either order, the later run (by saved datetime) wins
+    for order in ([("new", late.run_datetime, [late]), ("old", early.run_datetime, [early, other])],
+                  [("old", early.run_datetime, [early, other]), ("new", late.run_datetime, [late])]):  # fmt: skip
+        merged = merge_cases(order)
+        by_name = {c.name: c for c in merged.cases}
+        assert by_name["test_fit[mnist-ff-seed0]"].run == "new"
+        assert by_name["test_fit[mnist-bp-seed0]"].run == "old"
+        assert len(merged.notes) == 1 and "using new" in merged.notes[0]
+
+
+def test_groups_gather_seeds_and_average_them() -> None:
+    acc = fixture_info()["accuracy"]
+    cases = [
+        make_case(name="s0", seed=0, accuracy={**acc, "test": 0.80}),
+        make_case(name="s1", seed=1, accuracy={**acc, "test": 0.90}),
+        make_case(name="bp", seed=0, method="bp"),
+        make_case(name="fm", seed=0, dataset="fashion_mnist"),
+    ]
+    groups = group_cases(cases)
+    assert [(g.dataset, g.method, len(g.cases)) for g in groups] == [
+        ("mnist", "ff", 2),
+        ("mnist", "bp", 1),
+        ("fashion_mnist", "ff", 1),
+    ]
+    assert groups[0].mean(metric("accuracy.test").get) == pytest.approx(0.85)
+    assert groups[0].mean(metric("power.mean_w").get) is None or fixture_info()["power"]["mean_w"]
+
+
+def test_different_recipes_are_different_groups() -> None:
+    recipe = fixture_info()["recipe"]
+    a = make_case(name="a", recipe={**recipe, "epochs": 1})
+    b = make_case(name="b", recipe={**recipe, "epochs": 2})
+    assert len(group_cases([a, b])) == 2
+
+
+def test_group_phase_seconds_average_epoch_by_epoch() -> None:
+    def with_epochs(name: str, seed: int, times: list[float]) -> Case:
+        compute = {"timer": "perf_counter", "total": sum(times), "per_epoch": {"train": times}}
+        return make_case(name=name, seed=seed, compute=compute)
+
+    (group,) = group_cases([with_epochs("a", 0, [1.0, 3.0]), with_epochs("b", 1, [3.0, 5.0])])
+    assert group.phase_seconds("train") == [2.0, 4.0]

@@ -1,0 +1,72 @@
+"""The saved-run fixtures in tests/fixtures/runs/ follow pytest-benchmark's layout and
+ff_algos.schema exactly, and the synthetic ones are reproducible from their generator."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ff_algos.schema import SCHEMA_VERSION, validate
+
+RUNS = Path(__file__).parent / "fixtures" / "runs"
+ALL_FIXTURES = sorted([*RUNS.glob("synthetic-*.json"), *RUNS.glob("*/[0-9][0-9][0-9][0-9]_*.json")])
+SAVED_RUN_KEYS = {"machine_info", "commit_info", "benchmarks", "datetime", "version"}
+BENCH_KEYS = {"group", "name", "fullname", "params", "param", "extra_info", "options", "stats"}
+STATS_KEYS = {"min", "max", "mean", "stddev", "rounds", "median", "iqr", "q1", "q3", "ops"}
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def test_there_are_fixtures() -> None:
+    assert len(list(RUNS.glob("synthetic-*.json"))) >= 2
+
+
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
+def test_fixture_is_a_saved_run_in_the_schema(path: Path) -> None:
+    data = _load(path)
+    assert SAVED_RUN_KEYS <= set(data)
+    assert isinstance(data["machine_info"].get("ff_bench"), dict)
+    assert data["benchmarks"]
+    for bench in data["benchmarks"]:
+        assert BENCH_KEYS <= set(bench), bench["name"]
+        assert STATS_KEYS <= set(bench["stats"])
+        info = bench["extra_info"]
+        assert info["schema"] == SCHEMA_VERSION
+        assert validate(info) == [], bench["name"]
+        assert bench["params"]["dataset"] == info["dataset"]
+        assert bench["params"]["method"] == info["method"]
+
+
+@pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
+def test_fixture_covers_both_methods_on_two_datasets(path: Path) -> None:
+    cases = {(b["extra_info"]["dataset"], b["extra_info"]["method"]) for b in _load(path)["benchmarks"]}
+    datasets = {d for d, _ in cases}
+    assert len(datasets) >= 2
+    for dataset in datasets:
+        assert {(dataset, "ff"), (dataset, "bp")} <= cases
+
+
+@pytest.mark.parametrize("path", sorted(RUNS.glob("synthetic-*.json")), ids=lambda p: p.name)
+def test_synthetic_runs_are_cpu_runs_without_power(path: Path) -> None:
+    for bench in _load(path)["benchmarks"]:
+        info = bench["extra_info"]
+        assert info["device"]["type"] == "cpu"
+        for field in ("power.mean_w", "power.max_w", "energy.joules"):
+            section, key = field.split(".")
+            assert info[section][key] is None
+            assert info["unavailable"][field]
+
+
+def test_synthetic_runs_are_what_the_generator_writes() -> None:
+    generator = runpy.run_path(str(RUNS / "make_synthetic.py"))
+    a = generator["saved_run"](1.0, "2026-11-27T10:00:00+00:00", "a" * 40)
+    b = generator["saved_run"](1.3, "2026-11-27T11:00:00+00:00", "b" * 40)
+    assert json.loads(json.dumps(a)) == _load(RUNS / "synthetic-a.json")
+    assert json.loads(json.dumps(b)) == _load(RUNS / "synthetic-b.json")
