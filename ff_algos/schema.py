@@ -22,7 +22,10 @@ Layout (types after the colon; ``?`` marks a nullable value)::
     memory: {torch_peak_bytes: {data: int?, train: int?, eval: int?}, nvml_used_peak_bytes: int?,
              host_peak_rss_bytes: int?}
     power: {method: str?, samples: int, mean_w: float?, max_w: float?}
-    energy: {method: str?, joules: float?, joules_per_test_point: float?}
+    energy: {method: str?, joules: float?, joules_per_accuracy_point: float?,
+             joules_per_test_point: float?}
+        joules: the training window; joules_per_accuracy_point: that energy over the test accuracy
+        in percentage points; joules_per_test_point: evaluation energy per test sample
     options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured)
     unavailable: {field: reason}
 
@@ -75,6 +78,7 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "power.max_w": (*_NUM, _N),
     "energy.method": (str, _N),
     "energy.joules": (*_NUM, _N),
+    "energy.joules_per_accuracy_point": (*_NUM, _N),
     "energy.joules_per_test_point": (*_NUM, _N),
     "options": (dict,),
     "unavailable": (dict,),

@@ -31,12 +31,12 @@ def test_there_are_fixtures() -> None:
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
 def test_fixture_is_a_saved_run_in_the_schema(path: Path) -> None:
     data = _load(path)
-    assert SAVED_RUN_KEYS <= set(data)
+    assert set(data) >= SAVED_RUN_KEYS
     assert isinstance(data["machine_info"].get("ff_bench"), dict)
     assert data["benchmarks"]
     for bench in data["benchmarks"]:
-        assert BENCH_KEYS <= set(bench), bench["name"]
-        assert STATS_KEYS <= set(bench["stats"])
+        assert set(bench) >= BENCH_KEYS, bench["name"]
+        assert set(bench["stats"]) >= STATS_KEYS
         info = bench["extra_info"]
         assert info["schema"] == SCHEMA_VERSION
         assert validate(info) == [], bench["name"]
@@ -46,7 +46,9 @@ def test_fixture_is_a_saved_run_in_the_schema(path: Path) -> None:
 
 @pytest.mark.parametrize("path", ALL_FIXTURES, ids=lambda p: p.name)
 def test_fixture_covers_both_methods_on_two_datasets(path: Path) -> None:
-    cases = {(b["extra_info"]["dataset"], b["extra_info"]["method"]) for b in _load(path)["benchmarks"]}
+    cases = {
+        (b["extra_info"]["dataset"], b["extra_info"]["method"]) for b in _load(path)["benchmarks"]
+    }
     datasets = {d for d, _ in cases}
     assert len(datasets) >= 2
     for dataset in datasets:

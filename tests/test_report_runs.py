@@ -85,7 +85,9 @@ def test_same_name_saved_twice_picks_the_latest_and_says_so(tmp_path: Path) -> N
     storage = make_storage(tmp_path, ["0001_nightly.json", "0002_other.json", "0003_nightly.json"])
     ref, note = find_run("nightly", storage)
     assert ref.stem == "0003_nightly"
-    assert note is not None and "0003_nightly" in note and "latest" in note
+    assert note is not None
+    assert "0003_nightly" in note
+    assert "latest" in note
 
 
 def test_exact_name_wins_over_substring(tmp_path: Path) -> None:
@@ -98,7 +100,9 @@ def test_ambiguous_name_lists_the_matches(tmp_path: Path) -> None:
     with pytest.raises(RunNotFoundError) as info:
         find_run("quick", storage)
     message = str(info.value)
-    assert "0001_quick-a" in message and "0002_quick-b" in message and "\n" not in message
+    assert "0001_quick-a" in message
+    assert "0002_quick-b" in message
+    assert "\n" not in message
 
 
 def test_same_number_in_two_machine_folders_is_ambiguous(tmp_path: Path) -> None:
@@ -113,7 +117,8 @@ def test_no_match_lists_what_exists(tmp_path: Path) -> None:
     storage = make_storage(tmp_path, ["0001_quick-a.json"])
     with pytest.raises(RunNotFoundError) as info:
         find_run("nope", storage)
-    assert "'nope'" in str(info.value) and "0001_quick-a" in str(info.value)
+    assert "'nope'" in str(info.value)
+    assert "0001_quick-a" in str(info.value)
 
 
 def test_empty_or_missing_storage(tmp_path: Path) -> None:
@@ -218,3 +223,10 @@ def test_missing_stats_are_refused(tmp_path: Path) -> None:
     del data["benchmarks"][0]["stats"]
     with pytest.raises(BadRunError, match="no timing stats"):
         load_run(ref_for(write(tmp_path / "0001_x.json", data)))
+
+
+def test_storage_accepts_pytest_benchmark_file_urls() -> None:
+    from ff_algos.report.cli import storage_path
+
+    assert storage_path("file://.benchmarks") == Path(".benchmarks")
+    assert storage_path("/data/bench") == Path("/data/bench")

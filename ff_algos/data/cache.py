@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ff_algos.data.errors import CorruptFileError
-from ff_algos.data.files import atomic_write
+from ff_algos.data.files import atomic_write, one_line
 from ff_algos.data.formats import RawArrays
 
 CACHE_FOLDER = "ff-bench-cache"
@@ -70,7 +70,7 @@ def load(
         entries = manifest["arrays"]
         ok = manifest["format"] == FORMAT and manifest["dataset"] == name
     except (ValueError, KeyError, TypeError) as exc:
-        raise CorruptFileError(f"{manifest_path} is unreadable: {exc}") from exc
+        raise CorruptFileError(f"{manifest_path} is unreadable: {one_line(str(exc))}") from exc
     if not ok or set(entries) != set(RawArrays._fields):
         raise CorruptFileError(f"{manifest_path} does not describe a {FORMAT} cache of {name}")
     return RawArrays(**{f: _open(folder, entries[f], mmap_mode, deep) for f in RawArrays._fields})
@@ -87,7 +87,7 @@ def _open(folder: Path, entry: dict[str, Any], mmap_mode: MmapMode, deep: bool) 
     try:
         array: np.ndarray = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        raise CorruptFileError(f"{path} is not a readable .npy file: {exc}") from exc
+        raise CorruptFileError(f"{path} is not a readable .npy file: {one_line(str(exc))}") from exc
     if list(array.shape) != entry["shape"] or array.dtype.str != entry["dtype"]:
         raise CorruptFileError(
             f"{path} holds {array.dtype.str} {list(array.shape)}, "

@@ -79,11 +79,14 @@ def run_list(args: argparse.Namespace) -> int:
         info = registry.dataset_info(name)
         folder = formats.dataset_dir(name, root)
         files = [folder / f for f in registry.LAYOUTS[name].files]
+        cache_state = cache.state(name, root)
+        if cache_state == "valid":
+            cache_state += f" ({_megabytes(list(cache.cache_dir(name, root).iterdir()))})"
         table.add_row(
             name,
             "[green]yes" if is_present(name, root) else "[red]no",
             str(folder),
-            cache.state(name, root),
+            cache_state,
             f"{info.train_size}/{info.test_size}",
             "x".join(map(str, info.image_shape)),
             _megabytes(files),

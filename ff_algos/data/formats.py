@@ -12,6 +12,7 @@ import numpy as np
 
 from ff_algos.data import registry
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
+from ff_algos.data.files import one_line
 from ff_algos.data.idx import parse_idx
 from ff_algos.data.progress import Progress
 from ff_algos.data.registry import DatasetInfo
@@ -138,7 +139,7 @@ def _load_batch(path: Path) -> dict[str, Any]:
         with path.open("rb") as f:
             obj = _BatchUnpickler(f, encoding="latin1").load()
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
-        raise CorruptFileError(f"{path} is not a CIFAR python batch: {exc}") from exc
+        raise CorruptFileError(f"{path} is not a CIFAR python batch: {one_line(str(exc))}") from exc
     if not isinstance(obj, dict):
         raise CorruptFileError(f"{path} is not a CIFAR python batch: holds a {type(obj).__name__}")
     return obj
@@ -182,7 +183,9 @@ def _decode_svhn(
     try:
         mat = scipy.io.loadmat(path)
     except (ValueError, OSError, TypeError, KeyError, scipy.io.matlab.MatReadError) as exc:
-        raise CorruptFileError(f"{path} is not a readable SVHN .mat file: {exc}") from exc
+        raise CorruptFileError(
+            f"{path} is not a readable SVHN .mat file: {one_line(str(exc))}"
+        ) from exc
     x, y = mat.get("X"), mat.get("y")
     c, h, w = info.image_shape
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.shape[:3] != (h, w, c):

@@ -26,7 +26,7 @@ from ff_algos.data.progress import NullProgress, Progress
 from ff_algos.data.registry import DatasetInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tensors have no single truth value: identity equality
 class Split:
     """One split as device tensors: ``x`` (N, C*H*W) float32 normalised, ``y`` (N,) int64."""
 
@@ -47,7 +47,7 @@ class Split:
         return Split(self.x[rows], self.y[rows])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LoadedDataset:
     """Both splits of a dataset on one device, and how long loading them took."""
 

@@ -123,10 +123,12 @@ def _install(
                     f"{dest.name} from {origin}: sha256 {actual}, expected {expected}; "
                     f"nothing was written to {dest.parent}"
                 )
-    except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+    except (gzip.BadGzipFile, EOFError, zlib.error, tarfile.TarError) as exc:
         raise CorruptFileError(
             f"{dest.name} from {origin} could not be read: {one_line(str(exc))}"
         ) from exc
+    except OSError as exc:
+        raise DataError(f"could not write {dest}: {one_line(str(exc))}") from exc
     progress.update(item, "done")
 
 
@@ -178,7 +180,9 @@ def _tar_members(opened: Callable[[], tarfile.TarFile], label: str) -> Iterator[
     try:
         archive = opened()
     except tarfile.TarError as exc:
-        raise CorruptFileError(f"{label} is not a readable tar archive: {exc}") from exc
+        raise CorruptFileError(
+            f"{label} is not a readable tar archive: {one_line(str(exc))}"
+        ) from exc
     with archive:
         members = {m.name.removeprefix("./"): m for m in archive.getmembers() if m.isfile()}
 

@@ -7,6 +7,7 @@ Modules, one job each:
 * :mod:`~ff_algos.report.runs` - finding saved runs (by name, number or path) and loading them.
 * :mod:`~ff_algos.report.cases` - one benchmark case, merging runs, grouping seeds.
 * :mod:`~ff_algos.report.metrics` - the numbers a case yields, derived ones included.
+* :mod:`~ff_algos.report.machine` - short descriptions of the machine a run was saved on.
 * :mod:`~ff_algos.report.study` - the reference study's accuracy and dataset names.
 * :mod:`~ff_algos.report.units` - formatting numbers with units ("n/a" for missing values).
 * :mod:`~ff_algos.report.tables` - a plain table model rendered with rich or as Markdown.

@@ -82,11 +82,16 @@ def register(subparsers: Any) -> None:
 def _storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--storage",
-        type=Path,
+        type=storage_path,
         default=Path(".benchmarks"),
         metavar="DIR",
         help="pytest-benchmark storage folder (default: .benchmarks)",
     )
+
+
+def storage_path(text: str) -> Path:
+    """A ``--storage`` folder; pytest-benchmark's ``file://`` form is accepted too."""
+    return Path(text.removeprefix("file://")).expanduser()
 
 
 def console() -> Console:

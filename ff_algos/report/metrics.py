@@ -86,15 +86,6 @@ def torch_peak(phase: str) -> Callable[[Case], float | None]:
     return field(f"memory.torch_peak_bytes.{phase}")
 
 
-def joules_per_point(case: Case) -> float | None:
-    """Training energy per percentage point of test accuracy: ``energy.joules`` (the suite's
-    "train" window) / (100 x test accuracy)."""
-    joules, test = case.value("energy.joules"), case.value("accuracy.test")
-    if joules is None or test is None or test <= 0:
-        return None
-    return joules / (100 * test)
-
-
 def bench_mean(case: Case) -> float | None:
     """pytest-benchmark's mean over rounds of the end-to-end run."""
     value = case.stats.get("mean")
@@ -125,7 +116,12 @@ METRICS: tuple[Metric, ...] = (
     Metric("power.mean_w", "mean power", "W", field("power.mean_w")),
     Metric("power.max_w", "max power", "W", field("power.max_w")),
     Metric("energy.joules", "train energy", "J", field("energy.joules")),
-    Metric("energy.joules_per_accuracy_point", "J per accuracy point", "J/pt", joules_per_point),
+    Metric(
+        "energy.joules_per_accuracy_point",
+        "J per accuracy point",
+        "J/pt",
+        field("energy.joules_per_accuracy_point"),
+    ),
     Metric(
         "energy.joules_per_test_point",
         "eval energy per test sample",
