@@ -267,7 +267,8 @@ class FFNet(nn.Module):
         self.goodness_kind: Goodness = goodness_kind
         self.predict_batch_size = max(1, predict_batch_size)
 
-    def _linears(self) -> list[nn.Linear]:
+    def linear_layers(self) -> list[nn.Linear]:
+        """The layers, first to last."""
         return [m for m in self.layers if isinstance(m, nn.Linear)]
 
     @torch.no_grad()
@@ -277,7 +278,7 @@ class FFNet(nn.Module):
         The overlay value is the maximum of all of ``x`` (as the reference's one whole-split
         batch), whatever the chunk size.
         """
-        first, *rest = self._linears()
+        first, *rest = self.linear_layers()
         c, kind = self.num_classes, self.goodness_kind
         value = x.max()
         out = torch.empty(x.shape[0], c, device=x.device, dtype=x.dtype)

@@ -54,7 +54,8 @@ def plain_reference(recipe: BPRecipe, x: Tensor, y: Tensor) -> nn.Sequential:
     gen = torch.Generator().manual_seed(recipe.seed + 1)
     for _ in range(recipe.epochs):
         perm = torch.randperm(N, generator=gen)
-        for idx in perm.split(recipe.batch_size or N):
+        batch = recipe.batch_size or N
+        for idx in (perm[s : s + batch] for s in range(0, N, batch)):
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]

@@ -7,6 +7,8 @@ ff-bench data list --root /data
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 from pathlib import Path
 
 from rich.console import Console
@@ -28,6 +30,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fetch = sub.add_parser("fetch", help="make datasets present, verify them and build the cache")
     fetch.add_argument("names", nargs="+", metavar="NAME", help=", ".join(registry.DATASETS))
     fetch.add_argument("--root", type=Path, default=None, help=root_help)
+    fetch.add_argument(
+        "--apt-update",
+        action="store_true",
+        help="run `apt-get update` first when a Debian-packaged dataset must be fetched "
+        "(a fresh machine has no package lists)",
+    )
     fetch.set_defaults(run=run_fetch)
 
     listing = sub.add_parser("list", help="show each dataset: present, location, cache, sizes")
@@ -40,6 +48,8 @@ def run_fetch(args: argparse.Namespace) -> int:
     names = [registry.canonical_name(n) for n in args.names]  # every name checked before work
     root = resolve_root(args.root)
     console = Console()
+    if args.apt_update:
+        _apt_update(names, root, console)
     timings = []
     with RichProgress(console) as display:
         for name in names:
@@ -62,6 +72,24 @@ def run_fetch(args: argparse.Namespace) -> int:
         )
     console.print(table)
     return 0
+
+
+def _apt_update(names: list[str], root: Path, console: Console) -> None:
+    """Refresh the package lists once, only when a Debian-packaged dataset is absent."""
+    needed = [
+        n
+        for n in names
+        if isinstance(registry.OFFLINE_SOURCES.get(n), registry.DebSource)
+        and not is_present(n, root)
+    ]
+    apt = shutil.which("apt-get")
+    if not needed or apt is None:
+        return
+    console.print(f"apt-get update (for {', '.join(needed)})")
+    proc = subprocess.run([apt, "update", "-qq"], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        console.print(f"apt-get update failed ({last[0]}); trying the fetch anyway")
 
 
 def _megabytes(paths: list[Path]) -> str:

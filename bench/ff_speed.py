@@ -1,0 +1,329 @@
+"""Forward-Forward speed: ``ff_algos.ff`` against a plain implementation of the same recipe.
+
+The plain implementation below has the reference code's structure
+(mpezeshki/pytorch_forward_forward): separate positive and negative passes, every layer
+re-normalising its input on every epoch, autograd, and prediction by ``C`` full forward passes
+(one per candidate label). Both start from the same initial weights, negative labels and batch
+order, so they compute the same function up to rounding.
+
+Measured side by side in one process, on real MNIST (784-500-500) unless noted:
+
+1. layer 1's full-batch training epoch (target: fast >= 1.5x plain);
+2. whole FF training, ``--epochs`` full-batch epochs per layer on ``--train-size`` rows
+   (target >= 1.25x);
+3. prediction of the 10000 MNIST test rows, 10 classes (target >= 1.8x); and of
+   ``--predict-rows-100`` random rows of CIFAR100's shape (3072 inputs, 100 classes, target >= 5x);
+4. test accuracy after training both with the ``quick`` recipe and the same seed (target: within
+   0.5 points).
+
+Warm-up runs are excluded; every time is the median of ``--repeats`` runs (perf_counter; the
+device is synchronised before each clock read when it is a GPU). Run from the repository root:
+
+    PYTHONPATH=. python bench/ff_speed.py --data-root /work/data
+    PYTHONPATH=. python bench/ff_speed.py --train-size 20000 --epochs 3 --repeats 3   # shorter
+
+This file is a script, not a pytest module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ff_algos.data import load_dataset
+from ff_algos.ff import FFNet, negative_labels, overlay, train_ff
+from ff_algos.recipes import FFRecipe, get_recipe
+from ff_algos.training import seeded_linear
+
+# ---- the plain implementation ------------------------------------------------------------------
+
+
+def plain_forward(layer: nn.Linear, x: Tensor) -> Tensor:
+    """The reference layer: normalise, linear, ReLU (every call)."""
+    x_direction = x / (x.norm(2, 1, keepdim=True) + 1e-4)
+    return torch.relu(torch.mm(x_direction, layer.weight.T) + layer.bias.unsqueeze(0))
+
+
+def plain_goodness(h: Tensor, kind: str) -> Tensor:
+    return h.pow(2).mean(1) if kind == "mean" else h.pow(2).sum(1)
+
+
+def plain_train(
+    recipe: FFRecipe, x: Tensor, y: Tensor, num_classes: int, on_epoch: Callable[[], None]
+) -> list[nn.Linear]:
+    """The reference training loop, with ``train_ff``'s initial weights, negatives and
+    mini-batch order (so both compute the same function)."""
+    init_gen = torch.Generator().manual_seed(recipe.seed)
+    shuffle_gen = torch.Generator(device=x.device).manual_seed(recipe.seed + 1)
+    y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
+    dims = (x.shape[1], *recipe.hidden)
+    layers = [seeded_linear(i, o, init_gen, x.device) for i, o in itertools.pairwise(dims)]
+    value = x.max()
+    h_pos, h_neg = overlay(x, y, num_classes, value), overlay(x, y_neg, num_classes, value)
+    n = x.shape[0]
+    for layer in layers:
+        opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr)
+        for _ in range(recipe.epochs):
+            if recipe.batch_size is None or recipe.batch_size >= n:
+                batches: list[Tensor | slice] = [slice(None)]
+            else:
+                perm = torch.randperm(n, generator=shuffle_gen, device=x.device)
+                batches = [perm[s : s + recipe.batch_size] for s in range(0, n, recipe.batch_size)]
+            for idx in batches:
+                g_pos = plain_goodness(plain_forward(layer, h_pos[idx]), recipe.goodness)
+                g_neg = plain_goodness(plain_forward(layer, h_neg[idx]), recipe.goodness)
+                loss = torch.log(
+                    1 + torch.exp(torch.cat([-g_pos + recipe.threshold, g_neg - recipe.threshold]))
+                ).mean()
+                opt.zero_grad()
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+            on_epoch()
+        with torch.no_grad():
+            h_pos, h_neg = plain_forward(layer, h_pos), plain_forward(layer, h_neg)
+    return layers
+
+
+@torch.no_grad()
+def plain_predict(layers: list[nn.Linear], x: Tensor, num_classes: int, kind: str) -> Tensor:
+    """One full forward pass per candidate label; argmax of the summed goodness."""
+    value = x.max()
+    per_label = []
+    for label in range(num_classes):
+        h = overlay(x, torch.full((x.shape[0],), label, device=x.device), num_classes, value)
+        total = torch.zeros(x.shape[0], device=x.device)
+        for layer in layers:
+            h = plain_forward(layer, h)
+            total += plain_goodness(h, kind)
+        per_label.append(total)
+    return torch.stack(per_label, 1).argmax(1)
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class EpochClock:
+    """Timestamps at every epoch end (observer hooks; synchronises a GPU, for this script only)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.stamps: list[float] = []
+        self.phase_starts: list[int] = []
+
+    def start(self) -> None:
+        sync(self.device)
+        self.stamps = [time.perf_counter()]
+
+    def tick(self) -> None:
+        sync(self.device)
+        self.stamps.append(time.perf_counter())
+
+    def phase_start(self, name: str, epochs: int) -> None:
+        self.phase_starts.append(len(self.stamps))
+
+    def epoch_end(self, epoch: int) -> None:
+        self.tick()
+
+    def phase_end(self) -> None:
+        pass
+
+    def epoch_seconds(self, first: int, count: int) -> list[float]:
+        """Durations of epochs ``first .. first+count-1`` (counted over all layers)."""
+        return [self.stamps[i + 1] - self.stamps[i] for i in range(first, first + count)]
+
+
+@dataclass
+class Row:
+    name: str
+    plain: float
+    fast: float
+    target: float
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float:
+        return self.plain / self.fast
+
+    @property
+    def ok(self) -> bool:
+        return self.ratio >= self.target
+
+
+def timed(fn: Callable[[], object], device: torch.device) -> float:
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-root", default=None, help="dataset root (default: $FF_BENCH_DATA)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--train-size", type=int, default=60000, help="rows for timings 1-2")
+    parser.add_argument("--epochs", type=int, default=5, help="full-batch epochs per layer")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--predict-rows-100", type=int, default=1000)
+    parser.add_argument("--skip-accuracy", action="store_true")
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+
+    data = load_dataset("mnist", device=device, root=args.data_root)
+    c = data.info.num_classes
+    train = data.train.subset(args.train_size, 0)
+    recipe = FFRecipe(name="speed", epochs=args.epochs, batch_size=None)
+    print(
+        f"ff_speed: torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, "
+        f"MNIST 784-500-500, {len(train)} rows full batch, {args.epochs} epochs per layer, "
+        f"{args.repeats} repeats (median), warm-up excluded",
+        flush=True,
+    )
+
+    # warm-up: one short run of each
+    short = dataclasses.replace(recipe, epochs=1)
+    train_ff(short, train.x[:2000], train.y[:2000], c)
+    plain_train(short, train.x[:2000], train.y[:2000], c, lambda: None)
+
+    e = args.epochs
+    whole: dict[str, list[float]] = {"plain": [], "fast": []}
+    layer1: dict[str, list[float]] = {"plain": [], "fast": []}
+    models: dict[str, list[nn.Linear]] = {}
+    for _ in range(args.repeats):
+        clock = EpochClock(device)
+        clock.start()
+        models["plain"] = plain_train(recipe, train.x, train.y, c, clock.tick)
+        sync(device)
+        whole["plain"].append(time.perf_counter() - clock.stamps[0])
+        layer1["plain"] += clock.epoch_seconds(1, e - 1) if e > 1 else clock.epoch_seconds(0, 1)
+
+        clock = EpochClock(device)
+        clock.start()
+        fast = train_ff(recipe, train.x, train.y, c, clock)
+        sync(device)
+        whole["fast"].append(time.perf_counter() - clock.stamps[0])
+        # the first epoch of layer 1 also holds the one-off input preparation: leave it out
+        layer1["fast"] += clock.epoch_seconds(1, e - 1) if e > 1 else clock.epoch_seconds(0, 1)
+        models["fast"] = fast.model.linear_layers()
+        print(
+            f"  repeat: plain {whole['plain'][-1]:.2f} s, fast {whole['fast'][-1]:.2f} s",
+            flush=True,
+        )
+
+    rows = [
+        Row(
+            "layer-1 training epoch",
+            statistics.median(layer1["plain"]),
+            statistics.median(layer1["fast"]),
+            1.5,
+        ),
+        Row(
+            f"whole FF training ({e}+{e} epochs)",
+            statistics.median(whole["plain"]),
+            statistics.median(whole["fast"]),
+            1.25,
+        ),
+    ]
+
+    # prediction, 10 classes: MNIST test with the trained weights
+    net = FFNet(models["fast"], c, "mean")
+    x_test = data.test.x
+    plain_layers = models["fast"]
+    rows.append(
+        _predict_row(
+            "predict MNIST test (10 classes)",
+            net,
+            plain_layers,
+            x_test,
+            c,
+            1.8,
+            args.repeats,
+            device,
+        )
+    )
+
+    # prediction, 100 classes: random data of CIFAR100's shape
+    gen = torch.Generator().manual_seed(0)
+    x100 = torch.randn(args.predict_rows_100, 3072, generator=gen).to(device)
+    layers100 = [seeded_linear(3072, 500, gen, device), seeded_linear(500, 500, gen, device)]
+    net100 = FFNet(layers100, 100, "mean")
+    rows.append(
+        _predict_row(
+            f"predict {args.predict_rows_100} rows, 3072-500-500, 100 classes",
+            net100,
+            layers100,
+            x100,
+            100,
+            5.0,
+            args.repeats,
+            device,
+        )
+    )
+
+    print()
+    print(f"{'measure':<52} {'plain':>9} {'fast':>9} {'ratio':>7} {'target':>7}  ok")
+    for r in rows:
+        print(
+            f"{r.name:<52} {r.plain:>8.3f}s {r.fast:>8.3f}s {r.ratio:>6.2f}x "
+            f"{r.target:>6.2f}x  {'yes' if r.ok else 'NO'}"
+        )
+    ok = all(r.ok for r in rows)
+
+    if not args.skip_accuracy:
+        quick = get_recipe("quick", "ff")
+        assert isinstance(quick, FFRecipe)
+        sub = data.train.subset(quick.train_size, quick.seed)
+        fast_q = train_ff(quick, sub.x, sub.y, c)
+        plain_q = plain_train(quick, sub.x, sub.y, c, lambda: None)
+        y_test = data.test.y
+        acc_fast = float((fast_q.model.predict(x_test) == y_test).double().mean())
+        acc_plain = float(
+            (plain_predict(plain_q, x_test, c, quick.goodness) == y_test).double().mean()
+        )
+        diff = abs(acc_fast - acc_plain) * 100
+        print(
+            f"accuracy, quick recipe (seed {quick.seed}, {quick.train_size} rows, "
+            f"{quick.epochs} epochs, batch {quick.batch_size}): "
+            f"plain {acc_plain:.4f}, fast {acc_fast:.4f}, "
+            f"difference {diff:.2f} points (target <= 0.5)  {'yes' if diff <= 0.5 else 'NO'}"
+        )
+        ok = ok and diff <= 0.5
+    return 0 if ok else 1
+
+
+def _predict_row(
+    name: str,
+    net: FFNet,
+    layers: list[nn.Linear],
+    x: Tensor,
+    c: int,
+    target: float,
+    repeats: int,
+    device: torch.device,
+) -> Row:
+    fast_pred = net.predict(x)  # warm-up, and the agreement check below
+    plain_pred = plain_predict(layers, x, c, "mean")
+    agree = float((fast_pred == plain_pred).double().mean())
+    if agree < 0.999:
+        print(f"  warning: {name}: fast and plain predictions agree on only {agree:.4f}")
+    plain_t = [timed(lambda: plain_predict(layers, x, c, "mean"), device) for _ in range(repeats)]
+    fast_t = [timed(lambda: net.predict(x), device) for _ in range(repeats)]
+    return Row(name, statistics.median(plain_t), statistics.median(fast_t), target)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
