@@ -133,7 +133,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if suite is None or not suite.rows:
         return
     buffer = io.StringIO()
-    width = max(terminalreporter._tw.fullwidth, 120)
+    width = max(config.get_terminal_writer().fullwidth, 150)
     Console(file=buffer, force_terminal=terminalreporter.isatty, width=width).print(
         summary_table(suite.rows)
     )
