@@ -130,7 +130,7 @@ Recipe = FFRecipe | BPRecipe
 RECIPES: dict[str, dict[Method, Recipe]] = {
     "seed": {"ff": FFRecipe(name="seed"), "bp": BPRecipe(name="seed")},
     "quick": {
-        "ff": FFRecipe(name="quick", epochs=60, batch_size=1000, train_size=10000),
+        "ff": FFRecipe(name="quick", epochs=20, batch_size=250, train_size=10000),
         "bp": BPRecipe(name="quick", epochs=3, train_size=10000),
     },
     "tiny": {

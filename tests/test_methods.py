@@ -14,6 +14,9 @@ from torch import Tensor
 from ff_algos.data import DatasetInfo, LoadedDataset, Split, load_dataset
 from ff_algos.methods import DivergenceError, FitResult, accuracy, fit
 from ff_algos.recipes import BPRecipe, FFRecipe, RecipeError, get_recipe
+from ff_algos.suite.floors import load_floors
+
+FLOORS_FILE = Path(__file__).resolve().parents[1] / "bench" / "floors.toml"
 
 CLASSES, INPUTS = 4, 32
 
@@ -130,13 +133,12 @@ def test_tiny_recipes_run() -> None:
 
 # ---- real data: the quick recipes learn --------------------------------------------------------
 
-# Floors chosen from measured runs (3 seeds per method and dataset, see
-# /work/notes/algos-report.md), set a few points below the lowest seed's test accuracy.
+# The reviewed floors of the benchmark suite (bench/floors.toml), which documents how they were
+# chosen; train accuracy must clear them too.
 FLOORS: dict[tuple[str, str], float] = {
-    ("mnist", "ff"): 0.86,
-    ("mnist", "bp"): 0.92,
-    ("fashion_mnist", "ff"): 0.76,
-    ("fashion_mnist", "bp"): 0.80,
+    (dataset, method): value
+    for dataset, methods in load_floors(FLOORS_FILE).table["quick"].items()
+    for method, value in methods.items()
 }
 
 
@@ -153,3 +155,18 @@ def test_quick_recipe_learns_real_data(
     floor = FLOORS[(dataset, method)]
     assert test_acc >= floor, f"{method} on {dataset}: test accuracy {test_acc:.4f} < {floor}"
     assert train_acc >= floor, f"{method} on {dataset}: train accuracy {train_acc:.4f} < {floor}"
+
+
+@pytest.mark.real_data
+@pytest.mark.slow
+def test_dataloader_pipeline_learns_the_same(real_data_root: Callable[[str], Path]) -> None:
+    """The conventional DataLoader pipeline trains the same model family on the same rows."""
+    data = load_dataset("mnist", root=real_data_root("mnist"))
+    quick = get_recipe("quick", "bp")
+    assert isinstance(quick, BPRecipe)
+    recipe = dataclasses.replace(quick, input_pipeline="dataloader")
+    result = fit(recipe, data)
+    assert result.options["input_pipeline"] == "dataloader"
+    assert result.options["loader_workers"] == 0
+    assert torch.equal(result.train.y, data.train.subset(recipe.train_size, recipe.seed).y)
+    assert accuracy(result.model, data.test) >= FLOORS[("mnist", "bp")]
