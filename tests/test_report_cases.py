@@ -17,8 +17,7 @@ RUNS = Path(__file__).parent / "fixtures" / "runs"
 
 def fixture_info() -> dict[str, Any]:
     """extra_info of the first case of a fixture run."""
-    real = sorted(RUNS.glob("*/[0-9][0-9][0-9][0-9]_*.json"))
-    path = (real if len(real) >= 2 else sorted(RUNS.glob("synthetic-*.json")))[0]
+    path = sorted(RUNS.glob("*/[0-9][0-9][0-9][0-9]_*.json"))[0]
     info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))["benchmarks"][0][
         "extra_info"
     ]

@@ -62,7 +62,9 @@ def test_cpu_results_validate_against_schema() -> None:
     windows = _windows(session)
     peak = measure_peak_flops(session.device, sizes=(64,), budget_s=0.02)
     flops = get_recipe("tiny", "ff").flops(N_TRAIN, 784, 10)
-    telemetry = telemetry_extra_info(windows, clock.result(), flops, N_TEST, peak)
+    telemetry = telemetry_extra_info(
+        windows, clock.result(), flops, N_TEST, peak, test_accuracy=0.9
+    )
     assert validate(_rest(telemetry)) == []
     assert telemetry["seconds"]["train"] == windows["train"].seconds
     assert telemetry["compute"]["timer"] == "perf_counter"
@@ -85,7 +87,13 @@ def test_without_peak_the_reason_is_recorded() -> None:
     clock = session.epoch_clock()
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
     telemetry = telemetry_extra_info(
-        _windows(session), clock.result(), flops, N_TEST, None, peak_reason="skipped by option"
+        _windows(session),
+        clock.result(),
+        flops,
+        N_TEST,
+        None,
+        test_accuracy=0.9,
+        peak_reason="skipped by option",
     )
     assert telemetry["flops"]["peak_per_s"] is None
     assert telemetry["unavailable"]["flops.utilisation"] == "skipped by option"
@@ -98,4 +106,6 @@ def test_missing_window_is_a_clear_error() -> None:
     del windows["eval"]
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
     with pytest.raises(TelemetryError, match="eval"):
-        telemetry_extra_info(windows, session.epoch_clock().result(), flops, N_TEST, None)
+        telemetry_extra_info(
+            windows, session.epoch_clock().result(), flops, N_TEST, None, test_accuracy=0.9
+        )

@@ -71,14 +71,9 @@ def run_case(
         flops,
         len(data.test),
         peak,
+        test_accuracy=test_acc,
     )
     unavailable: dict[str, str] = telemetry.pop("unavailable")
-    energy = telemetry["energy"]
-    energy["joules_per_accuracy_point"] = per_accuracy_point(energy["joules"], test_acc)
-    if energy["joules_per_accuracy_point"] is None:
-        unavailable["energy.joules_per_accuracy_point"] = unavailable.get(
-            "energy.joules", "test accuracy is zero"
-        )
     passed = floor.check(test_acc)
     if floor.value is None:
         unavailable["accuracy.floor"] = unavailable["accuracy.passed"] = floor.reason or ""
@@ -106,13 +101,6 @@ def run_case(
         "options": dict(result.options),
         "unavailable": unavailable,
     }
-
-
-def per_accuracy_point(joules: float | None, test_accuracy: float) -> float | None:
-    """Training energy per percentage point of test accuracy (None without energy or accuracy)."""
-    if joules is None or test_accuracy <= 0:
-        return None
-    return joules / (100.0 * test_accuracy)
 
 
 def device_record(device: torch.device) -> dict[str, Any]:

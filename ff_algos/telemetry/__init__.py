@@ -20,7 +20,7 @@ Use::
     peak = session.peak_flops(torch.float32)      # PeakResult, measured once per (device, dtype)
     info = telemetry_extra_info(
         {"data": data.result, "train": train.result, "eval": ev.result, "end_to_end": e2e.result},
-        times, recipe.flops(n_train, 784, 10), n_test, peak,
+        times, recipe.flops(n_train, 784, 10), n_test, peak, test_accuracy=acc,
     )                                             # the schema's telemetry sections
     session.close()
 

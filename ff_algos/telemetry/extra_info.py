@@ -7,8 +7,9 @@
 
 * ``flops.train_per_s`` is the analytic training FLOPs over the synced wall time of the
   "train" window; ``flops.predict`` is the prediction FLOPs for ``test_points`` samples.
-* ``power`` and ``energy.joules`` describe the "train" window; ``energy.joules_per_test_point``
-  is the "eval" window's energy over ``test_points``.
+* ``power`` and ``energy.joules`` describe the "train" window;
+  ``energy.joules_per_accuracy_point`` is that energy over the test accuracy in percentage points;
+  ``energy.joules_per_test_point`` is the "eval" window's energy over ``test_points``.
 * ``memory.nvml_used_peak_bytes`` and ``memory.host_peak_rss_bytes`` are the maxima over all
   windows.
 """
@@ -44,6 +45,7 @@ def telemetry_extra_info(
     test_points: int,
     peak: PeakResult | None,
     *,
+    test_accuracy: float,
     peak_reason: str | None = None,
     dtype: torch.dtype = torch.float32,
 ) -> dict[str, Any]:
@@ -85,6 +87,13 @@ def telemetry_extra_info(
     ):
         if getattr(train, field) is None:
             unavailable[schema_key] = train.unavailable.get(field, "not measured")
+    per_accuracy_point = None
+    if train.energy_j is None:
+        unavailable["energy.joules_per_accuracy_point"] = unavailable["energy.joules"]
+    elif test_accuracy <= 0:
+        unavailable["energy.joules_per_accuracy_point"] = "test accuracy is zero"
+    else:
+        per_accuracy_point = train.energy_j / (100.0 * test_accuracy)
     per_point = None
     if evaluation.energy_j is None:
         unavailable["energy.joules_per_test_point"] = "eval window: " + evaluation.unavailable.get(
@@ -126,6 +135,7 @@ def telemetry_extra_info(
         "energy": {
             "method": train.energy_method,
             "joules": train.energy_j,
+            "joules_per_accuracy_point": per_accuracy_point,
             "joules_per_test_point": per_point,
         },
         "unavailable": unavailable,
