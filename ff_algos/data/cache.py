@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ff_algos.atomic_file import atomic_write
 from ff_algos.data.errors import CorruptFileError
-from ff_algos.data.files import atomic_write, one_line
+from ff_algos.data.files import one_line
 from ff_algos.data.formats import RawArrays
 
 CACHE_FOLDER = "ff-bench-cache"

@@ -1,34 +1,11 @@
-"""Safe file writing and hashing: nothing half-written is ever visible under its final name."""
+"""File hashing and one-line error text for the data layer (atomic writes: ff_algos.atomic_file)."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 CHUNK = 1 << 20
-
-
-@contextlib.contextmanager
-def atomic_write(path: Path) -> Iterator[IO[bytes]]:
-    """Open a temporary file beside ``path``; on a clean exit flush it, fsync it and
-    ``os.replace`` it onto ``path``; on any exception delete it and leave ``path`` untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def sha256_file(path: Path) -> str:

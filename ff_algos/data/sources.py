@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Literal, Protocol
 
+from ff_algos.atomic_file import atomic_write
 from ff_algos.data import registry
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
-from ff_algos.data.files import CHUNK, atomic_write, one_line, sha256_file
+from ff_algos.data.files import CHUNK, one_line, sha256_file
 from ff_algos.data.formats import dataset_dir
 from ff_algos.data.paths import resolve_root
 from ff_algos.data.progress import NullProgress, Progress, RichProgress

@@ -19,12 +19,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import re
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+from ff_algos.atomic_file import atomic_write
 from ff_algos.report.errors import OutputFolderError
 from ff_algos.report.summary import source_digests
 
@@ -74,20 +73,8 @@ def check_run_copies(folder: Path, copies: dict[Path, bytes]) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    # 0o666: the usual file mode after the umask (mkstemp would make it private, 0o600)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as fh:
+        fh.write(data)
 
 
 def remove_stale(folder: Path, old: Iterable[str], keep: Iterable[str]) -> None:
