@@ -69,13 +69,16 @@ def tiny_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyIdx:
     return TinyIdx(root, train_x, train_y.astype(np.int64), test_x, test_y.astype(np.int64))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_data_root() -> Callable[[str], Path]:
     """``need(name)`` returns the real-data root ($FF_BENCH_DATA) holding ``name``; when absent
-    the test skips with the fetch command, or fails when FF_BENCH_REQUIRE_DATA=1 (CI)."""
+    the test skips with the fetch command, or fails when FF_BENCH_REQUIRE_DATA=1 (CI).
+
+    The root is resolved once, when the session starts: pytester and monkeypatch later change
+    HOME, which would move the default root."""
+    root = resolve_root(None)
 
     def need(name: str) -> Path:
-        root = resolve_root(None)
         if is_present(name, root):
             return root
         message = (
