@@ -19,8 +19,8 @@ Measured side by side in one process, on real MNIST (784-500-500) unless noted:
 Warm-up runs are excluded; every time is the median of ``--repeats`` runs (perf_counter; the
 device is synchronised before each clock read when it is a GPU). Run from the repository root:
 
-    PYTHONPATH=. python bench/ff_speed.py --data-root /work/data
-    PYTHONPATH=. python bench/ff_speed.py --train-size 20000 --epochs 3 --repeats 3   # shorter
+    python bench/ff_speed.py [--data-root ROOT]      # root: default as for load_dataset
+    python bench/ff_speed.py --train-size 20000 --epochs 3 --repeats 3   # shorter
 
 This file is a script, not a pytest module.
 """
