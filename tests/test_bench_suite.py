@@ -125,3 +125,33 @@ def test_absent_dataset_skips_unless_named(pytester: pytest.Pytester) -> None:
     )
     explicit.assert_outcomes(failed=1)
     explicit.stdout.fnmatch_lines(["*cifar10 is not present*ff-bench data fetch cifar10*"])
+
+
+def test_out_of_memory_fails_the_case_and_the_session_goes_on(bench: pytest.Pytester) -> None:
+    bench.makeconftest(
+        (BENCH / "conftest.py").read_text()
+        + """
+
+import ff_algos.suite.case as _case
+
+_real_fit = _case.fit
+
+
+def _fit_or_oom(recipe, data, observer=None):
+    if recipe.method == "ff":
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    return _real_fit(recipe, data, observer=observer)
+
+
+_case.fit = _fit_or_oom
+"""
+    )
+    result = _run(bench, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*out of device memory: the cpu device ran out of memory*"])
+    saved = _saved(bench.path / "out.json")
+    assert [b["params"]["method"] for b in saved["benchmarks"]] == ["bp"]
+    records = {r["method"]: r for r in read_journal(bench.path / "journal.jsonl")}
+    assert records["ff"]["status"] == "out_of_memory"
+    assert "Tried to allocate 20.00 GiB" in records["ff"]["error"]
+    assert records["bp"]["status"] == "no_floor"
