@@ -193,8 +193,8 @@ def test_default_folder_latest_run_and_figures(
     save(tmp_path / ".benchmarks", "0002_beta.json", raw(second))
     status, out, err = run_cli(["report"], capsys)
     assert status == 0, err
-    folder = tmp_path / "reports" / "beta"  # the latest run, named after its saved name
-    assert "report written to reports/beta" in out
+    folder = tmp_path / "reports" / "0002_beta"  # the latest run, named after its file
+    assert "report written to reports/0002_beta" in out
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     assert summary["figures"]
     for name in summary["figures"]:

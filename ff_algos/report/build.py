@@ -62,7 +62,7 @@ def make_report(
     merged = merge_cases([(r.label, r.datetime, r.cases) for r in runs])
     groups = group_cases(merged.cases)
     notes = [*found.notes, *merged.notes]
-    folder = out if out is not None else default_folder(r.ref.name for r in runs)
+    folder = out if out is not None else default_folder(r.ref.stem for r in runs)
     check_folder(folder, {r.digest for r in runs}, force)
     copies = {
         Path(RUNS_FOLDER, r.machine_id, r.ref.path.name): r.ref.path.read_bytes() for r in runs
