@@ -13,6 +13,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from rich.console import Console
 from ff_algos.errors import FFBenchError
 from ff_algos.suite.floors import load_floors
 from ff_algos.suite.options import parse_options, resolve_device
+from ff_algos.suite.progress import Terminal
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
 from ff_algos.telemetry import TelemetrySession
@@ -118,14 +120,20 @@ def telemetry(device: torch.device) -> Iterator[TelemetrySession]:
 
 
 @pytest.fixture
-def terminal(request: pytest.FixtureRequest) -> Iterator[Console]:
-    """A console on the real terminal while the case runs (pytest's capture suspended)."""
+def terminal(request: pytest.FixtureRequest) -> Terminal:
+    """``with terminal() as console:`` suspends pytest's output capture for the block and gives
+    a console on the real terminal (used inside the test body: capture resumes between phases)."""
     capture = request.config.pluginmanager.getplugin("capturemanager")
-    if capture is None:
-        yield Console(file=io.StringIO())
-        return
-    with capture.global_and_fixture_disabled():
-        yield Console()
+
+    @contextmanager
+    def on_terminal() -> Iterator[Console]:
+        if capture is None:
+            yield Console()
+            return
+        with capture.global_and_fixture_disabled():
+            yield Console()
+
+    return on_terminal
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

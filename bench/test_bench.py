@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 import torch
-from rich.console import Console
 
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
@@ -23,7 +22,7 @@ from ff_algos.recipes import Method
 from ff_algos.suite.case import CaseSpec, run_case, warm_up
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
-from ff_algos.suite.progress import progress_observer
+from ff_algos.suite.progress import Terminal, progress_observer
 from ff_algos.suite.state import Suite
 from ff_algos.telemetry import TelemetrySession
 
@@ -33,7 +32,7 @@ def test_fit(
     suite: Suite,
     device: torch.device,
     telemetry: TelemetrySession,
-    terminal: Console,
+    terminal: Terminal,
     dataset: str,
     method: Method,
     seed: int,
@@ -61,16 +60,21 @@ def test_fit(
         "seed": spec.recipe.seed,
         "recipe_name": options.recipe_name,
     }
-    observer, bar = progress_observer(terminal, f"{dataset}/{method}/seed{seed}")
     try:
         warm_up(spec)
-        info = benchmark.pedantic(
-            run_case,
-            args=(spec, telemetry, floor, observer),
-            rounds=options.rounds,
-            iterations=1,
-            warmup_rounds=0,
-        )
+        with terminal() as console:
+            observer, bar = progress_observer(console, f"{dataset}/{method}/seed{seed}")
+            try:
+                info = benchmark.pedantic(
+                    run_case,
+                    args=(spec, telemetry, floor, observer),
+                    rounds=options.rounds,
+                    iterations=1,
+                    warmup_rounds=0,
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
     except torch.OutOfMemoryError as exc:
         report = memory_report(device)
         _journal(suite, record | {"status": "out_of_memory", "error": str(exc), **report})
@@ -78,9 +82,6 @@ def test_fit(
     except FFBenchError as exc:
         _journal(suite, record | {"status": "error", "error": str(exc)})
         pytest.fail(str(exc), pytrace=False)
-    finally:
-        if bar is not None:
-            bar.close()
 
     info["recipe_name"] = options.recipe_name
     benchmark.extra_info.update(info)
