@@ -376,3 +376,26 @@ def test_cifar_download_moves_only_missing_files(
     assert (folder / "test").read_bytes() == b"downloaded test"
     assert (folder / "meta").read_bytes() == b"downloaded meta"
     assert _no_temp_files(tmp_path / "root")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("exit 0\n", None),
+        (
+            'echo "E: Could not get lock /var/lib/apt/lists/lock" >&2\nexit 100\n',
+            "E: Could not get lock /var/lib/apt/lists/lock",
+        ),
+    ],
+)
+def test_apt_update_reports_failure_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, expected: str | None
+) -> None:
+    _script(tmp_path, "apt-get", f'[ "$1 $2" = "update -qq" ] || exit 9\n{body}')
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert sources.apt_update() == expected
+
+
+def test_apt_update_without_apt_get(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert sources.apt_update() == "apt-get not found"

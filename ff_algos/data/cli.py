@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 from pathlib import Path
 
 from rich.console import Console
@@ -18,7 +17,7 @@ from ff_algos.data import cache, formats, registry
 from ff_algos.data.loader import is_present, load_dataset
 from ff_algos.data.paths import ENV_VAR, resolve_root
 from ff_algos.data.progress import RichProgress
-from ff_algos.data.sources import fetch_into
+from ff_algos.data.sources import apt_update, fetch_into
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,14 +81,12 @@ def _apt_update(names: list[str], root: Path, console: Console) -> None:
         if isinstance(registry.OFFLINE_SOURCES.get(n), registry.DebSource)
         and not is_present(n, root)
     ]
-    apt = shutil.which("apt-get")
-    if not needed or apt is None:
+    if not needed or shutil.which("apt-get") is None:
         return
     console.print(f"apt-get update (for {', '.join(needed)})")
-    proc = subprocess.run([apt, "update", "-qq"], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        console.print(f"apt-get update failed ({last[0]}); trying the fetch anyway")
+    failure = apt_update()
+    if failure is not None:
+        console.print(f"apt-get update failed ({failure}); trying the fetch anyway")
 
 
 def _megabytes(paths: list[Path]) -> str:

@@ -148,6 +148,19 @@ def _last_line(text: str) -> str:
     return one_line(lines[-1]) if lines else "no output"
 
 
+def apt_update() -> str | None:
+    """Refresh Debian's package lists (a fresh machine has none, and ``apt-get download`` then
+    cannot locate a package). Returns None on success, else why it failed, in one line."""
+    apt = shutil.which("apt-get")
+    if apt is None:
+        return "apt-get not found"
+    try:
+        proc = _run([apt, "update", "-qq"], Path.cwd())
+    except SourceUnavailableError as exc:
+        return str(exc)
+    return None if proc.returncode == 0 else _last_line(proc.stderr or proc.stdout)
+
+
 def _single(folder: Path, pattern: str, command: str) -> Path:
     found = sorted(folder.glob(pattern))
     if len(found) != 1:
