@@ -75,6 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
             floors=opt("floors"),
         )
         floors = load_floors(options.floors or FLOORS_FILE)
+        options.check_device(resolve_device(options.device))
     except FFBenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SUITE] = Suite(options, floors, session_id=uuid.uuid4().hex[:12])
@@ -96,7 +97,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
-    machine_info["ff_bench"] = ff_bench_machine_info()
+    suite = config.stash.get(SUITE, None)
+    device = None
+    if suite is not None:
+        try:
+            device = resolve_device(suite.options.device)
+        except FFBenchError:
+            device = None  # the device fixture fails the cases with the reason
+    machine_info["ff_bench"] = ff_bench_machine_info(device=device)
 
 
 @pytest.fixture(scope="session")

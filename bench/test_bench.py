@@ -19,7 +19,7 @@ import torch
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
 from ff_algos.recipes import Method
-from ff_algos.suite.case import CaseSpec, run_case, warm_up
+from ff_algos.suite.case import CaseSpec, case_peak, run_case, warm_up
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
 from ff_algos.suite.progress import Terminal, progress_observer
@@ -61,6 +61,7 @@ def test_fit(
         "recipe_name": options.recipe_name,
     }
     try:
+        case_peak(telemetry, spec)  # measured once per precision, before the timed run
         warm_up(spec)
         with terminal() as console:
             observer, bar = progress_observer(console, f"{dataset}/{method}/seed{seed}")

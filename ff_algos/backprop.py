@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ff_algos.compiled import EpochRunner
 from ff_algos.data import LoadedDataset, Split, torchvision_dataset
 from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import precision_scope, product_dtype
 from ff_algos.recipes import BPRecipe, RecipeError
 from ff_algos.training import LossLog, seeded_linear
 
@@ -81,62 +83,98 @@ def validate_bp(recipe: BPRecipe) -> None:
         raise RecipeError(f"lr={recipe.lr!r} must be positive")
 
 
-def device_batches(
-    x: Tensor, y: Tensor, batch_size: int | None, generator: torch.Generator
-) -> Iterator[tuple[Tensor, Tensor]]:
-    """One epoch of shuffled mini-batches sliced from device-resident ``x`` (N, D), ``y`` (N,);
-    the permutation is drawn on the device (no host round trip)."""
-    n = x.shape[0]
-    batch = n if batch_size is None else batch_size
-    perm = torch.randperm(n, generator=generator, device=x.device)
-    for start in range(0, n, batch):
-        idx = perm[start : start + batch]
-        yield x[idx], y[idx]
-
-
 def train_bp(
     recipe: BPRecipe,
-    epochs_of_batches: Iterable[Iterable[tuple[Tensor, Tensor]]],
-    input_size: int,
+    x: Tensor,
+    y: Tensor,
     num_classes: int,
-    device: torch.device,
-    dtype: torch.dtype = torch.float32,
     observer: TrainObserver | None = None,
+    loader_epochs: Iterable[Iterable[tuple[Tensor, Tensor]]] | None = None,
 ) -> BPTraining:
-    """Train the MLP on ``epochs_of_batches``: one iterable of (inputs, labels) batches per epoch,
-    moved to ``device`` here when they are not there yet (the dataloader pipeline)."""
+    """Train the MLP on the rows ``x`` (N, D), ``y`` (N,), reshuffled every epoch on their device.
+
+    With ``loader_epochs`` (the dataloader pipeline: one iterable of CPU batches per epoch) the
+    batches come from there instead and are moved to the device here; that pipeline runs eagerly
+    or with ``compile=inductor`` only.
+    """
     validate_bp(recipe)
+    device, dtype = x.device, x.dtype
+    if loader_epochs is not None and recipe.compile == "cudagraphs":
+        raise RecipeError(
+            "compile=cudagraphs needs input_pipeline=tensor (a graph cannot read a DataLoader)"
+        )
     obs: TrainObserver = observer if observer is not None else NullObserver()
     gen = torch.Generator().manual_seed(recipe.seed)
     model = MLP(
-        input_size, recipe.hidden, num_classes, gen, device, dtype, recipe.predict_batch_size
+        x.shape[1], recipe.hidden, num_classes, gen, device, dtype, recipe.predict_batch_size
     )
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
-    log = LossLog("train", recipe.epochs, recipe.lr, device)
-    non_blocking = device.type == "cuda"
-    obs.phase_start("train", recipe.epochs)
-    every = recipe.nan_check_every
-    for epoch, batches in zip(range(recipe.epochs), epochs_of_batches, strict=False):
+    opt = torch.optim.Adam(
+        model.parameters(),
+        lr=recipe.lr,
+        fused=device.type == "cuda" or None,
+        capturable=recipe.compile == "cudagraphs",
+    )
+    low = product_dtype(recipe.precision)
+
+    def loss_of(xb: Tensor, yb: Tensor) -> Tensor:
+        with torch.autocast(device.type, dtype=low, enabled=low is not None, cache_enabled=False):
+            return F.cross_entropy(model(xb), yb)
+
+    forward = torch.compile(loss_of, dynamic=False) if recipe.compile == "inductor" else loss_of
+
+    def step(xb: Tensor, yb: Tensor) -> Tensor:
+        loss = forward(xb, yb)
+        opt.zero_grad(set_to_none=recipe.compile != "cudagraphs")
+        loss.backward()  # type: ignore[no-untyped-call]
+        opt.step()
+        return loss.detach() * xb.shape[0]
+
+    n = x.shape[0]
+    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
+
+    def epoch(perm: Tensor | None) -> Tensor:
+        assert perm is not None, "backprop epochs always have a row order"
+        total = torch.zeros((), device=device, dtype=dtype)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            total += step(x[idx], y[idx])
+        return total / n
+
+    def loader_epoch(batches: Iterable[tuple[Tensor, Tensor]]) -> Tensor:
         total = torch.zeros((), device=device, dtype=dtype)
         rows = 0
         for xb, yb in batches:
-            xb = xb.to(device, non_blocking=non_blocking)
-            yb = yb.to(device, non_blocking=non_blocking)
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += loss.detach() * xb.shape[0]
+            total += step(xb.to(device, non_blocking=True), yb.to(device, non_blocking=True))
             rows += xb.shape[0]
-        log.record(epoch, total / max(rows, 1))
-        obs.epoch_end(epoch)
-        if every > 0 and (epoch + 1) % every == 0:
-            log.check(epoch + 1)
-    log.check(recipe.epochs)
-    obs.phase_end()
+        return total / max(rows, 1)
+
+    log = LossLog("train", recipe.epochs, recipe.lr, device)
+    shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    loader = iter(loader_epochs) if loader_epochs is not None else None
+    with precision_scope(recipe.precision, device):
+        runner = EpochRunner(epoch, recipe.compile, list(model.parameters()), [opt], device)
+        compile_seconds = 0.0 if loader else runner.prepare(torch.arange(n, device=device))
+        obs.phase_start("train", recipe.epochs)
+        every = recipe.nan_check_every
+        for e in range(recipe.epochs):
+            if loader is None:
+                loss = runner(torch.randperm(n, generator=shuffle_gen, device=device))
+            else:
+                loss = loader_epoch(next(loader))
+            log.record(e, loss)
+            obs.epoch_end(e)
+            if every > 0 and (e + 1) % every == 0:
+                log.check(e + 1)
+        log.check(recipe.epochs)
+        obs.phase_end()
     options: dict[str, object] = {
-        "compiled": False,
-        "cuda_graphs": False,
+        "compile": recipe.compile,
+        "compiled": recipe.compile == "inductor",
+        "cuda_graphs": recipe.compile == "cudagraphs",
+        "compile_seconds": compile_seconds,
+        "precision": recipe.precision,
+        "product_dtype": str(low or dtype).removeprefix("torch."),
+        "predict_dtype": str(dtype).removeprefix("torch."),
         "input_pipeline": recipe.input_pipeline,
         "fused_adam": device.type == "cuda",
     }

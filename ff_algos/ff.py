@@ -44,7 +44,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ff_algos.compiled import EpochRunner
 from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import precision_scope, product_dtype
 from ff_algos.recipes import FFRecipe, Goodness, RecipeError
 from ff_algos.training import LossLog, seeded_linear
 
@@ -108,14 +110,35 @@ class _Buffers:
         self._device, self._dtype = device, dtype
         self._flat: dict[str, Tensor] = {}
 
-    def take(self, name: str, *shape: int) -> Tensor:
-        """A contiguous tensor of ``shape`` (contents undefined)."""
+    def take(self, name: str, *shape: int, dtype: torch.dtype | None = None) -> Tensor:
+        """A contiguous tensor of ``shape`` (contents undefined), in ``dtype`` if given."""
         numel = math.prod(shape)
-        flat = self._flat.get(name)
+        dtype = dtype or self._dtype
+        key = f"{name}:{dtype}"
+        flat = self._flat.get(key)
         if flat is None or flat.numel() < numel:
-            flat = torch.empty(numel, device=self._device, dtype=self._dtype)
-            self._flat[name] = flat
+            flat = torch.empty(numel, device=self._device, dtype=dtype)
+            self._flat[key] = flat
         return flat[:numel].view(shape)
+
+    def low(self, name: str, src: Tensor, dtype: torch.dtype | None) -> Tensor:
+        """``src`` cast to ``dtype`` into a reused buffer; ``src`` itself when no cast is needed."""
+        if dtype is None or dtype == src.dtype:
+            return src
+        return self.take(name, *src.shape, dtype=dtype).copy_(src)
+
+
+def _product_into(a: Tensor, b: Tensor, out: Tensor, buf: _Buffers, bias: Tensor | None) -> Tensor:
+    """``out = a @ b (+ bias)`` with ``out`` in the storage dtype, whatever the operands' dtype:
+    low-precision operands give a low-precision product that is widened into ``out``."""
+    if a.dtype == out.dtype:
+        if bias is None:
+            return torch.mm(a, b, out=out)
+        return torch.addmm(bias, a, b, out=out)
+    low = torch.mm(a, b, out=buf.take("product", a.shape[0], b.shape[1], dtype=a.dtype))
+    if bias is None:
+        return out.copy_(low)
+    return torch.add(bias, low, out=out)
 
 
 def _loss_to_grad(h: Tensor, threshold: float, scale: float) -> Tensor:
@@ -167,15 +190,24 @@ def _set_grad(param: Tensor, grad: Tensor) -> None:
 
 class _OverlaidPairs:
     """Layer 1's inputs: the same images overlaid with the positive and the negative labels,
-    sharing one product of the image part (see the module docstring)."""
+    sharing one product of the image part (see the module docstring). With ``mm_dtype`` the
+    image part is stored in that dtype and its two large products run on it; the label
+    products, the loss and the gradients' accumulation stay in the storage dtype."""
 
     def __init__(
-        self, x: Tensor, y_pos: Tensor, y_neg: Tensor, num_classes: int, value: Tensor
+        self,
+        x: Tensor,
+        y_pos: Tensor,
+        y_neg: Tensor,
+        num_classes: int,
+        value: Tensor,
+        mm_dtype: torch.dtype | None = None,
     ) -> None:
         f = factor_overlay(x, num_classes, value)
         self.rows = x.shape[0]
         self.num_classes = num_classes
-        self.base = f.base  # (N, D)
+        self.mm_dtype = mm_dtype
+        self.base = f.base if mm_dtype is None else f.base.to(mm_dtype)  # (N, D)
         labels = torch.stack([y_pos, y_neg])  # (2, N)
         # (2, N, C): the label entries' coefficients, positives then negatives
         self.lab = F.one_hot(labels, num_classes).to(x.dtype).mul_(f.coef[None, :, None])
@@ -185,18 +217,17 @@ class _OverlaidPairs:
         if idx is None:
             return self.base, self.lab.view(-1, self.num_classes)
         m = idx.shape[0]
-        base = torch.index_select(
-            self.base, 0, idx, out=self.buf.take("base", m, *self.base.shape[1:])
-        )
+        base_out = self.buf.take("base", m, *self.base.shape[1:], dtype=self.base.dtype)
+        base = torch.index_select(self.base, 0, idx, out=base_out)
         lab = torch.index_select(self.lab, 1, idx, out=self.buf.take("lab", 2, m, self.num_classes))
         return base, lab.view(2 * m, self.num_classes)
 
     def _preacts(self, layer: nn.Linear, base: Tensor, lab: Tensor, z: Tensor) -> Tensor:
         """Pre-activations (2m, H) into ``z``; returns the shared image part (m, H)."""
         m, hidden = base.shape[0], layer.out_features
-        shared = torch.addmm(
-            layer.bias, base, layer.weight.t(), out=self.buf.take("shared", m, hidden)
-        )
+        weight = self.buf.low("weight", layer.weight, self.mm_dtype)
+        shared = self.buf.take("shared", m, hidden)
+        _product_into(base, weight.t(), shared, self.buf, layer.bias)
         torch.mm(lab, layer.weight[:, : self.num_classes].t(), out=z)
         z.view(2, m, hidden).add_(shared)
         return shared
@@ -209,7 +240,9 @@ class _OverlaidPairs:
         shared = self._preacts(layer, base, lab, z)
         loss = _loss_to_grad(z.relu_(), threshold, scale)  # z is now d loss / d z
         d_shared = torch.sum(z.view(2, m, hidden), 0, out=shared)  # (m, H)
-        grad_w = torch.mm(d_shared.t(), base, out=self.buf.take("grad_w", *layer.weight.shape))
+        d_low = self.buf.low("d_shared", d_shared, self.mm_dtype)
+        grad_w = self.buf.take("grad_w", *layer.weight.shape)
+        _product_into(d_low.t(), base, grad_w, self.buf, None)
         grad_w[:, :c].add_(torch.mm(lab.t(), z).t())  # (C, H) product: the fast layout
         grad_b = torch.sum(d_shared, 0, out=self.buf.take("grad_b", hidden))
         _set_grad(layer.weight, grad_w)
@@ -219,34 +252,38 @@ class _OverlaidPairs:
     @torch.no_grad()
     def outputs(self, layer: nn.Linear) -> Tensor:
         base, lab = self._rows(None)
-        z = torch.empty(2 * self.rows, layer.out_features, device=base.device, dtype=base.dtype)
+        z = torch.empty(2 * self.rows, layer.out_features, device=lab.device, dtype=lab.dtype)
         self._preacts(layer, base, lab, z)
         return z.relu_()
 
 
 class _PlainPairs:
     """A deeper layer's inputs: the previous layer's activities (2N, H) for positives, then
-    negatives, turned into their directions once (in place)."""
+    negatives, turned into their directions once (in place; stored in ``mm_dtype`` if given)."""
 
-    def __init__(self, h_both: Tensor) -> None:
+    def __init__(self, h_both: Tensor, mm_dtype: torch.dtype | None = None) -> None:
         self.rows = h_both.shape[0] // 2
-        self.both = h_both.div_(h_both.norm(2, 1, keepdim=True).add_(EPS))  # (2N, H)
+        self.mm_dtype = mm_dtype
+        both = h_both.div_(h_both.norm(2, 1, keepdim=True).add_(EPS))  # (2N, H)
+        self.both = both if mm_dtype is None else both.to(mm_dtype)
         self.buf = _Buffers(h_both.device, h_both.dtype)
 
     def _rows(self, idx: Tensor | None) -> Tensor:
         if idx is None:
             return self.both
         both_idx = torch.cat([idx, idx + self.rows])
-        out = self.buf.take("rows", both_idx.shape[0], self.both.shape[1])
+        out = self.buf.take("rows", both_idx.shape[0], self.both.shape[1], dtype=self.both.dtype)
         return torch.index_select(self.both, 0, both_idx, out=out)
 
     @torch.no_grad()
     def step(self, layer: nn.Linear, idx: Tensor | None, threshold: float, scale: float) -> Tensor:
         rows = self._rows(idx)
+        weight = self.buf.low("weight", layer.weight, self.mm_dtype)
         z = self.buf.take("z", rows.shape[0], layer.out_features)
-        torch.addmm(layer.bias, rows, layer.weight.t(), out=z)
+        _product_into(rows, weight.t(), z, self.buf, layer.bias)
         loss = _loss_to_grad(z.relu_(), threshold, scale)  # z is now d loss / d z
-        grad_w = torch.mm(z.t(), rows, out=self.buf.take("grad_w", *layer.weight.shape))
+        grad_w = self.buf.take("grad_w", *layer.weight.shape)
+        _product_into(self.buf.low("dz", z, self.mm_dtype).t(), rows, grad_w, self.buf, None)
         grad_b = torch.sum(z, 0, out=self.buf.take("grad_b", layer.out_features))
         _set_grad(layer.weight, grad_w)
         _set_grad(layer.bias, grad_b)
@@ -254,7 +291,11 @@ class _PlainPairs:
 
     @torch.no_grad()
     def outputs(self, layer: nn.Linear) -> Tensor:
-        return torch.relu_(F.linear(self.both, layer.weight, layer.bias))
+        weight = layer.weight if self.mm_dtype is None else layer.weight.to(self.mm_dtype)
+        z = torch.empty(
+            self.both.shape[0], layer.out_features, device=weight.device, dtype=layer.weight.dtype
+        )
+        return _product_into(self.both, weight.t(), z, self.buf, layer.bias).relu_()
 
 
 class FFNet(nn.Module):
@@ -360,32 +401,41 @@ def train_ff(
     observer: TrainObserver | None = None,
 ) -> FFTraining:
     """Train a Forward-Forward network on ``x`` (N, D) and labels ``y`` (N,), on their device and
-    in their dtype. The same seed gives bit-identical results on the CPU."""
+    in their dtype (matrix products in ``recipe.precision``). The same seed gives bit-identical
+    results on the CPU."""
     validate_ff(recipe, x.shape[1], num_classes)
     obs: TrainObserver = observer if observer is not None else NullObserver()
     device = x.device
+    mm_dtype = product_dtype(recipe.precision)
     init_gen = torch.Generator().manual_seed(recipe.seed)
     shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     # negatives first, then layers in order: layer k's training does not depend on later layers
     y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
     dims = (x.shape[1], *recipe.hidden)
     layers = [seeded_linear(i, o, init_gen, device, x.dtype) for i, o in itertools.pairwise(dims)]
-    inputs: _PairInputs = _OverlaidPairs(x, y, y_neg, num_classes, x.max())
-    losses: dict[str, list[float]] = {}
-    logs: list[LossLog] = []
-    for k, layer in enumerate(layers, start=1):
-        phase = f"layer{k}"
-        obs.phase_start(phase, recipe.epochs)
-        logs.append(_fit_layer(layer, inputs, recipe, phase, shuffle_gen, obs))
-        if k < len(layers):
-            inputs = _PlainPairs(inputs.outputs(layer))
-        obs.phase_end()
-    for k, log in enumerate(logs, start=1):
-        losses[f"layer{k}"] = log.host()
+    compile_seconds = 0.0
+    with precision_scope(recipe.precision, device):
+        inputs: _PairInputs = _OverlaidPairs(x, y, y_neg, num_classes, x.max(), mm_dtype)
+        logs: list[LossLog] = []
+        for k, layer in enumerate(layers, start=1):
+            phase = f"layer{k}"
+            fitter = _LayerFit(layer, inputs, recipe, shuffle_gen)
+            compile_seconds += fitter.prepare()
+            obs.phase_start(phase, recipe.epochs)
+            logs.append(fitter.run(phase, obs))
+            if k < len(layers):
+                inputs = _PlainPairs(inputs.outputs(layer), mm_dtype)
+            obs.phase_end()
+    losses = {f"layer{k}": log.host() for k, log in enumerate(logs, start=1)}
     model = FFNet(layers, num_classes, recipe.goodness, recipe.predict_batch_size)
     options: dict[str, object] = {
-        "compiled": False,
-        "cuda_graphs": False,
+        "compile": recipe.compile,
+        "compiled": recipe.compile == "inductor",
+        "cuda_graphs": recipe.compile == "cudagraphs",
+        "compile_seconds": compile_seconds,
+        "precision": recipe.precision,
+        "product_dtype": str(mm_dtype or x.dtype).removeprefix("torch."),
+        "predict_dtype": str(x.dtype).removeprefix("torch."),
         "goodness": recipe.goodness,
         "negatives": recipe.negatives,
         "input_pipeline": "tensor",
@@ -395,43 +445,69 @@ def train_ff(
     return FFTraining(model=model, losses=losses, options=options)
 
 
-def _fit_layer(
-    layer: nn.Linear,
-    inputs: _PairInputs,
-    recipe: FFRecipe,
-    phase: str,
-    shuffle_gen: torch.Generator,
-    obs: TrainObserver,
-) -> LossLog:
-    """Train one layer on its fixed inputs for ``recipe.epochs`` epochs; no host sync except the
-    divergence checks."""
-    device = layer.weight.device
-    opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
-    log = LossLog(phase, recipe.epochs, recipe.lr, device)
-    n = inputs.rows
-    batch = recipe.batch_size if recipe.batch_size is not None else n
-    full_batch = batch >= n
+class _LayerFit:
+    """One layer's training on its fixed inputs: the step, the epoch and how it is executed."""
 
-    scale = goodness_scale(layer.out_features, recipe.goodness)
+    def __init__(
+        self,
+        layer: nn.Linear,
+        inputs: _PairInputs,
+        recipe: FFRecipe,
+        shuffle_gen: torch.Generator,
+    ) -> None:
+        device = layer.weight.device
+        self.layer, self.recipe, self.shuffle_gen = layer, recipe, shuffle_gen
+        self.opt = torch.optim.Adam(
+            layer.parameters(),
+            lr=recipe.lr,
+            fused=device.type == "cuda" or None,
+            capturable=recipe.compile == "cudagraphs",
+        )
+        self.rows = inputs.rows
+        batch = recipe.batch_size if recipe.batch_size is not None else self.rows
+        self.batch = min(batch, self.rows)
+        self.full_batch = self.batch >= self.rows
+        scale = goodness_scale(layer.out_features, recipe.goodness)
+        grads = inputs.step
+        if recipe.compile == "inductor":
+            grads = torch.compile(inputs.step, dynamic=False)
 
-    def step(idx: Tensor | None) -> Tensor:
-        loss = inputs.step(layer, idx, recipe.threshold, scale)
-        opt.step()
-        return loss
+        def step(idx: Tensor | None) -> Tensor:
+            loss = grads(layer, idx, recipe.threshold, scale)
+            self.opt.step()
+            return loss
 
-    every = recipe.nan_check_every
-    for epoch in range(recipe.epochs):
-        if full_batch:
-            log.record(epoch, step(None))
-        else:
-            perm = torch.randperm(n, generator=shuffle_gen, device=device)
+        def epoch(perm: Tensor | None) -> Tensor:
+            if perm is None:
+                return step(None)
+            starts = range(0, self.rows, self.batch)
             total = torch.zeros((), device=device, dtype=layer.weight.dtype)
-            starts = range(0, n, batch)
             for start in starts:
-                total += step(perm[start : start + batch])
-            log.record(epoch, total / len(starts))
-        obs.epoch_end(epoch)
-        if every > 0 and (epoch + 1) % every == 0:
-            log.check(epoch + 1)
-    log.check(recipe.epochs)
-    return log
+                total += step(perm[start : start + self.batch])
+            return total / len(starts)
+
+        self.runner = EpochRunner(
+            epoch, recipe.compile, list(layer.parameters()), [self.opt], device
+        )
+
+    def prepare(self) -> float:
+        """Compile or capture the epoch; seconds spent (0 when eager)."""
+        device = self.layer.weight.device
+        warm = None if self.full_batch else torch.arange(self.rows, device=device)
+        return self.runner.prepare(warm)
+
+    def run(self, phase: str, obs: TrainObserver) -> LossLog:
+        """Train for ``recipe.epochs`` epochs; no host sync except the divergence checks."""
+        recipe, device = self.recipe, self.layer.weight.device
+        log = LossLog(phase, recipe.epochs, recipe.lr, device)
+        every = recipe.nan_check_every
+        for epoch in range(recipe.epochs):
+            perm = None
+            if not self.full_batch:
+                perm = torch.randperm(self.rows, generator=self.shuffle_gen, device=device)
+            log.record(epoch, self.runner(perm))
+            obs.epoch_end(epoch)
+            if every > 0 and (epoch + 1) % every == 0:
+                log.check(epoch + 1)
+        log.check(recipe.epochs)
+        return log

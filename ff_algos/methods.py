@@ -8,14 +8,12 @@ device where the dataset's tensors live.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import torch
 from torch import Tensor
 
-from ff_algos.backprop import dataloader_epochs, device_batches, train_bp
+from ff_algos.backprop import dataloader_epochs, train_bp
 from ff_algos.data import LoadedDataset, Split
 from ff_algos.ff import train_ff
 from ff_algos.observe import TrainObserver
@@ -70,25 +68,14 @@ def fit(recipe: Recipe, data: LoadedDataset, *, observer: TrainObserver | None =
         ff = train_ff(recipe, train.x, train.y, num_classes, observer)
         return FitResult(model=ff.model, train=train, losses=ff.losses, options=ff.options)
     if isinstance(recipe, BPRecipe):
-        if recipe.input_pipeline == "dataloader":
-            epochs: Any = dataloader_epochs(recipe, data, train)
-        else:
-            gen = torch.Generator(device=train.x.device).manual_seed(recipe.seed + 1)
-            epochs = (
-                device_batches(train.x, train.y, recipe.batch_size, gen)
-                for _ in itertools.repeat(None, recipe.epochs)
-            )
-        bp = train_bp(
-            recipe,
-            epochs,
-            data.info.input_size,
-            num_classes,
-            train.x.device,
-            train.x.dtype,
-            observer,
+        loader = (
+            dataloader_epochs(recipe, data, train)
+            if recipe.input_pipeline == "dataloader"
+            else None
         )
+        bp = train_bp(recipe, train.x, train.y, num_classes, observer, loader_epochs=loader)
         options = dict(bp.options)
-        if recipe.input_pipeline == "dataloader":
+        if loader is not None:
             options["loader_workers"] = recipe.loader_workers
         return FitResult(model=bp.model, train=train, losses=bp.losses, options=options)
     raise RecipeError(f"unknown recipe type {type(recipe).__name__}; use FFRecipe or BPRecipe")

@@ -6,6 +6,8 @@ threshold 2.0, 1000 full-batch epochs per layer; backprop: Adam lr 1e-3, batch 2
 ``quick`` finishes in well under a minute per dataset on 2 CPU cores and still learns; ``tiny``
 exists for the test suite. Any field can be overridden by name, from Python
 (:func:`dataclasses.replace`) or from strings (:func:`apply_overrides`, used by ``--set``).
+``precision`` and ``compile`` choose how the same algorithm is executed (number format, eager or
+compiled or graph-captured); they are recorded with every result.
 
 Each recipe also knows its analytic FLOP count (:meth:`FFRecipe.flops`, :meth:`BPRecipe.flops`):
 the multiply-adds of the plain algorithm, two FLOPs each, counting matrix products only. Fast
@@ -22,7 +24,9 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
+from ff_algos.compiled import Compile
 from ff_algos.errors import FFBenchError
+from ff_algos.precision import Precision
 
 Method = Literal["ff", "bp"]
 METHODS: tuple[Method, ...] = ("ff", "bp")
@@ -78,6 +82,8 @@ class FFRecipe:
     seed: int = 0
     nan_check_every: int = 50  # epochs between non-finite-loss checks (one host sync each)
     predict_batch_size: int = 10000  # rows per prediction chunk
+    precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 products, fp32 master weights
+    compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
 
     method: typing.ClassVar[Method] = "ff"
 
@@ -95,6 +101,19 @@ class FFRecipe:
             predict_samples=1,
         )
 
+    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> int:
+        """Training FLOPs the fast path really executes (:mod:`ff_algos.ff`, matrix products
+        only): layer 1 computes the image product once for positives and negatives (forward and
+        weight gradient) plus rank-C label products; deeper layers run as the plain algorithm;
+        each trained layer but the last runs once more to hand its outputs on."""
+        (d, h1), *rest = _widths(input_size, self.hidden)
+        first = 2 * n_train * d * h1 + 2 * (2 * n_train) * num_classes * h1  # one forward
+        deeper = [2 * (2 * n_train) * i * o for i, o in rest]  # one forward each
+        per_epoch = 2 * (first + sum(deeper))  # forward and weight gradient
+        # each layer but the last runs forward once more to give the next layer its inputs
+        handover = first + sum(deeper[:-1]) if rest else 0
+        return self.epochs * per_epoch + handover
+
 
 @dataclass(frozen=True)
 class BPRecipe:
@@ -111,6 +130,8 @@ class BPRecipe:
     loader_workers: int = 0  # DataLoader worker processes (dataloader pipeline only)
     predict_batch_size: int = 10000
     nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
+    precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 autocast, fp32 master weights
+    compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
 
     method: typing.ClassVar[Method] = "bp"
 
@@ -123,6 +144,10 @@ class BPRecipe:
         forward = self.epochs * n_train * per_row
         backward = self.epochs * n_train * (2 * per_row - first)
         return FlopCount(forward=forward, backward=backward, predict=per_row, predict_samples=1)
+
+    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> int:
+        """Training FLOPs executed: the plain algorithm's (nothing is skipped)."""
+        return self.flops(n_train, input_size, num_classes).train
 
 
 Recipe = FFRecipe | BPRecipe

@@ -4,7 +4,8 @@ Every saved case carries these keys (``SCHEMA_VERSION`` names the layout). A val
 be measured on this machine is ``null`` and its reason is under ``unavailable`` (key: the dotted
 field name), so that reports show "n/a" rather than zero.
 
-Layout (types after the colon; ``?`` marks a nullable value)::
+Layout (types after the colon; ``?`` marks a nullable value, ``*`` a field added after the first
+runs were saved: checked when present, absent from older records)::
 
     schema: str                       "ff-bench/1"
     dataset: str                      canonical lower-case name, e.g. "mnist"
@@ -13,19 +14,35 @@ Layout (types after the colon; ``?`` marks a nullable value)::
     seed: int
     device: {type: str, name: str, index: int?}
     accuracy: {train: float, test: float, floor: float?, passed: bool?}
-    seconds: {end_to_end: float, data: float, train: float, eval: float}
+    seconds: {end_to_end: float, data: float, train: float, eval: float,
+              predict_train: float*, predict_test: float*}
+        eval is predict_train + predict_test (predicting the training and the test split)
     compute: {timer: str, total: float, per_epoch: {phase: [float]}}
         timer is "cuda_event" or "perf_counter"; phases are "layer1", "layer2", ... for FF and
         "train" for backprop; per_epoch holds seconds per epoch of each phase
     flops: {train: int, predict: int, train_per_s: float, peak_per_s: float?, peak_dtype: str,
-            utilisation: float?}
-    memory: {torch_peak_bytes: {data: int?, train: int?, eval: int?}, nvml_used_peak_bytes: int?,
-             host_peak_rss_bytes: int?}
-    power: {method: str?, samples: int, mean_w: float?, max_w: float?}
+            utilisation: float?, executed_train: int?*, executed_train_per_s: float?*,
+            peak_matmul_precision: str?*, utilisation_basis: str*, model_utilisation: float?*}
+        train and train_per_s are analytic (model) FLOPs; executed_train the FLOPs training
+        really executed, where counted; utilisation is FLOP/s over the measured matmul peak,
+        of the executed FLOPs when counted (utilisation_basis "executed") else of the model
+        FLOPs ("model"); model_utilisation is always the model FLOPs' share; peak_matmul_precision
+        is torch.get_float32_matmul_precision() while the peak was measured
+    memory: {torch_peak_bytes: {data: int?, train: int?, eval: int?, predict_train: int?*,
+             predict_test: int?*}, nvml_used_peak_bytes: int?, host_peak_rss_bytes: int?}
+        torch_peak_bytes.eval is the larger of the two predict windows' peaks
+    power: {method: str?, samples: int, mean_w: float?, max_w: float?, nvml_match: str?*}
+        method is "nvml_power_instant" or "nvml_power_average" (NVML's 1 s average; older runs
+        say "nvml_power_usage"); nvml_match is how the NVML device was matched to torch's:
+        "uuid", "pci_bus_id", "index", "index_via_cuda_visible_devices", ...
     energy: {method: str?, joules: float?, joules_per_accuracy_point: float?,
-             joules_per_test_point: float?}
+             joules_per_test_point: float?, predict_test_joules: float?*, cpu_method: str?*,
+             cpu_package_joules: float?*, cpu_dram_joules: float?*}
         joules: the training window; joules_per_accuracy_point: that energy over the test accuracy
-        in percentage points; joules_per_test_point: evaluation energy per test sample
+        in percentage points; predict_test_joules: the energy of predicting the test split
+        (only); joules_per_test_point: that energy per test sample (records without
+        predict_test_joules divided the energy of predicting both splits); cpu_*: the training
+        window's CPU package and DRAM energy from RAPL counters (cpu_method "rapl")
     options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured)
     unavailable: {field: reason}
 
@@ -84,6 +101,24 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "unavailable": (dict,),
 }
 
+# fields added to "ff-bench/1" later: validated when present, so older records stay valid
+_OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
+    "seconds.predict_train": _NUM,
+    "seconds.predict_test": _NUM,
+    "flops.executed_train": (int, _N),
+    "flops.executed_train_per_s": (*_NUM, _N),
+    "flops.peak_matmul_precision": (str, _N),
+    "flops.utilisation_basis": (str,),
+    "flops.model_utilisation": (*_NUM, _N),
+    "memory.torch_peak_bytes.predict_train": (int, _N),
+    "memory.torch_peak_bytes.predict_test": (int, _N),
+    "power.nvml_match": (str, _N),
+    "energy.predict_test_joules": (*_NUM, _N),
+    "energy.cpu_method": (str, _N),
+    "energy.cpu_package_joules": (*_NUM, _N),
+    "energy.cpu_dram_joules": (*_NUM, _N),
+}
+
 
 def lookup(info: dict[str, Any], dotted: str) -> Any:
     """The value at a dotted path (``"seconds.train"``); ``KeyError`` names the missing part."""
@@ -100,26 +135,25 @@ def validate(info: dict[str, Any]) -> list[str]:
     problems: list[str] = []
     if info.get("schema") != SCHEMA_VERSION:
         problems.append(f"schema is {info.get('schema')!r}, expected {SCHEMA_VERSION!r}")
-    for path, types_ in _FIELDS.items():
+    present: list[str] = []
+    for path, types_ in (*_FIELDS.items(), *_OPTIONAL_FIELDS.items()):
         try:
             value = lookup(info, path)
         except KeyError:
-            problems.append(f"missing {path}")
+            if path in _FIELDS:
+                problems.append(f"missing {path}")
             continue
+        present.append(path)
         # bool is an int subclass; do not let True pass as a number
         if isinstance(value, bool) and bool not in types_:
             problems.append(f"{path} is a bool, expected {_names(types_)}")
         elif not isinstance(value, types_):
             problems.append(f"{path} is {type(value).__name__}, expected {_names(types_)}")
-    for path in _FIELDS:
-        if path in ("schema",):
+    unavailable = info.get("unavailable", {})
+    for path in present:
+        if path == "schema":
             continue
-        try:
-            value = lookup(info, path)
-        except KeyError:
-            continue
-        unavailable = info.get("unavailable", {})
-        if value is None and isinstance(unavailable, dict) and path not in unavailable:
+        if lookup(info, path) is None and isinstance(unavailable, dict) and path not in unavailable:
             problems.append(f"{path} is null without a reason under 'unavailable'")
     return problems
 

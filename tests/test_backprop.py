@@ -34,9 +34,7 @@ def small_recipe(**changes: object) -> BPRecipe:
 
 
 def run(recipe: BPRecipe, x: Tensor, y: Tensor) -> backprop.BPTraining:
-    gen = torch.Generator().manual_seed(recipe.seed + 1)
-    epochs = (backprop.device_batches(x, y, recipe.batch_size, gen) for _ in range(recipe.epochs))
-    return backprop.train_bp(recipe, epochs, D, C, CPU, x.dtype)
+    return backprop.train_bp(recipe, x, y, C)
 
 
 def plain_reference(recipe: BPRecipe, x: Tensor, y: Tensor) -> nn.Sequential:
@@ -99,21 +97,6 @@ def test_predict_is_chunked_argmax(data: tuple[Tensor, Tensor]) -> None:
     predicted = model.predict(x)
     assert predicted.dtype == torch.int64
     assert torch.equal(predicted, expected)
-
-
-def test_device_batches_cover_every_row_once_and_reshuffle() -> None:
-    x = torch.arange(10.0)[:, None]
-    y = torch.arange(10)
-    gen = torch.Generator().manual_seed(0)
-    first = list(backprop.device_batches(x, y, 4, gen))
-    second = list(backprop.device_batches(x, y, 4, gen))
-    assert [len(b[1]) for b in first] == [4, 4, 2]
-    order1 = torch.cat([b[1] for b in first])
-    order2 = torch.cat([b[1] for b in second])
-    assert sorted(order1.tolist()) == list(range(10))
-    assert not torch.equal(order1, order2)
-    for xb, yb in first:
-        assert torch.equal(xb[:, 0].long(), yb)
 
 
 def test_same_seed_is_bit_identical(data: tuple[Tensor, Tensor]) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +14,8 @@ import pytest
 from ff_algos.recipes import get_recipe, recipe_dict
 from ff_algos.schema import SCHEMA_VERSION, validate
 from ff_algos.telemetry import (
+    EpochTimes,
+    PeakResult,
     TelemetryError,
     TelemetrySession,
     WindowResult,
@@ -18,6 +24,7 @@ from ff_algos.telemetry import (
 )
 
 N_TRAIN, N_TEST = 1024, 500
+FIXTURES = Path(__file__).parent / "fixtures" / "runs"
 
 
 def _windows(session: TelemetrySession) -> dict[str, WindowResult]:
@@ -26,9 +33,17 @@ def _windows(session: TelemetrySession) -> dict[str, WindowResult]:
             time.sleep(0.01)
         with session.window("train") as train:
             time.sleep(0.02)
-        with session.window("eval") as ev:
+        with session.window("predict_train") as p_train:
             time.sleep(0.01)
-    return {"data": data.result, "train": train.result, "eval": ev.result, "end_to_end": e2e.result}
+        with session.window("predict_test") as p_test:
+            time.sleep(0.01)
+    return {
+        "data": data.result,
+        "train": train.result,
+        "predict_train": p_train.result,
+        "predict_test": p_test.result,
+        "end_to_end": e2e.result,
+    }
 
 
 def _rest(telemetry: dict[str, Any]) -> dict[str, Any]:
@@ -66,20 +81,159 @@ def test_cpu_results_validate_against_schema() -> None:
         windows, clock.result(), flops, N_TEST, peak, test_accuracy=0.9
     )
     assert validate(_rest(telemetry)) == []
-    assert telemetry["seconds"]["train"] == windows["train"].seconds
+    json.dumps(telemetry)
+    seconds = telemetry["seconds"]
+    assert seconds["train"] == windows["train"].seconds
+    assert seconds["predict_test"] == windows["predict_test"].seconds
+    assert seconds["eval"] == pytest.approx(seconds["predict_train"] + seconds["predict_test"])
     assert telemetry["compute"]["timer"] == "perf_counter"
     assert len(telemetry["compute"]["per_epoch"]["layer1"]) == 2
-    assert telemetry["flops"]["train_per_s"] == flops.train / windows["train"].seconds
-    assert telemetry["flops"]["utilisation"] == pytest.approx(
-        telemetry["flops"]["train_per_s"] / peak.flops_per_s
-    )
-    assert telemetry["flops"]["predict"] == flops.predict_for(N_TEST)
+    f = telemetry["flops"]
+    assert f["train_per_s"] == flops.train / windows["train"].seconds
+    assert f["utilisation"] == pytest.approx(f["train_per_s"] / peak.flops_per_s)
+    assert f["model_utilisation"] == f["utilisation"]
+    assert f["utilisation_basis"] == "model"
+    assert f["executed_train"] is None
+    assert telemetry["unavailable"]["flops.executed_train"] == "not counted"
+    assert f["peak_matmul_precision"] == peak.matmul_precision
+    assert f["predict"] == flops.predict_for(N_TEST)
     assert telemetry["memory"]["host_peak_rss_bytes"] == max(
         w.host_peak_rss_bytes or 0 for w in windows.values()
     )
+    assert set(telemetry["memory"]["torch_peak_bytes"]) == {
+        "data",
+        "train",
+        "predict_train",
+        "predict_test",
+        "eval",
+    }
     assert telemetry["energy"]["joules"] is None
     assert "device is cpu" in telemetry["unavailable"]["energy.joules"]
+    assert "device is cpu" in telemetry["unavailable"]["power.nvml_match"]
+    assert "predict_test window" in telemetry["unavailable"]["energy.joules_per_test_point"]
     assert "memory.torch_peak_bytes.train" in telemetry["unavailable"]
+    assert "memory.torch_peak_bytes.eval" in telemetry["unavailable"]
+    if telemetry["energy"]["cpu_method"] is None:
+        for key in ("cpu_method", "cpu_package_joules", "cpu_dram_joules"):
+            assert telemetry["unavailable"][f"energy.{key}"]
+
+
+def _measured(name: str, seconds: float, **values: Any) -> WindowResult:
+    """A window result as a GPU run would give, with the named values filled in."""
+    result = WindowResult(
+        name=name,
+        seconds=seconds,
+        torch_peak_bytes=None,
+        host_peak_rss_bytes=1 << 20,
+        host_peak_rss_reset=True,
+        nvml_match="uuid",
+        nvml_used_peak_bytes=2 << 30,
+        power_method="nvml_power_instant",
+        power_mean_w=300.0,
+        power_max_w=400.0,
+        power_samples=10,
+        energy_j=None,
+        energy_method="nvml_energy_counter",
+        cpu_energy_method="rapl",
+        cpu_package_j=None,
+        cpu_dram_j=None,
+    )
+    return dataclasses.replace(result, **values)
+
+
+def _fake_windows() -> dict[str, WindowResult]:
+    return {
+        "data": _measured("data", 1.0, torch_peak_bytes=100, energy_j=10.0),
+        "train": _measured(
+            "train", 4.0, torch_peak_bytes=900, energy_j=1200.0, cpu_package_j=80.0, cpu_dram_j=8.0
+        ),
+        "predict_train": _measured("predict_train", 0.5, torch_peak_bytes=500, energy_j=90.0),
+        "predict_test": _measured("predict_test", 0.25, torch_peak_bytes=300, energy_j=20.0),
+        "end_to_end": _measured("end_to_end", 6.0, energy_j=1400.0),
+    }
+
+
+PEAK = PeakResult(
+    flops_per_s=1e12,
+    dtype="float32",
+    seconds_measured=1.0,
+    device="cuda:0",
+    size=4096,
+    matmul_precision="high",
+    threads=1,
+)
+TIMES = EpochTimes(timer="cuda_event", per_epoch={"train": (1.0, 1.0)}, total=2.0)
+
+
+def test_gpu_windows_map_onto_the_schema() -> None:
+    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    telemetry = telemetry_extra_info(
+        _fake_windows(),
+        TIMES,
+        flops,
+        N_TEST,
+        PEAK,
+        test_accuracy=0.8,
+        executed_train_flops=2 * 10**12,
+    )
+    assert validate(_rest(telemetry)) == []
+    assert telemetry["seconds"]["eval"] == 0.75
+    assert telemetry["memory"]["torch_peak_bytes"] == {
+        "data": 100,
+        "train": 900,
+        "predict_train": 500,
+        "predict_test": 300,
+        "eval": 500,
+    }
+    energy = telemetry["energy"]
+    assert energy["joules"] == 1200.0
+    assert energy["joules_per_accuracy_point"] == pytest.approx(1200.0 / 80.0)
+    assert energy["predict_test_joules"] == 20.0  # the test split only, not predict_train's 90 J
+    assert energy["joules_per_test_point"] == pytest.approx(20.0 / N_TEST)
+    assert (energy["cpu_method"], energy["cpu_package_joules"], energy["cpu_dram_joules"]) == (
+        "rapl",
+        80.0,
+        8.0,
+    )
+    assert telemetry["power"]["nvml_match"] == "uuid"
+    assert telemetry["power"]["method"] == "nvml_power_instant"
+    f = telemetry["flops"]
+    assert f["executed_train"] == 2 * 10**12
+    assert f["executed_train_per_s"] == pytest.approx(0.5e12)
+    assert f["utilisation"] == pytest.approx(0.5)
+    assert f["utilisation_basis"] == "executed"
+    assert f["model_utilisation"] == pytest.approx(flops.train / 4.0 / 1e12)
+    assert f["peak_matmul_precision"] == "high"
+    assert "flops.utilisation" not in telemetry["telemetry_notes"]
+
+
+def test_executed_rate_above_peak_is_kept_with_a_note() -> None:
+    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    telemetry = telemetry_extra_info(
+        _fake_windows(),
+        TIMES,
+        flops,
+        N_TEST,
+        PEAK,
+        test_accuracy=0.8,
+        executed_train_flops=8 * 10**12,
+    )
+    assert telemetry["flops"]["utilisation"] == pytest.approx(2.0)
+    assert "2.00x the measured matmul peak" in telemetry["telemetry_notes"]["flops.utilisation"]
+
+
+def test_predict_test_energy_missing_gives_reasons() -> None:
+    windows = _fake_windows()
+    windows["predict_test"] = dataclasses.replace(
+        windows["predict_test"], energy_j=None, unavailable={"energy_j": "counter failed"}
+    )
+    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    telemetry = telemetry_extra_info(windows, TIMES, flops, N_TEST, PEAK, test_accuracy=0.8)
+    assert telemetry["energy"]["joules_per_test_point"] is None
+    reason = "predict_test window: counter failed"
+    assert telemetry["unavailable"]["energy.joules_per_test_point"] == reason
+    assert telemetry["unavailable"]["energy.predict_test_joules"] == reason
+    assert validate(_rest(telemetry)) == []
 
 
 def test_without_peak_the_reason_is_recorded() -> None:
@@ -94,18 +248,57 @@ def test_without_peak_the_reason_is_recorded() -> None:
         None,
         test_accuracy=0.9,
         peak_reason="skipped by option",
+        executed_train_flops=123,
     )
     assert telemetry["flops"]["peak_per_s"] is None
-    assert telemetry["unavailable"]["flops.utilisation"] == "skipped by option"
+    for key in ("utilisation", "model_utilisation", "peak_matmul_precision"):
+        assert telemetry["flops"][key] is None
+        assert telemetry["unavailable"][f"flops.{key}"] == "skipped by option"
+    assert telemetry["flops"]["executed_train"] == 123
     assert validate(_rest(telemetry)) == []
 
 
 def test_missing_window_is_a_clear_error() -> None:
     session = TelemetrySession("cpu")
     windows = _windows(session)
-    del windows["eval"]
+    del windows["predict_test"]
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
-    with pytest.raises(TelemetryError, match="eval"):
+    with pytest.raises(TelemetryError, match="predict_test"):
         telemetry_extra_info(
             windows, session.epoch_clock().result(), flops, N_TEST, None, test_accuracy=0.9
         )
+
+
+def test_negative_executed_flops_is_rejected() -> None:
+    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    with pytest.raises(TelemetryError, match="executed_train_flops"):
+        telemetry_extra_info(
+            _fake_windows(), TIMES, flops, N_TEST, PEAK, test_accuracy=0.8, executed_train_flops=-1
+        )
+
+
+def _saved_case() -> dict[str, Any]:
+    path = sorted(FIXTURES.rglob("*.json"))[0]
+    data = json.loads(path.read_text())
+    info = data["benchmarks"][0]["extra_info"]
+    assert isinstance(info, dict)
+    return info
+
+
+def test_older_records_without_the_new_fields_still_validate() -> None:
+    info = _saved_case()
+    assert "predict_test" not in info["seconds"]  # saved before the new fields
+    assert validate(info) == []
+
+
+def test_new_fields_are_checked_when_present() -> None:
+    info = copy.deepcopy(_saved_case())
+    info["flops"]["executed_train"] = "many"
+    info["energy"]["cpu_package_joules"] = None
+    info["unavailable"].pop("energy.cpu_package_joules", None)
+    problems = validate(info)
+    assert "flops.executed_train is str, expected int or null" in problems
+    assert "energy.cpu_package_joules is null without a reason under 'unavailable'" in problems
+    info["flops"]["executed_train"] = 7
+    info["unavailable"]["energy.cpu_package_joules"] = "no RAPL"
+    assert validate(info) == []

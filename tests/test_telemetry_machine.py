@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from ff_algos.telemetry import MACHINE_KEYS, GpuInventory, machine_info, probe_gpus
@@ -26,6 +27,7 @@ def test_machine_info_has_every_key_and_reasons() -> None:
     if info["gpu_count"] == 0:
         assert info["gpu_source"] == "none"
         assert info["gpu_name"] is None
+    assert "device" in MACHINE_KEYS
 
 
 def test_git_commit_of_this_checkout_or_reason() -> None:
@@ -75,3 +77,35 @@ def test_physical_cores_from_cpuinfo() -> None:
     )
     assert _physical_cores(text) == 4  # 2 packages x 2 cores, each with 2 hardware threads
     assert _physical_cores("processor : 0\n") == 0
+
+
+def test_cpu_device_entry_names_the_cpu_model() -> None:
+    info = machine_info(device=torch.device("cpu"))
+    json.dumps(info)
+    device = info["device"]
+    assert device["type"] == "cpu"
+    assert device["index"] is None
+    assert info["unavailable"]["device.index"]
+    assert device["name"] == info["cpu_model"]
+    if device["name"] is None:
+        assert info["unavailable"]["device.name"]
+    assert device["torch_threads"] == torch.get_num_threads()
+
+
+def test_no_device_named_gives_reason() -> None:
+    info = machine_info()
+    assert info["device"] is None
+    assert "device=" in info["unavailable"]["device"]
+
+
+def test_unusable_cuda_device_gives_reasons(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_gpu(device: object) -> object:
+        raise RuntimeError("Found no NVIDIA driver")
+
+    monkeypatch.setattr(torch.cuda, "get_device_properties", no_gpu)
+    info = machine_info(device=torch.device("cuda:2"))
+    device = info["device"]
+    assert (device["type"], device["index"]) == ("cuda", 2)
+    for key in ("name", "uuid", "total_memory_bytes", "power_limit_w"):
+        assert device[key] is None
+        assert "Found no NVIDIA driver" in info["unavailable"][f"device.{key}"]

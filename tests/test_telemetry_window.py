@@ -7,7 +7,7 @@ import time
 import pytest
 
 from ff_algos.telemetry import TelemetryConfig, TelemetryError, TelemetrySession
-from ff_algos.telemetry.window import NVML_FIELDS
+from ff_algos.telemetry.window import NVML_FIELDS, RAPL_FIELDS
 
 
 def test_cpu_window_times_its_body_and_explains_missing_fields() -> None:
@@ -26,6 +26,10 @@ def test_cpu_window_times_its_body_and_explains_missing_fields() -> None:
         assert r.unavailable[key].startswith("device is cpu")
     assert r.power_samples == 0
     assert r.trace is None
+    if r.cpu_energy_method is None:  # no readable RAPL here: every CPU energy field says why
+        for key in RAPL_FIELDS:
+            assert getattr(r, key) is None
+            assert r.unavailable[key]
     # every None field has a reason and no reason is attached to a measured field
     nulls = {k for k, v in vars(r).items() if v is None and k != "trace"}
     assert nulls == set(r.unavailable)

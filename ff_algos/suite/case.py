@@ -18,11 +18,18 @@ import torch
 from ff_algos.data import load_dataset
 from ff_algos.methods import accuracy, fit
 from ff_algos.observe import FanOut, TrainObserver
+from ff_algos.precision import precision_scope, product_dtype
 from ff_algos.recipes import Recipe, recipe_dict
 from ff_algos.schema import SCHEMA_VERSION
 from ff_algos.suite.floors import Floor
-from ff_algos.telemetry import TelemetrySession, telemetry_extra_info
+from ff_algos.telemetry import (
+    TelemetrySession,
+    precision_state,
+    release_cached_memory,
+    telemetry_extra_info,
+)
 from ff_algos.telemetry.machine import cpu_model
+from ff_algos.telemetry.peak_flops import PeakResult
 
 
 @dataclass(frozen=True)
@@ -39,9 +46,21 @@ def warm_up(spec: CaseSpec) -> None:
     """Run the case's code paths once on a few rows, untimed, so that one-off costs (kernel
     selection, allocator growth, lazy initialisation) stay out of the measured run."""
     data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
-    short = dataclasses.replace(spec.recipe, epochs=1, train_size=min(512, len(data.train)))
+    short = dataclasses.replace(
+        spec.recipe, epochs=1, train_size=min(512, len(data.train)), compile="none"
+    )  # compiling and capturing are timed inside the case (``options.compile_seconds``)
     result = fit(short, data)
     accuracy(result.model, result.train)
+    del data, result
+    release_cached_memory(spec.device)  # so the warm-up's cached blocks do not count in NVML
+
+
+def case_peak(session: TelemetrySession, spec: CaseSpec) -> PeakResult:
+    """The device's measured matmul peak in the case's precision (bf16 products, or float32
+    with or without TF32), measured once per session and precision, then cached."""
+    dtype = product_dtype(spec.recipe.precision) or torch.float32
+    with precision_scope(spec.recipe.precision, spec.device):
+        return session.peak_flops(dtype)
 
 
 def run_case(
@@ -54,17 +73,20 @@ def run_case(
             data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
         with session.window("train") as w_train:
             result = fit(spec.recipe, data, observer=FanOut([clock, observer]))
-        with session.window("eval") as w_eval:
+        with session.window("predict_train") as w_predict_train:
             train_acc = accuracy(result.model, result.train)
+        with session.window("predict_test") as w_predict_test:
             test_acc = accuracy(result.model, data.test)
-    peak = session.peak_flops(torch.float32)  # cached: measured before the first case
+    peak = case_peak(session, spec)  # cached: measured before the case
     info = data.info
-    flops = spec.recipe.flops(len(result.train), info.input_size, info.num_classes)
+    n_train = len(result.train)
+    flops = spec.recipe.flops(n_train, info.input_size, info.num_classes)
     telemetry = telemetry_extra_info(
         {
             "data": w_data.result,
             "train": w_train.result,
-            "eval": w_eval.result,
+            "predict_train": w_predict_train.result,
+            "predict_test": w_predict_test.result,
             "end_to_end": e2e.result,
         },
         clock.result(),
@@ -72,11 +94,14 @@ def run_case(
         len(data.test),
         peak,
         test_accuracy=test_acc,
+        executed_train_flops=spec.recipe.executed_flops(n_train, info.input_size, info.num_classes),
     )
     unavailable: dict[str, str] = telemetry.pop("unavailable")
     passed = floor.check(test_acc)
     if floor.value is None:
         unavailable["accuracy.floor"] = unavailable["accuracy.passed"] = floor.reason or ""
+    with precision_scope(spec.recipe.precision, spec.device):
+        precision = precision_state(spec.device)
     return {
         "schema": SCHEMA_VERSION,
         "dataset": info.name,
@@ -91,9 +116,10 @@ def run_case(
             "passed": passed,
         },
         **telemetry,
+        "precision": {**precision, "autocast_dtype": result.options.get("product_dtype")},
         "data": {
             "source": data.source,
-            "train_rows": len(result.train),
+            "train_rows": n_train,
             "test_rows": len(data.test),
             "load_seconds": data.load_seconds,
         },

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import torch
 
+from ff_algos.compiled import check_compile
 from ff_algos.data import DATASETS, UnknownDatasetError, dataset_info
 from ff_algos.errors import FFBenchError
+from ff_algos.precision import check_precision
 from ff_algos.recipes import METHODS, RECIPES, Method, Recipe, apply_overrides, get_recipe
 
 DEFAULT_RECIPE = "quick"
+EXECUTION_FIELDS = ("seed", "precision", "compile")  # --set fields that keep the floors
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
 
@@ -49,8 +52,20 @@ class SuiteOptions:
 
     @property
     def overridden(self) -> tuple[str, ...]:
-        """Recipe fields the user changed (the seed excluded: floors allow for seed spread)."""
-        return tuple(k for k, _ in self.overrides if k != "seed")
+        """Recipe fields the user changed that void the floors: not the seed (floors allow for
+        seed spread), nor ``precision`` and ``compile``, which execute the same algorithm."""
+        return tuple(k for k, _ in self.overrides if k not in EXECUTION_FIELDS)
+
+    def check_device(self, device: torch.device) -> None:
+        """Raise :class:`OptionError` when a recipe's precision or compile mode cannot run on
+        ``device`` (e.g. ``precision=tf32`` on a CPU), before any case runs."""
+        for method in self.methods:
+            recipe = self.recipe(method, 0)
+            try:
+                check_precision(recipe.precision, device)
+                check_compile(recipe.compile, device)
+            except FFBenchError as exc:
+                raise OptionError(f"--set: {exc}") from None
 
 
 def parse_options(

@@ -8,29 +8,38 @@ None with a one-line reason under ``unavailable``; nothing raises for a missing 
 Use::
 
     session = TelemetrySession("cuda")            # one per process; owns NVML and the peak cache
+    ...untimed warm-up...
+    release_cached_memory(session.device)         # the warm-up's cached blocks go back first
     with session.window("end_to_end") as e2e:     # windows may nest; each syncs at both ends
         with session.window("data") as data:
             ...load...
         clock = session.epoch_clock()             # a TrainObserver: pass it to the training loop
         with session.window("train") as train:
             ...fit(observer=clock)...
-        with session.window("eval") as ev:
-            ...predict...
+        with session.window("predict_train") as p_train:
+            ...predict the training split...
+        with session.window("predict_test") as p_test:
+            ...predict the test split...
     times = clock.result()                        # EpochTimes: {phase: [s per epoch]}, total
     peak = session.peak_flops(torch.float32)      # PeakResult, measured once per (device, dtype)
     info = telemetry_extra_info(
-        {"data": data.result, "train": train.result, "eval": ev.result, "end_to_end": e2e.result},
+        {"data": data.result, "train": train.result, "predict_train": p_train.result,
+         "predict_test": p_test.result, "end_to_end": e2e.result},
         times, recipe.flops(n_train, 784, 10), n_test, peak, test_accuracy=acc,
+        executed_train_flops=None,                # or the FLOPs training really executed
     )                                             # the schema's telemetry sections
+    precision = precision_state(session.device)   # TF32 / matmul precision in force
     session.close()
 
 What a window measures (:class:`WindowResult`): wall seconds with the device synchronised at
 both ends; the torch CUDA allocator peak (reset when the window opens); the host peak RSS
 (``VmHWM``, reset through ``/proc/self/clear_refs`` where permitted, else ``getrusage``); NVML
 device memory used (sampled peak), power (mean, max, sample count, from a background thread at
-``TelemetryConfig.sample_hz``, 20 Hz by default) and energy: the delta of NVML's total-energy
-counter where the GPU has one, else the trapezoid integral of the sampled power
-(``energy_method`` says which).
+``TelemetryConfig.sample_hz``, 20 Hz by default; instantaneous where NVML offers it, else its
+1 s average: ``power_method`` says which) and energy: the delta of NVML's total-energy counter
+where the GPU has one, else the trapezoid integral of the sampled power (``energy_method`` says
+which); how the NVML device was matched to torch's (``nvml_match``); and the CPU package and
+DRAM energy from the RAPL counters in ``TelemetryConfig.rapl_root`` where readable.
 
 Per-epoch compute (:class:`EpochClock`): CUDA events recorded at each phase start and epoch end,
 read once after a sync ("cuda_event"); ``time.perf_counter`` on synchronous devices
@@ -39,11 +48,13 @@ read once after a sync ("cuda_event"); ``time.perf_counter`` on synchronous devi
 Peak FLOP/s (:func:`measure_peak_flops`): the best rate of square matmuls of the same dtype on
 the same device, after warm-up, synchronised; never a datasheet number.
 
-Machine facts for pytest-benchmark: :func:`machine_info`.
+Machine facts for pytest-benchmark: :func:`machine_info` (pass ``device=`` to describe the
+device the cases run on). Float32 matmul precision in force (TF32): :func:`precision_state`.
 
 Modules: ``config`` (TelemetryConfig, TelemetryError), ``sync``, ``nvml`` (lazy NVML access),
-``sampler`` (power/memory thread), ``energy``, ``host_memory``, ``torch_memory``, ``peaks``
-(nested-window peaks), ``window``, ``epoch_clock``, ``peak_flops``, ``flops``, ``gpu_probe``,
+``sampler`` (power/memory thread), ``energy``, ``rapl`` (CPU energy counters), ``host_memory``,
+``torch_memory`` (allocator peak, releasing cached memory), ``peaks`` (nested-window peaks),
+``window``, ``epoch_clock``, ``peak_flops``, ``flops``, ``precision``, ``gpu_probe``,
 ``machine``, ``session``, ``extra_info`` (mapping to :mod:`ff_algos.schema`).
 """
 
@@ -54,11 +65,15 @@ from ff_algos.telemetry.extra_info import WINDOWS, telemetry_extra_info
 from ff_algos.telemetry.flops import FlopRate, flop_rate
 from ff_algos.telemetry.gpu_probe import GpuInventory, probe_gpus
 from ff_algos.telemetry.machine import MACHINE_KEYS, machine_info
+from ff_algos.telemetry.nvml import POWER_AVERAGE, POWER_INSTANT
 from ff_algos.telemetry.peak_flops import PeakResult, measure_peak_flops
+from ff_algos.telemetry.precision import precision_state
+from ff_algos.telemetry.rapl import RAPL, Rapl, open_rapl
 from ff_algos.telemetry.sampler import PowerSampler, PowerTrace
 from ff_algos.telemetry.session import TelemetrySession
 from ff_algos.telemetry.sync import synchronize
-from ff_algos.telemetry.window import POWER_METHOD, Window, WindowResult
+from ff_algos.telemetry.torch_memory import release_cached_memory
+from ff_algos.telemetry.window import Window, WindowResult
 
 __all__ = [
     "COUNTER",
@@ -66,7 +81,9 @@ __all__ = [
     "INTEGRAL",
     "MACHINE_KEYS",
     "PERF_COUNTER",
-    "POWER_METHOD",
+    "POWER_AVERAGE",
+    "POWER_INSTANT",
+    "RAPL",
     "WINDOWS",
     "EpochClock",
     "EpochTimes",
@@ -75,6 +92,7 @@ __all__ = [
     "PeakResult",
     "PowerSampler",
     "PowerTrace",
+    "Rapl",
     "TelemetryConfig",
     "TelemetryError",
     "TelemetrySession",
@@ -84,7 +102,10 @@ __all__ = [
     "flop_rate",
     "machine_info",
     "measure_peak_flops",
+    "open_rapl",
+    "precision_state",
     "probe_gpus",
+    "release_cached_memory",
     "synchronize",
     "telemetry_extra_info",
     "trapezoid_joules",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ff_algos.errors import FFBenchError
 
 MIN_SAMPLE_HZ = 10.0
 MAX_SAMPLE_HZ = 1000.0
+POWERCAP_ROOT = Path("/sys/class/powercap")  # where Linux exposes RAPL energy counters
 
 
 class TelemetryError(FFBenchError, ValueError):
@@ -20,11 +22,13 @@ class TelemetryConfig:
 
     ``sample_hz`` is the NVML sampler rate (10 to 1000 Hz). ``nvml_index`` picks the NVML device
     to sample; ``None`` means the session's own GPU when its device is CUDA and no NVML sampling
-    on a CPU device (set it to watch a GPU while the work runs on the CPU).
+    on a CPU device (set it to watch a GPU while the work runs on the CPU). ``rapl_root`` is the
+    powercap sysfs directory holding the CPU's RAPL energy counters (a fake tree in tests).
     """
 
     sample_hz: float = 20.0
     nvml_index: int | None = None
+    rapl_root: Path = POWERCAP_ROOT
 
     def __post_init__(self) -> None:
         if not MIN_SAMPLE_HZ <= self.sample_hz <= MAX_SAMPLE_HZ:

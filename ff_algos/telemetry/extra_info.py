@@ -3,13 +3,22 @@
 :func:`telemetry_extra_info` fills the schema's ``seconds``, ``compute``, ``flops``, ``memory``,
 ``power`` and ``energy`` sections, the matching ``unavailable`` reasons (dotted schema paths) and
 ``telemetry_notes`` (caveats on values that were measured). The benchmark suite adds the rest
-(dataset, method, recipe, accuracy, ...). Choices made here:
+(dataset, method, recipe, accuracy, ...). Windows: "data", "train", "predict_train" (predicting
+the training split), "predict_test" (predicting the test split only) and "end_to_end". Choices
+made here:
 
-* ``flops.train_per_s`` is the analytic training FLOPs over the synced wall time of the
+* ``seconds.eval`` is ``predict_train + predict_test``; ``memory.torch_peak_bytes.eval`` is the
+  larger of the two predict windows' peaks.
+* ``flops.train_per_s`` is the analytic (model) training FLOPs over the synced wall time of the
   "train" window; ``flops.predict`` is the prediction FLOPs for ``test_points`` samples.
-* ``power`` and ``energy.joules`` describe the "train" window;
-  ``energy.joules_per_accuracy_point`` is that energy over the test accuracy in percentage points;
-  ``energy.joules_per_test_point`` is the "eval" window's energy over ``test_points``.
+  ``flops.executed_train`` is the FLOPs the training actually executed (counted by the caller,
+  null when not counted). ``flops.utilisation`` is the executed rate over the measured peak when
+  executed FLOPs are given, else the model rate (``flops.utilisation_basis`` says which);
+  ``flops.model_utilisation`` is always the model rate over the peak.
+* ``power`` and ``energy.joules`` describe the "train" window, as do ``energy.cpu_*`` (RAPL);
+  ``energy.joules_per_accuracy_point`` is that energy over the test accuracy in percentage
+  points; ``energy.predict_test_joules`` is the "predict_test" window's energy and
+  ``energy.joules_per_test_point`` that energy over ``test_points``.
 * ``memory.nvml_used_peak_bytes`` and ``memory.host_peak_rss_bytes`` are the maxima over all
   windows.
 """
@@ -28,7 +37,11 @@ from ff_algos.telemetry.flops import flop_rate
 from ff_algos.telemetry.peak_flops import PeakResult, dtype_name
 from ff_algos.telemetry.window import WindowResult
 
-WINDOWS = ("data", "train", "eval", "end_to_end")
+WINDOWS = ("data", "train", "predict_train", "predict_test", "end_to_end")
+PREDICT_WINDOWS = ("predict_train", "predict_test")
+EXECUTED = "executed"  # flops.utilisation_basis: executed FLOPs over the peak
+MODEL = "model"  # flops.utilisation_basis: analytic model FLOPs over the peak
+NOT_COUNTED = "not counted"
 
 
 def _peak_of(windows: Mapping[str, WindowResult], field: str) -> tuple[int | None, str]:
@@ -36,6 +49,25 @@ def _peak_of(windows: Mapping[str, WindowResult], field: str) -> tuple[int | Non
     if values:
         return max(values), ""
     return None, windows["train"].unavailable.get(field, "not measured")
+
+
+def _torch_peaks(
+    windows: Mapping[str, WindowResult], unavailable: dict[str, str]
+) -> dict[str, int | None]:
+    peaks: dict[str, int | None] = {}
+    for name in ("data", "train", *PREDICT_WINDOWS):
+        peaks[name] = windows[name].torch_peak_bytes
+        if peaks[name] is None:
+            unavailable[f"memory.torch_peak_bytes.{name}"] = windows[name].unavailable.get(
+                "torch_peak_bytes", "not measured"
+            )
+    predicted = [p for name in PREDICT_WINDOWS if (p := peaks[name]) is not None]
+    peaks["eval"] = max(predicted) if predicted else None
+    if not predicted:
+        unavailable["memory.torch_peak_bytes.eval"] = unavailable[
+            "memory.torch_peak_bytes.predict_test"
+        ]
+    return peaks
 
 
 def telemetry_extra_info(
@@ -48,29 +80,51 @@ def telemetry_extra_info(
     test_accuracy: float,
     peak_reason: str | None = None,
     dtype: torch.dtype = torch.float32,
+    executed_train_flops: int | None = None,
 ) -> dict[str, Any]:
-    """Schema sections from the "data", "train", "eval" and "end_to_end" window results."""
+    """Schema sections from the results of the :data:`WINDOWS` windows.
+
+    ``executed_train_flops`` is the FLOPs training really executed (None: not counted).
+    """
     missing = [name for name in WINDOWS if name not in windows]
     if missing:
         raise TelemetryError(f"missing telemetry windows {missing}; measure all of {WINDOWS}")
     if test_points <= 0:
         raise TelemetryError(f"test_points={test_points}; pass the number of test samples")
-    train, evaluation = windows["train"], windows["eval"]
+    if executed_train_flops is not None and executed_train_flops < 0:
+        raise TelemetryError(f"executed_train_flops={executed_train_flops} is negative")
+    train, predict_test = windows["train"], windows["predict_test"]
     unavailable: dict[str, str] = {}
     notes: dict[str, str] = {}
 
-    rate = flop_rate(flops.train, train.seconds, peak)
+    for name in WINDOWS:
+        for field, note in windows[name].notes.items():
+            notes[f"{name}.{field}"] = note
+
+    model_rate = flop_rate(flops.train, train.seconds, peak)
+    executed_per_s = None
+    utilisation, basis = model_rate.utilisation, MODEL
+    if executed_train_flops is None:
+        unavailable["flops.executed_train"] = NOT_COUNTED
+        unavailable["flops.executed_train_per_s"] = NOT_COUNTED
+    else:
+        executed = flop_rate(executed_train_flops, train.seconds, peak)
+        executed_per_s = executed.per_s
+        utilisation, basis = executed.utilisation, EXECUTED
+        if utilisation is not None and utilisation > 1.0:
+            notes["flops.utilisation"] = (
+                f"executed FLOP/s is {utilisation:.2f}x the measured matmul peak; "
+                "the FLOP count or the peak measurement is off"
+            )
     if peak is None:
         reason = peak_reason or "peak FLOP/s not measured"
-        unavailable["flops.peak_per_s"] = unavailable["flops.utilisation"] = reason
+        for key in ("peak_per_s", "peak_matmul_precision", "utilisation", "model_utilisation"):
+            unavailable[f"flops.{key}"] = reason
+    elif model_rate.utilisation is None:
+        for key in ("utilisation", "model_utilisation"):
+            unavailable[f"flops.{key}"] = f"the measured peak is {peak.flops_per_s} FLOP/s"
 
-    torch_peaks: dict[str, int | None] = {}
-    for name in ("data", "train", "eval"):
-        torch_peaks[name] = windows[name].torch_peak_bytes
-        if torch_peaks[name] is None:
-            unavailable[f"memory.torch_peak_bytes.{name}"] = windows[name].unavailable.get(
-                "torch_peak_bytes", "not measured"
-            )
+    torch_peaks = _torch_peaks(windows, unavailable)
     nvml_peak, nvml_reason = _peak_of(windows, "nvml_used_peak_bytes")
     host_peak, host_reason = _peak_of(windows, "host_peak_rss_bytes")
     if nvml_peak is None:
@@ -80,10 +134,14 @@ def telemetry_extra_info(
 
     for schema_key, field in (
         ("power.method", "power_method"),
+        ("power.nvml_match", "nvml_match"),
         ("power.mean_w", "power_mean_w"),
         ("power.max_w", "power_max_w"),
         ("energy.method", "energy_method"),
         ("energy.joules", "energy_j"),
+        ("energy.cpu_method", "cpu_energy_method"),
+        ("energy.cpu_package_joules", "cpu_package_j"),
+        ("energy.cpu_dram_joules", "cpu_dram_j"),
     ):
         if getattr(train, field) is None:
             unavailable[schema_key] = train.unavailable.get(field, "not measured")
@@ -95,19 +153,17 @@ def telemetry_extra_info(
     else:
         per_accuracy_point = train.energy_j / (100.0 * test_accuracy)
     per_point = None
-    if evaluation.energy_j is None:
-        unavailable["energy.joules_per_test_point"] = "eval window: " + evaluation.unavailable.get(
-            "energy_j", "not measured"
-        )
+    if predict_test.energy_j is None:
+        reason = "predict_test window: " + predict_test.unavailable.get("energy_j", "not measured")
+        unavailable["energy.predict_test_joules"] = reason
+        unavailable["energy.joules_per_test_point"] = reason
     else:
-        per_point = evaluation.energy_j / test_points
+        per_point = predict_test.energy_j / test_points
 
-    for name in WINDOWS:
-        for field, note in windows[name].notes.items():
-            notes[f"{name}.{field}"] = note
-
+    seconds = {name: windows[name].seconds for name in WINDOWS}
+    seconds["eval"] = sum(windows[name].seconds for name in PREDICT_WINDOWS)
     return {
-        "seconds": {name: windows[name].seconds for name in WINDOWS},
+        "seconds": seconds,
         "compute": {
             "timer": compute.timer,
             "total": compute.total,
@@ -116,10 +172,15 @@ def telemetry_extra_info(
         "flops": {
             "train": flops.train,
             "predict": flops.predict_for(test_points),
-            "train_per_s": rate.per_s,
-            "peak_per_s": rate.peak_per_s,
+            "train_per_s": model_rate.per_s,
+            "executed_train": executed_train_flops,
+            "executed_train_per_s": executed_per_s,
+            "peak_per_s": model_rate.peak_per_s,
             "peak_dtype": peak.dtype if peak is not None else dtype_name(dtype),
-            "utilisation": rate.utilisation,
+            "peak_matmul_precision": peak.matmul_precision if peak is not None else None,
+            "utilisation": utilisation,
+            "utilisation_basis": basis,
+            "model_utilisation": model_rate.utilisation,
         },
         "memory": {
             "torch_peak_bytes": torch_peaks,
@@ -128,6 +189,7 @@ def telemetry_extra_info(
         },
         "power": {
             "method": train.power_method,
+            "nvml_match": train.nvml_match,
             "samples": train.power_samples,
             "mean_w": train.power_mean_w,
             "max_w": train.power_max_w,
@@ -136,7 +198,11 @@ def telemetry_extra_info(
             "method": train.energy_method,
             "joules": train.energy_j,
             "joules_per_accuracy_point": per_accuracy_point,
+            "predict_test_joules": predict_test.energy_j,
             "joules_per_test_point": per_point,
+            "cpu_method": train.cpu_energy_method,
+            "cpu_package_joules": train.cpu_package_j,
+            "cpu_dram_joules": train.cpu_dram_j,
         },
         "unavailable": unavailable,
         "telemetry_notes": notes,

@@ -5,7 +5,10 @@ under ``"unavailable"`` (keyed like the value). Keys are chosen not to clash wit
 pytest-benchmark fills itself ("cpu", "python_version", ...). Use it from ``conftest.py``::
 
     def pytest_benchmark_update_machine_info(config, machine_info):
-        machine_info.update(ff_algos.telemetry.machine_info())
+        machine_info.update(ff_algos.telemetry.machine_info(device=torch.device("cuda:0")))
+
+``"device"`` describes the device the cases run on when one is named (reasons for its missing
+values are under ``"unavailable"`` as ``"device.<key>"``); the GPU keys describe all GPUs.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from typing import Any
 import torch
 
 from ff_algos.telemetry.gpu_probe import probe_gpus
-from ff_algos.telemetry.nvml import describe
+from ff_algos.telemetry.nvml import describe, find_cuda_gpu, load_nvml, release_nvml
+from ff_algos.telemetry.sync import is_cuda, resolve
 
 CPUINFO = Path("/proc/cpuinfo")
 MEMINFO = Path("/proc/meminfo")
@@ -49,6 +53,7 @@ MACHINE_KEYS = (
     "memory_total_bytes",
     "git_commit",
     "git_dirty",
+    "device",
 )
 
 
@@ -215,11 +220,86 @@ def _commit(facts: _Facts, repo: Path) -> None:
     facts.put("git_dirty", dirty, reason)
 
 
-def machine_info(repo: Path | None = None) -> dict[str, Any]:
+CUDA_DEVICE_KEYS = (
+    "name",
+    "uuid",
+    "total_memory_bytes",
+    "compute_capability",
+    "multiprocessors",
+    "nvml_match",
+    "power_limit_w",
+)
+
+
+def _cuda_device(device: torch.device, entry: dict[str, Any], missing: dict[str, str]) -> None:
+    props = torch.cuda.get_device_properties(device)
+    entry["name"] = str(props.name)
+    raw_uuid = getattr(props, "uuid", None)
+    entry["uuid"] = None if raw_uuid is None else f"GPU-{raw_uuid}"
+    if raw_uuid is None:
+        missing["uuid"] = "this torch does not report GPU UUIDs"
+    entry["total_memory_bytes"] = int(props.total_memory)
+    entry["compute_capability"] = f"{props.major}.{props.minor}"
+    entry["multiprocessors"] = int(props.multi_processor_count)
+    nvml, reason = load_nvml()
+    if nvml is None:
+        missing["power_limit_w"] = missing["nvml_match"] = reason or "NVML unavailable"
+        return
+    try:
+        gpu, reason = find_cuda_gpu(nvml, device)
+        if gpu is None:
+            missing["power_limit_w"] = missing["nvml_match"] = reason or "GPU not found in NVML"
+            return
+        entry["nvml_match"] = gpu.found_by
+        try:
+            entry["power_limit_w"] = gpu.power_limit_w()
+        except Exception as e:
+            missing["power_limit_w"] = f"NVML could not report it ({describe(e)})"
+    finally:
+        release_nvml(nvml)
+
+
+def _device(facts: _Facts, device: torch.device | str | None) -> None:
+    if device is None:
+        facts.put("device", None, "no device named (pass machine_info(device=...))")
+        return
+    missing: dict[str, str] = {}
+    try:
+        resolved = resolve(device)
+    except Exception as e:  # a bare "cuda" without a usable GPU
+        resolved = torch.device(device)
+        missing["index"] = f"torch could not resolve {device} ({describe(e)})"
+    entry: dict[str, Any] = {"type": resolved.type, "index": resolved.index, "name": None}
+    unknown = "unknown"
+    if is_cuda(resolved):
+        entry.update(dict.fromkeys(CUDA_DEVICE_KEYS))
+        try:
+            _cuda_device(resolved, entry, missing)
+        except Exception as e:
+            unknown = f"torch could not describe {resolved} ({describe(e)})"
+    elif resolved.type == "cpu":
+        entry["name"] = cpu_model()
+        entry["torch_threads"] = torch.get_num_threads()
+        missing["index"] = "a CPU device has no index"
+        missing["name"] = f"{CPUINFO} has no model name"
+    else:
+        missing["name"] = f"no description for {resolved.type} devices"
+    facts.put("device", entry)
+    for key, value in entry.items():
+        if value is None:
+            facts.unavailable[f"device.{key}"] = missing.get(key, unknown)
+
+
+def machine_info(
+    repo: Path | None = None, *, device: torch.device | str | None = None
+) -> dict[str, Any]:
     """GPU, driver, CUDA, cuDNN, library versions, CPU, memory and git commit of ``repo``.
 
-    ``repo`` defaults to the checkout holding this package. Never raises; missing values are
-    None with reasons under ``"unavailable"``. Every value is JSON-serialisable.
+    ``repo`` defaults to the checkout holding this package. ``device`` (for example
+    ``cuda:1``) adds a ``"device"`` entry describing it: for a GPU its name, index, UUID, total
+    memory, compute capability, multiprocessors, NVML match and enforced power limit in watts;
+    for the CPU its model. Never raises; missing values are None with reasons under
+    ``"unavailable"``. Every value is JSON-serialisable.
     """
     facts = _Facts()
     for collect in (_gpu, _software, _cpu, _memory):
@@ -227,5 +307,9 @@ def machine_info(repo: Path | None = None) -> dict[str, Any]:
             collect(facts)
         except Exception as e:  # one broken probe must not lose the rest
             facts.unavailable[collect.__name__.strip("_")] = f"probe failed ({describe(e)})"
+    try:
+        _device(facts, device)
+    except Exception as e:
+        facts.put("device", None, f"probe failed ({describe(e)})")
     _commit(facts, repo or _package_root())
     return facts.result()

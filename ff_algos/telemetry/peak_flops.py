@@ -17,6 +17,7 @@ import torch
 
 from ff_algos.telemetry.config import TelemetryError
 from ff_algos.telemetry.sync import is_cuda, synchronize
+from ff_algos.telemetry.torch_memory import release_cached_memory
 
 CPU_SIZES = (256, 512, 1024)
 CUDA_SIZES = (2048, 4096, 8192)
@@ -93,8 +94,8 @@ def measure_peak_flops(
     started = time.perf_counter()
     rates = {n: _best_rate(device, dtype, n, budget_s / len(sizes)) for n in sizes}
     size = max(rates, key=lambda n: rates[n])
-    if cuda:
-        torch.cuda.empty_cache()  # give the measurement's matrices back before benchmarks run
+    if cuda:  # give the measurement's matrices back, on this device, before benchmarks run
+        release_cached_memory(device)
     return PeakResult(
         flops_per_s=rates[size],
         dtype=dtype_name(dtype),

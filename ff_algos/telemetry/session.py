@@ -8,9 +8,10 @@ import torch
 
 from ff_algos.telemetry.config import TelemetryConfig, TelemetryError
 from ff_algos.telemetry.epoch_clock import EpochClock
-from ff_algos.telemetry.nvml import NvmlGpu, cuda_ids, describe, load_nvml, open_gpu, release_nvml
+from ff_algos.telemetry.nvml import NvmlGpu, find_cuda_gpu, load_nvml, open_gpu, release_nvml
 from ff_algos.telemetry.peak_flops import PeakResult, dtype_name, measure_peak_flops
 from ff_algos.telemetry.peaks import PeakTracker
+from ff_algos.telemetry.rapl import Rapl, open_rapl
 from ff_algos.telemetry.sync import is_cuda, resolve
 from ff_algos.telemetry.window import Window
 
@@ -19,7 +20,8 @@ class TelemetrySession:
     """Measures windows, epoch clocks and peak FLOP/s on one device.
 
     NVML is initialised on the first window that needs it and shut down by :meth:`close` (or the
-    ``with`` form). The session is not thread-safe; windows may nest but must close in order.
+    ``with`` form); the CPU's RAPL counters are found on the first window. The session is not
+    thread-safe; windows may nest but must close in order.
     """
 
     def __init__(self, device: torch.device | str, config: TelemetryConfig | None = None) -> None:
@@ -31,6 +33,9 @@ class TelemetrySession:
         self._gpu: NvmlGpu | None = None
         self._gpu_reason: str | None = None
         self._gpu_probed = False
+        self._rapl: Rapl | None = None
+        self._rapl_reason: str | None = None
+        self._rapl_probed = False
         self._peaks: dict[tuple[str, str, str], PeakResult] = {}
         self._closed = False
 
@@ -41,7 +46,17 @@ class TelemetrySession:
         if self._tracker is None:
             self._tracker = PeakTracker(device)
         gpu, reason = self.nvml_gpu()
-        return Window(name, device, self._tracker, gpu, reason, self.config.sample_hz)
+        rapl, rapl_reason = self.rapl()
+        return Window(
+            name,
+            device,
+            self._tracker,
+            gpu,
+            reason,
+            self.config.sample_hz,
+            rapl=rapl,
+            rapl_reason=rapl_reason,
+        )
 
     def epoch_clock(self) -> EpochClock:
         """A fresh per-epoch compute clock for one training run on this device."""
@@ -67,6 +82,14 @@ class TelemetrySession:
             self._gpu_probed = True
             self._gpu, self._gpu_reason = self._open_gpu()
         return self._gpu, self._gpu_reason
+
+    def rapl(self) -> tuple[Rapl | None, str | None]:
+        """The CPU's RAPL energy counters: ``(rapl, None)`` or ``(None, reason)``."""
+        self._check_open()
+        if not self._rapl_probed:
+            self._rapl_probed = True
+            self._rapl, self._rapl_reason = open_rapl(self.config.rapl_root)
+        return self._rapl, self._rapl_reason
 
     def close(self) -> None:
         """Release NVML; the session cannot measure afterwards."""
@@ -108,14 +131,6 @@ class TelemetrySession:
         if nvml is None:
             return None, reason
         self._nvml = nvml
-        uuid = pci = None
-        if index is None:
-            index = device.index
-            try:
-                uuid, pci = cuda_ids(device)
-            except Exception as e:  # fall back to the index; NVML may number GPUs the same
-                reason = f"torch could not report the GPU's UUID ({describe(e)})"
-        gpu, why = open_gpu(nvml, index=index, uuid=uuid, pci_bus_id=pci)
-        if gpu is None:
-            return None, why if reason is None else f"{why}; {reason}"
-        return gpu, None
+        if index is not None:
+            return open_gpu(nvml, index=index, index_found_by="configured_index")
+        return find_cuda_gpu(nvml, device)

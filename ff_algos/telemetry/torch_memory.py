@@ -1,6 +1,9 @@
-"""Peak memory allocated by the torch CUDA caching allocator (tensors only, not the cache)."""
+"""Peak memory allocated by the torch CUDA caching allocator (tensors only, not the cache), and
+releasing the allocator's cached blocks."""
 
 from __future__ import annotations
+
+import gc
 
 import torch
 
@@ -18,3 +21,16 @@ def read_torch_peak(device: torch.device) -> tuple[int | None, str | None]:
     if not is_cuda(device):
         return None, f"device is {device.type}; the torch allocator peak is tracked on CUDA only"
     return int(torch.cuda.max_memory_allocated(device)), None
+
+
+def release_cached_memory(device: torch.device) -> None:
+    """Collect garbage and return ``device``'s cached, unused CUDA blocks to the driver.
+
+    ``torch.cuda.empty_cache`` acts on the current device, so it runs with ``device`` made
+    current. A no-op beyond ``gc.collect`` off CUDA. Call it after untimed work (a warm-up) so
+    its cached blocks do not inflate the NVML memory of the measured run.
+    """
+    gc.collect()
+    if is_cuda(device):
+        with torch.cuda.device(device):
+            torch.cuda.empty_cache()

@@ -1,15 +1,18 @@
 """One measurement window: synced wall time, memory peaks, power and energy around a phase.
 
 Opening a window synchronises the device, resets the memory peaks, reads the NVML energy
-counter and starts the power sampler; closing it (also on an exception) synchronises again,
-reads the clock and the counter, stops the sampler and collects the peaks. Each value that
-cannot be measured is None with a one-line reason under ``unavailable``; a value measured with a
-caveat (a peak that could not be reset, NVML read errors, an integral instead of the counter)
-has the caveat under ``notes``. Keys of both are :class:`WindowResult` field names.
+counter and the CPU's RAPL counters and starts the power sampler; closing it (also on an
+exception) synchronises again, reads the clock and the counters, stops the sampler and collects
+the peaks. Each value that cannot be measured is None with a one-line reason under
+``unavailable``; a value measured with a caveat (a peak that could not be reset, NVML read
+errors, an integral instead of the counter, averaged rather than instantaneous power, an
+uncertain GPU match) has the caveat under ``notes``. Keys of both are :class:`WindowResult`
+field names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -20,11 +23,12 @@ from ff_algos.telemetry.config import TelemetryError
 from ff_algos.telemetry.energy import COUNTER, INTEGRAL, counter_joules, trapezoid_joules
 from ff_algos.telemetry.nvml import NvmlGpu, describe, is_not_supported
 from ff_algos.telemetry.peaks import PeakReading, PeakToken, PeakTracker
+from ff_algos.telemetry.rapl import RAPL, Rapl
 from ff_algos.telemetry.sampler import PowerSampler, PowerTrace
 from ff_algos.telemetry.sync import synchronize
 
-POWER_METHOD = "nvml_power_usage"
 NVML_FIELDS = (
+    "nvml_match",
     "nvml_used_peak_bytes",
     "power_method",
     "power_mean_w",
@@ -32,6 +36,7 @@ NVML_FIELDS = (
     "energy_j",
     "energy_method",
 )
+RAPL_FIELDS = ("cpu_energy_method", "cpu_package_j", "cpu_dram_j")
 
 
 @dataclass(frozen=True)
@@ -43,16 +48,27 @@ class WindowResult:
     torch_peak_bytes: int | None  # torch CUDA allocator peak since the window opened
     host_peak_rss_bytes: int | None
     host_peak_rss_reset: bool  # False: the host peak covers the process so far, not the window
+    nvml_match: str | None  # how the NVML device was matched (NvmlGpu.found_by)
     nvml_used_peak_bytes: int | None  # device memory used by all processes, sampled peak
-    power_method: str | None  # "nvml_power_usage" when power was sampled
+    power_method: str | None  # "nvml_power_instant" or "nvml_power_average" when sampled
     power_mean_w: float | None  # arithmetic mean of the power samples
     power_max_w: float | None
     power_samples: int
     energy_j: float | None
     energy_method: str | None  # "nvml_energy_counter" or "nvml_power_integral"
+    cpu_energy_method: str | None  # "rapl" when the CPU's RAPL counters were read
+    cpu_package_j: float | None  # CPU package energy, summed over sockets
+    cpu_dram_j: float | None  # DRAM energy, summed over sockets
     unavailable: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     trace: PowerTrace | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class _CpuEnergy:
+    method: str | None
+    package_j: float | None
+    dram_j: float | None
 
 
 class Window:
@@ -66,6 +82,9 @@ class Window:
         gpu: NvmlGpu | None,
         gpu_reason: str | None,
         sample_hz: float,
+        *,
+        rapl: Rapl | None = None,
+        rapl_reason: str | None = None,
     ) -> None:
         self.name = name
         self._device = device
@@ -73,11 +92,14 @@ class Window:
         self._gpu = gpu
         self._gpu_reason = gpu_reason or "no NVML device"
         self._sample_hz = sample_hz
+        self._rapl = rapl
+        self._rapl_reason = rapl_reason or "RAPL not read"
         self._entered = False
         self._token: PeakToken | None = None
         self._sampler: PowerSampler | None = None
         self._energy_start_mj: int | None = None
         self._counter_reason: str | None = None
+        self._rapl_start: tuple[int, ...] | None = None
         self._t0 = 0.0
         self._result: WindowResult | None = None
 
@@ -101,7 +123,10 @@ class Window:
                     self._gpu.power_w, self._gpu.used_bytes, hz=self._sample_hz
                 )
                 self._sampler.start()
+            self._rapl_start = self._read_rapl("start")
         except BaseException:
+            if self._sampler is not None:
+                self._sampler.stop()
             self._tracker.end(self._token)
             raise
         self._t0 = time.perf_counter()
@@ -122,13 +147,14 @@ class Window:
                     raise
                 # the body already failed (likely the same device error); let that one surface
             seconds = time.perf_counter() - self._t0
+            rapl_end = self._read_rapl("end") if self._rapl_start is not None else None
             energy_end_mj = None
             if self._energy_start_mj is not None:
                 energy_end_mj = self._read_energy("end")
         finally:
             trace = self._sampler.stop() if self._sampler is not None else None
             peaks = self._tracker.end(self._token)
-        self._result = self._build(seconds, energy_end_mj, trace, peaks)
+        self._result = self._build(seconds, energy_end_mj, rapl_end, trace, peaks)
 
     def _read_energy(self, when: str) -> int | None:
         assert self._gpu is not None
@@ -141,10 +167,37 @@ class Window:
                 self._counter_reason = f"NVML energy counter failed at {when} ({describe(e)})"
             return None
 
+    def _read_rapl(self, when: str) -> tuple[int, ...] | None:
+        if self._rapl is None:
+            return None
+        try:
+            return self._rapl.read()
+        except (OSError, ValueError) as e:
+            self._rapl_reason = f"RAPL read failed at {when} ({describe(e)})"
+            return None
+
+    def _cpu_energy(
+        self, rapl_end: tuple[int, ...] | None, unavailable: dict[str, str]
+    ) -> _CpuEnergy:
+        if self._rapl is not None and self._rapl_start is not None and rapl_end is not None:
+            try:
+                energy = self._rapl.energy(self._rapl_start, rapl_end)
+            except TelemetryError as e:
+                self._rapl_reason = str(e)
+            else:
+                if energy.package_reason is not None:
+                    unavailable["cpu_package_j"] = energy.package_reason
+                if energy.dram_reason is not None:
+                    unavailable["cpu_dram_j"] = energy.dram_reason
+                return _CpuEnergy(RAPL, energy.package_j, energy.dram_j)
+        unavailable.update(dict.fromkeys(RAPL_FIELDS, self._rapl_reason))
+        return _CpuEnergy(None, None, None)
+
     def _build(
         self,
         seconds: float,
         energy_end_mj: int | None,
+        rapl_end: tuple[int, ...] | None,
         trace: PowerTrace | None,
         peaks: PeakReading,
     ) -> WindowResult:
@@ -159,25 +212,34 @@ class Window:
                 f"{peaks.host_reset_reason}; "
                 f"the peak ({peaks.host_source}) covers the process so far"
             )
-        if trace is None:
+        cpu = self._cpu_energy(rapl_end, unavailable)
+        without_gpu = WindowResult(
+            name=self.name,
+            seconds=seconds,
+            torch_peak_bytes=peaks.torch_peak_bytes,
+            host_peak_rss_bytes=peaks.host_peak_rss_bytes,
+            host_peak_rss_reset=peaks.host_reset_reason is None,
+            nvml_match=None,
+            nvml_used_peak_bytes=None,
+            power_method=None,
+            power_mean_w=None,
+            power_max_w=None,
+            power_samples=0,
+            energy_j=None,
+            energy_method=None,
+            cpu_energy_method=cpu.method,
+            cpu_package_j=cpu.package_j,
+            cpu_dram_j=cpu.dram_j,
+            unavailable=unavailable,
+            notes=notes,
+        )
+        if trace is None or self._gpu is None:
             unavailable.update(dict.fromkeys(NVML_FIELDS, self._gpu_reason))
-            return WindowResult(
-                name=self.name,
-                seconds=seconds,
-                torch_peak_bytes=peaks.torch_peak_bytes,
-                host_peak_rss_bytes=peaks.host_peak_rss_bytes,
-                host_peak_rss_reset=peaks.host_reset_reason is None,
-                nvml_used_peak_bytes=None,
-                power_method=None,
-                power_mean_w=None,
-                power_max_w=None,
-                power_samples=0,
-                energy_j=None,
-                energy_method=None,
-                unavailable=unavailable,
-                notes=notes,
-            )
+            return without_gpu
 
+        gpu = self._gpu
+        if gpu.match_note is not None:
+            notes["nvml_match"] = gpu.match_note
         problems = []
         if trace.errors:
             problems.append(f"{trace.errors} NVML read errors, first: {trace.first_error}")
@@ -194,23 +256,20 @@ class Window:
         if not watts:
             for key in ("power_method", "power_mean_w", "power_max_w"):
                 unavailable[key] = f"no power samples ({why_not})"
+        elif gpu.power_note is not None:
+            notes["power_method"] = gpu.power_note
 
         energy, method = self._energy(energy_end_mj, trace, notes, unavailable)
-        return WindowResult(
-            name=self.name,
-            seconds=seconds,
-            torch_peak_bytes=peaks.torch_peak_bytes,
-            host_peak_rss_bytes=peaks.host_peak_rss_bytes,
-            host_peak_rss_reset=peaks.host_reset_reason is None,
+        return dataclasses.replace(
+            without_gpu,
+            nvml_match=gpu.found_by,
             nvml_used_peak_bytes=used_peak,
-            power_method=POWER_METHOD if watts else None,
+            power_method=gpu.power_method if watts else None,
             power_mean_w=sum(watts) / len(watts) if watts else None,
             power_max_w=max(watts) if watts else None,
             power_samples=len(watts),
             energy_j=energy,
             energy_method=method,
-            unavailable=unavailable,
-            notes=notes,
             trace=trace,
         )
 
