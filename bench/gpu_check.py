@@ -45,6 +45,7 @@ CUDA_CONFIGS = {  # name -> --set overrides; fp32 first: the study's arithmetic
     "bf16-cudagraphs": ("precision=bf16", "compile=cudagraphs"),
     "tf32-cudagraphs": ("precision=tf32", "compile=cudagraphs"),
     "bf16-inductor": ("precision=bf16", "compile=inductor"),
+    "tf32-inductor": ("precision=tf32", "compile=inductor"),
 }
 CPU_CONFIGS = {"fp32": (), "bf16": ("precision=bf16",)}
 
@@ -245,6 +246,9 @@ def main() -> int:
     parser.add_argument("--recipe", default="seed", help="seed (default) or quick")
     parser.add_argument(
         "--configs", default=None, help="comma-separated configurations (default: all)"
+    )
+    parser.add_argument(
+        "--config-timeout", type=float, default=240.0, help="seconds per configuration (240)"
     )
     parser.add_argument(
         "--out", type=Path, default=None, help="also write a tarball of the report here"

@@ -161,6 +161,18 @@ def _loss_to_grad(h: Tensor, threshold: float, scale: float) -> Tensor:
     return loss
 
 
+def _loss_and_grad(h: Tensor, threshold: float, scale: float) -> tuple[Tensor, Tensor]:
+    """:func:`_loss_to_grad` without side effects, for ``torch.compile`` to fuse: the loss and
+    d loss / d preactivation (2n, H) of activities ``h`` (2n, H), positives then negatives."""
+    rows = h.shape[0]
+    g = h.pow(2).sum(1).mul(scale).view(2, rows // 2)
+    margin = torch.stack([threshold - g[0], g[1] - threshold])  # (2, n)
+    loss = F.softplus(margin).mean()
+    coef = torch.sigmoid(margin) * (2.0 * scale / rows)
+    coef = torch.stack([-coef[0], coef[1]]).view(rows, 1)
+    return loss, h * coef
+
+
 def _goodness_and_direction(h: Tensor, scale: float) -> Tensor:
     """Goodness ``scale·‖h‖²`` (N,) of activities ``h`` (N, H); turns ``h`` into its direction
     (the next layer's input) in place, reusing the norm."""
@@ -176,6 +188,13 @@ class _PairInputs(Protocol):
 
     def step(self, layer: nn.Linear, idx: Tensor | None, threshold: float, scale: float) -> Tensor:
         """Loss of rows ``idx`` (all when ``None``); sets the layer's ``.grad`` to its gradient."""
+        ...
+
+    def grads(
+        self, idx: Tensor | None, weight: Tensor, bias: Tensor, threshold: float, scale: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """:meth:`step` as a pure function of the weights, returning (loss, d weight, d bias):
+        the form ``torch.compile`` fuses best (no output buffers, no side effects)."""
         ...
 
     def outputs(self, layer: nn.Linear) -> Tensor:
@@ -250,6 +269,23 @@ class _OverlaidPairs:
         return loss
 
     @torch.no_grad()
+    def grads(
+        self, idx: Tensor | None, weight: Tensor, bias: Tensor, threshold: float, scale: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        c = self.num_classes
+        base = self.base if idx is None else self.base[idx]  # (m, D)
+        lab = self.lab if idx is None else self.lab[:, idx]  # (2, m, C)
+        m = base.shape[0]
+        shared = torch.mm(base, weight.to(base.dtype).t()).to(weight.dtype) + bias  # (m, H)
+        z = torch.matmul(lab, weight[:, :c].t()) + shared  # (2, m, H)
+        loss, dz = _loss_and_grad(z.relu().view(2 * m, -1), threshold, scale)
+        d_shared = dz.view(2, m, -1).sum(0)  # (m, H)
+        grad_w = torch.mm(d_shared.to(base.dtype).t(), base).to(weight.dtype)
+        d_label = torch.mm(dz.t(), lab.reshape(2 * m, c))  # (H, C)
+        grad_w = torch.cat([grad_w[:, :c] + d_label, grad_w[:, c:]], 1)
+        return loss, grad_w, d_shared.sum(0)
+
+    @torch.no_grad()
     def outputs(self, layer: nn.Linear) -> Tensor:
         base, lab = self._rows(None)
         z = torch.empty(2 * self.rows, layer.out_features, device=lab.device, dtype=lab.dtype)
@@ -288,6 +324,16 @@ class _PlainPairs:
         _set_grad(layer.weight, grad_w)
         _set_grad(layer.bias, grad_b)
         return loss
+
+    @torch.no_grad()
+    def grads(
+        self, idx: Tensor | None, weight: Tensor, bias: Tensor, threshold: float, scale: float
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        rows = self.both if idx is None else self.both[torch.cat([idx, idx + self.rows])]
+        z = torch.mm(rows, weight.to(rows.dtype).t()).to(weight.dtype) + bias  # (2m, H)
+        loss, dz = _loss_and_grad(z.relu(), threshold, scale)
+        grad_w = torch.mm(dz.to(rows.dtype).t(), rows).to(weight.dtype)
+        return loss, grad_w, dz.sum(0)
 
     @torch.no_grad()
     def outputs(self, layer: nn.Linear) -> Tensor:
@@ -468,12 +514,17 @@ class _LayerFit:
         self.batch = min(batch, self.rows)
         self.full_batch = self.batch >= self.rows
         scale = goodness_scale(layer.out_features, recipe.goodness)
-        grads = inputs.step
+        compiled = inputs.grads
         if recipe.compile == "inductor":
-            grads = torch.compile(inputs.step, dynamic=False)
+            compiled = torch.compile(inputs.grads, dynamic=False)
 
         def step(idx: Tensor | None) -> Tensor:
-            loss = grads(layer, idx, recipe.threshold, scale)
+            if recipe.compile == "inductor":
+                loss, layer.weight.grad, layer.bias.grad = compiled(
+                    idx, layer.weight, layer.bias, recipe.threshold, scale
+                )
+            else:
+                loss = inputs.step(layer, idx, recipe.threshold, scale)
             self.opt.step()
             return loss
 

@@ -89,6 +89,29 @@ def test_bf16_deeper_layer_keeps_the_algebra() -> None:
     assert rel_err(layer.bias.grad, ref[2]) < 2e-2
 
 
+@pytest.mark.parametrize("low", [None, torch.bfloat16])
+@pytest.mark.parametrize("batch", [None, [0, 7, 19, 40]])
+def test_pure_grads_equal_the_buffered_step(
+    data: tuple[Tensor, Tensor], low: torch.dtype | None, batch: list[int] | None
+) -> None:
+    """``grads`` (what inductor compiles) computes what ``step`` computes, for both layer kinds."""
+    x, y = data
+    x = x.double() if low is None else x
+    gen = torch.Generator().manual_seed(0)
+    layer = seeded_linear(D, H, gen, CPU, x.dtype)
+    deeper = seeded_linear(H, 7, gen, CPU, x.dtype)
+    first = ff._OverlaidPairs(x, y, torch.roll(y, 1), C, x.max(), low)
+    second = ff._PlainPairs(first.outputs(layer), low)
+    idx = None if batch is None else torch.tensor(batch)
+    tol = {"rtol": 1e-2, "atol": 1e-4} if low is not None else {}
+    for pairs, lin in ((first, layer), (second, deeper)):
+        loss, gw, gb = pairs.grads(idx, lin.weight, lin.bias, 2.0, 0.1)
+        step_loss = pairs.step(lin, idx, 2.0, 0.1)
+        torch.testing.assert_close(loss, step_loss, **tol)
+        torch.testing.assert_close(gw, lin.weight.grad, **tol)
+        torch.testing.assert_close(gb, lin.bias.grad, **tol)
+
+
 def test_bf16_training_follows_fp32(data: tuple[Tensor, Tensor]) -> None:
     x, y = data
     recipe = FFRecipe(name="t", hidden=(H, 8), epochs=30, batch_size=16, lr=0.03)
