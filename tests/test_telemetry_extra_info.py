@@ -89,7 +89,8 @@ def test_cpu_results_validate_against_schema() -> None:
     assert telemetry["compute"]["timer"] == "perf_counter"
     assert len(telemetry["compute"]["per_epoch"]["layer1"]) == 2
     f = telemetry["flops"]
-    assert f["train_per_s"] == flops.train / windows["train"].seconds
+    assert f["rate_seconds"] == telemetry["compute"]["total"]  # epochs only, setup excluded
+    assert f["train_per_s"] == flops.train / telemetry["compute"]["total"]
     assert f["utilisation"] == pytest.approx(f["train_per_s"] / peak.flops_per_s)
     assert f["model_utilisation"] == f["utilisation"]
     assert f["utilisation_basis"] == "model"
@@ -199,10 +200,10 @@ def test_gpu_windows_map_onto_the_schema() -> None:
     assert telemetry["power"]["method"] == "nvml_power_instant"
     f = telemetry["flops"]
     assert f["executed_train"] == 2 * 10**12
-    assert f["executed_train_per_s"] == pytest.approx(0.5e12)
-    assert f["utilisation"] == pytest.approx(0.5)
+    assert f["executed_train_per_s"] == pytest.approx(1e12)  # over compute.total, 2 s
+    assert f["utilisation"] == pytest.approx(1.0)
     assert f["utilisation_basis"] == "executed"
-    assert f["model_utilisation"] == pytest.approx(flops.train / 4.0 / 1e12)
+    assert f["model_utilisation"] == pytest.approx(flops.train / 2.0 / 1e12)
     assert f["peak_matmul_precision"] == "high"
     assert "flops.utilisation" not in telemetry["telemetry_notes"]
 
@@ -218,8 +219,8 @@ def test_executed_rate_above_peak_is_kept_with_a_note() -> None:
         test_accuracy=0.8,
         executed_train_flops=8 * 10**12,
     )
-    assert telemetry["flops"]["utilisation"] == pytest.approx(2.0)
-    assert "2.00x the measured matmul peak" in telemetry["telemetry_notes"]["flops.utilisation"]
+    assert telemetry["flops"]["utilisation"] == pytest.approx(4.0)
+    assert "4.00x the measured matmul peak" in telemetry["telemetry_notes"]["flops.utilisation"]
 
 
 def test_predict_test_energy_missing_gives_reasons() -> None:

@@ -9,8 +9,9 @@ made here:
 
 * ``seconds.eval`` is ``predict_train + predict_test``; ``memory.torch_peak_bytes.eval`` is the
   larger of the two predict windows' peaks.
-* ``flops.train_per_s`` is the analytic (model) training FLOPs over the synced wall time of the
-  "train" window; ``flops.predict`` is the prediction FLOPs for ``test_points`` samples.
+* ``flops.train_per_s`` is the analytic (model) training FLOPs over the training epochs' compute
+  time (``compute.total``: compile/capture time and setup excluded; the "train" window's wall
+  time where no epoch was timed); ``flops.rate_seconds`` is the time used; ``flops.predict`` is the prediction FLOPs for ``test_points`` samples.
   ``flops.executed_train`` is the FLOPs the training actually executed (counted by the caller,
   null when not counted). ``flops.utilisation`` is the executed rate over the measured peak when
   executed FLOPs are given, else the model rate (``flops.utilisation_basis`` says which);
@@ -101,14 +102,15 @@ def telemetry_extra_info(
         for field, note in windows[name].notes.items():
             notes[f"{name}.{field}"] = note
 
-    model_rate = flop_rate(flops.train, train.seconds, peak)
+    rate_seconds = compute.total if compute.total > 0 else train.seconds
+    model_rate = flop_rate(flops.train, rate_seconds, peak)
     executed_per_s = None
     utilisation, basis = model_rate.utilisation, MODEL
     if executed_train_flops is None:
         unavailable["flops.executed_train"] = NOT_COUNTED
         unavailable["flops.executed_train_per_s"] = NOT_COUNTED
     else:
-        executed = flop_rate(executed_train_flops, train.seconds, peak)
+        executed = flop_rate(executed_train_flops, rate_seconds, peak)
         executed_per_s = executed.per_s
         utilisation, basis = executed.utilisation, EXECUTED
         if utilisation is not None and utilisation > 1.0:
@@ -173,6 +175,7 @@ def telemetry_extra_info(
             "train": flops.train,
             "predict": flops.predict_for(test_points),
             "train_per_s": model_rate.per_s,
+            "rate_seconds": rate_seconds,
             "executed_train": executed_train_flops,
             "executed_train_per_s": executed_per_s,
             "peak_per_s": model_rate.peak_per_s,
