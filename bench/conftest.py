@@ -42,7 +42,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add = group.addoption
     add("--recipe", default="quick", help="named recipe: seed, quick or tiny (default: quick)")
     add("--datasets", default=None, help="comma-separated datasets (default: all present)")
-    add("--methods", default="ff,bp", help="comma-separated methods: ff, bp (default: both)")
+    add(
+        "--methods",
+        default=None,
+        help="comma-separated methods, e.g. ff,bp,ff_head (default: every registered method "
+        "that has the recipe)",
+    )
+    add(
+        "--method-module",
+        dest="method_modules",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE and benchmark the method it defines as METHOD (repeatable)",
+    )
     add("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     add("--data-root", default=None, help="dataset root (default: $FF_BENCH_DATA or user cache)")
     add("--seeds", default="1", help="seeds per dataset x method (default: 1)")
@@ -73,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
             rounds=opt("rounds"),
             journal=opt("journal"),
             floors=opt("floors"),
+            method_modules=tuple(opt("method_modules")),
         )
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))

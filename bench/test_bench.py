@@ -18,7 +18,6 @@ import torch
 
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
-from ff_algos.recipes import Method
 from ff_algos.suite.case import CaseSpec, case_peak, run_case, warm_up
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
@@ -34,7 +33,7 @@ def test_fit(
     telemetry: TelemetrySession,
     terminal: Terminal,
     dataset: str,
-    method: Method,
+    method: str,
     seed: int,
     request: pytest.FixtureRequest,
 ) -> None:
@@ -43,7 +42,7 @@ def test_fit(
     if not is_present(dataset, root):
         reason = (
             f"{dataset} is not present under {root}; "
-            f"fetch it with: ff-bench data fetch {dataset} --root {root}"
+            f"fetch it with: ff-bench data fetch {dataset} --data-root {root}"
         )
         if options.datasets_explicit:
             pytest.fail(reason, pytrace=False)

@@ -9,9 +9,9 @@ Normalize, flatten), so that the input pipeline's share of an end-to-end time ca
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,10 +19,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.compiled import EpochRunner
-from ff_algos.data import LoadedDataset, Split, torchvision_dataset
+from ff_algos.data import DatasetInfo, LoadedDataset, Split, torchvision_dataset
+from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import BPRecipe, RecipeError
+from ff_algos.recipes import BPRecipe, FlopCount, RecipeError
 from ff_algos.training import LossLog, seeded_linear
 
 
@@ -64,15 +65,6 @@ class MLP(nn.Module):
         return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long, device=x.device)
 
 
-@dataclass(frozen=True)
-class BPTraining:
-    """A trained MLP and its per-epoch mean training loss (phase ``"train"``)."""
-
-    model: MLP
-    losses: dict[str, list[float]]
-    options: dict[str, object]
-
-
 def validate_bp(recipe: BPRecipe) -> None:
     """Raise :class:`RecipeError` for a recipe that cannot run."""
     if min(recipe.hidden, default=1) < 1:
@@ -90,7 +82,7 @@ def train_bp(
     num_classes: int,
     observer: TrainObserver | None = None,
     loader_epochs: Iterable[Iterable[tuple[Tensor, Tensor]]] | None = None,
-) -> BPTraining:
+) -> Fitted[MLP]:
     """Train the MLP on the rows ``x`` (N, D), ``y`` (N,), reshuffled every epoch on their device.
 
     With ``loader_epochs`` (the dataloader pipeline: one iterable of CPU batches per epoch) the
@@ -178,7 +170,9 @@ def train_bp(
         "input_pipeline": recipe.input_pipeline,
         "fused_adam": device.type == "cuda",
     }
-    return BPTraining(model=model, losses={"train": log.host()}, options=options)
+    if loader_epochs is not None:
+        options["loader_workers"] = recipe.loader_workers
+    return Fitted(model=model, losses={"train": log.host()}, options=options)
 
 
 class _Flatten:
@@ -186,15 +180,6 @@ class _Flatten:
 
     def __call__(self, image: Tensor) -> Tensor:
         return image.reshape(-1)
-
-
-def subset_rows(total: int, n: int | None, seed: int) -> Tensor | None:
-    """Indices of the rows ``Split.subset(n, seed)`` keeps (sorted), or ``None`` for all."""
-    if n is None or n >= total:
-        return None
-    generator = torch.Generator().manual_seed(seed)
-    rows: Tensor = torch.randperm(total, generator=generator)[:n].sort().values
-    return rows
 
 
 def dataloader_epochs(recipe: BPRecipe, data: LoadedDataset, train: Split) -> Iterator[Any]:
@@ -209,11 +194,8 @@ def dataloader_epochs(recipe: BPRecipe, data: LoadedDataset, train: Split) -> It
         [transforms.ToTensor(), transforms.Normalize(info.mean, info.std), _Flatten()]
     )
     dataset = torchvision_dataset(info.name, data.root, train=True, transform=transform)
-    rows = subset_rows(len(data.train), len(train), recipe.seed)
-    if rows is not None:
-        if not torch.equal(data.train.y[rows.to(data.train.y.device)], train.y):
-            raise RuntimeError("subset_rows no longer matches Split.subset; keep them in step")
-        dataset = Subset(dataset, rows.tolist())
+    if train.rows is not None:
+        dataset = Subset(dataset, train.rows.tolist())
     loader = DataLoader(
         dataset,
         batch_size=recipe.batch_size or len(train),
@@ -224,3 +206,41 @@ def dataloader_epochs(recipe: BPRecipe, data: LoadedDataset, train: Split) -> It
         pin_memory=train.x.device.type == "cuda",
     )
     return itertools.repeat(loader, recipe.epochs)
+
+
+class _Backprop:
+    """The :class:`~ff_algos.method.Method` contract for the backprop MLP baseline."""
+
+    name = "bp"
+    description = "backprop MLP of the same hidden shape plus a linear head (the baseline)"
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, BPRecipe] = {
+            "seed": BPRecipe(name="seed"),
+            "quick": BPRecipe(name="quick", epochs=3, train_size=10000),
+            "tiny": BPRecipe(name="tiny", hidden=(64, 64), epochs=1, train_size=1024),
+        }
+
+    def validate(self, recipe: BPRecipe, info: DatasetInfo) -> None:
+        if recipe.epochs < 1:
+            raise RecipeError(f"epochs={recipe.epochs} trains nothing; use epochs=1 or more")
+        validate_bp(recipe)
+
+    def fit(self, recipe: BPRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[MLP]:
+        train = data.train
+        loader = None
+        if recipe.input_pipeline == "dataloader":
+            loader = dataloader_epochs(recipe, data, train)
+        return train_bp(recipe, train.x, train.y, data.info.num_classes, observer, loader)
+
+    def flops(self, recipe: BPRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info.input_size, info.num_classes)
+
+    def executed_flops(self, recipe: BPRecipe, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info.input_size, info.num_classes)
+
+    def warm_up_recipe(self, recipe: BPRecipe, rows: int) -> BPRecipe:
+        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
+
+
+METHOD = _Backprop()

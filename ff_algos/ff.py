@@ -35,6 +35,7 @@ What is computed once instead of every epoch or every label (same function up to
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass
@@ -45,9 +46,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.compiled import EpochRunner
+from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import FFRecipe, Goodness, RecipeError
+from ff_algos.recipes import FFRecipe, FlopCount, Goodness, RecipeError
 from ff_algos.training import LossLog, seeded_linear
 
 EPS = 1e-4  # added to the norm before dividing, as in the reference
@@ -400,15 +403,6 @@ class FFNet(nn.Module):
         return self.goodness_per_label(x).argmax(1)
 
 
-@dataclass(frozen=True)
-class FFTraining:
-    """A trained network and the per-epoch mean loss of each layer (``"layer1"``, ...)."""
-
-    model: FFNet
-    losses: dict[str, list[float]]
-    options: dict[str, object]
-
-
 def negative_labels(y: Tensor, num_classes: int, kind: str, generator: torch.Generator) -> Tensor:
     """Labels for the negative data, drawn once on the CPU from ``generator``: a random
     permutation of ``y`` (``"permute"``, the reference; about 1/C keep the true label) or a
@@ -445,7 +439,7 @@ def train_ff(
     y: Tensor,
     num_classes: int,
     observer: TrainObserver | None = None,
-) -> FFTraining:
+) -> Fitted[FFNet]:
     """Train a Forward-Forward network on ``x`` (N, D) and labels ``y`` (N,), on their device and
     in their dtype (matrix products in ``recipe.precision``). The same seed gives bit-identical
     results on the CPU."""
@@ -488,7 +482,7 @@ def train_ff(
         "shared_label_product": True,
         "fused_adam": device.type == "cuda",
     }
-    return FFTraining(model=model, losses=losses, options=options)
+    return Fitted(model=model, losses=losses, options=options)
 
 
 class _LayerFit:
@@ -562,3 +556,39 @@ class _LayerFit:
                 log.check(epoch + 1)
         log.check(recipe.epochs)
         return log
+
+
+class _ForwardForward:
+    """The :class:`~ff_algos.method.Method` contract for greedy layer-wise FF."""
+
+    name = "ff"
+    description = "Forward-Forward, greedy layer-wise, label overlaid (the reference study)"
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, FFRecipe] = {
+            "seed": FFRecipe(name="seed"),
+            "quick": FFRecipe(name="quick", epochs=20, batch_size=250, train_size=10000),
+            "tiny": FFRecipe(
+                name="tiny", hidden=(64, 64), epochs=5, batch_size=256, train_size=1024
+            ),
+        }
+
+    def validate(self, recipe: FFRecipe, info: DatasetInfo) -> None:
+        if recipe.epochs < 1:
+            raise RecipeError(f"epochs={recipe.epochs} trains nothing; use epochs=1 or more")
+        validate_ff(recipe, info.input_size, info.num_classes)
+
+    def fit(self, recipe: FFRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[FFNet]:
+        return train_ff(recipe, data.train.x, data.train.y, data.info.num_classes, observer)
+
+    def flops(self, recipe: FFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info.input_size, info.num_classes)
+
+    def executed_flops(self, recipe: FFRecipe, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info.input_size, info.num_classes)
+
+    def warm_up_recipe(self, recipe: FFRecipe, rows: int) -> FFRecipe:
+        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
+
+
+METHOD = _ForwardForward()

@@ -1,48 +1,40 @@
-"""One entry point for every training method: :func:`fit` a recipe to a dataset, get a
-:class:`Classifier`, score it with :func:`accuracy`.
+"""One entry point for every training method: :func:`fit` a recipe to a dataset, get the trained
+model with the rows it saw, score it with :func:`accuracy`.
 
-The benchmark suite codes against this module only; it dispatches on the recipe's type
-(:class:`~ff_algos.recipes.FFRecipe` or :class:`~ff_algos.recipes.BPRecipe`) and trains on the
-device where the dataset's tensors live.
+The method is found in :mod:`ff_algos.registry` by the recipe's ``method``; the training rows are
+chosen here, once (the recipe's ``train_size`` subset, seeded), for every method.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from torch import Tensor
-
-from ff_algos.backprop import dataloader_epochs, train_bp
+from ff_algos import registry
 from ff_algos.data import LoadedDataset, Split
-from ff_algos.ff import train_ff
-from ff_algos.observe import TrainObserver
-from ff_algos.recipes import BPRecipe, FFRecipe, Recipe, RecipeError
+from ff_algos.method import Classifier
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.recipes import RecipeError
 from ff_algos.training import DivergenceError
 
 __all__ = ["Classifier", "DivergenceError", "FitResult", "accuracy", "fit", "training_rows"]
 
 
-class Classifier(Protocol):
-    """A trained model that labels inputs."""
-
-    def predict(self, x: Tensor) -> Tensor:
-        """Labels (N,) int64 on ``x``'s device for inputs ``x`` (N, D); chunked internally."""
-        ...
-
-
 @dataclass(frozen=True)
 class FitResult:
-    """A trained model, the rows it was trained on, its loss history and the implementation
-    choices that actually ran."""
+    """A trained model, the rows it was trained on, its loss history, the implementation
+    choices that actually ran and any further predictors to score."""
 
     model: Classifier
     train: Split  # the rows actually trained on (recipe.train_size subset, seeded)
     losses: dict[str, list[float]]  # phase -> per-epoch mean loss, read from the device once
-    options: dict[str, Any]  # e.g. compiled, cuda_graphs, goodness, negatives, input_pipeline
+    options: dict[str, Any]  # e.g. compile, precision, goodness, negatives, input_pipeline
+    predictors: Mapping[str, Classifier] = dataclasses.field(default_factory=dict)
 
 
-def training_rows(recipe: Recipe, data: LoadedDataset) -> Split:
+def training_rows(recipe: Any, data: LoadedDataset) -> Split:
     """The training rows ``recipe`` uses: all of ``data.train``, or a seeded subset of
     ``recipe.train_size`` rows."""
     n = len(data.train)
@@ -56,29 +48,19 @@ def training_rows(recipe: Recipe, data: LoadedDataset) -> Split:
     return data.train.subset(recipe.train_size, recipe.seed)
 
 
-def fit(recipe: Recipe, data: LoadedDataset, *, observer: TrainObserver | None = None) -> FitResult:
-    """Train ``recipe`` on ``data.train`` (its ``train_size`` subset) on the data's device.
+def fit(recipe: Any, data: LoadedDataset, *, observer: TrainObserver | None = None) -> FitResult:
+    """Train ``recipe`` with its method on ``data.train`` (its ``train_size`` subset) on the
+    data's device.
 
     Raises :class:`DivergenceError` if the loss becomes non-finite and
     :class:`~ff_algos.recipes.RecipeError` for a recipe that cannot run on this data.
     """
+    method = registry.get(recipe.method)
+    method.validate(recipe, data.info)
     train = training_rows(recipe, data)
-    num_classes = data.info.num_classes
-    if isinstance(recipe, FFRecipe):
-        ff = train_ff(recipe, train.x, train.y, num_classes, observer)
-        return FitResult(model=ff.model, train=train, losses=ff.losses, options=ff.options)
-    if isinstance(recipe, BPRecipe):
-        loader = (
-            dataloader_epochs(recipe, data, train)
-            if recipe.input_pipeline == "dataloader"
-            else None
-        )
-        bp = train_bp(recipe, train.x, train.y, num_classes, observer, loader_epochs=loader)
-        options = dict(bp.options)
-        if loader is not None:
-            options["loader_workers"] = recipe.loader_workers
-        return FitResult(model=bp.model, train=train, losses=bp.losses, options=options)
-    raise RecipeError(f"unknown recipe type {type(recipe).__name__}; use FFRecipe or BPRecipe")
+    subset = dataclasses.replace(data, train=train)
+    fitted = method.fit(recipe, subset, observer if observer is not None else NullObserver())
+    return FitResult(fitted.model, train, fitted.losses, fitted.options, fitted.predictors)
 
 
 def accuracy(model: Classifier, split: Split) -> float:

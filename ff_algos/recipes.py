@@ -28,8 +28,6 @@ from ff_algos.compiled import Compile
 from ff_algos.errors import FFBenchError
 from ff_algos.precision import Precision
 
-Method = Literal["ff", "bp"]
-METHODS: tuple[Method, ...] = ("ff", "bp")
 Goodness = Literal["mean", "sum"]
 Negatives = Literal["permute", "wrong_label"]
 InputPipeline = Literal["tensor", "dataloader"]
@@ -85,7 +83,7 @@ class FFRecipe:
     precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 products, fp32 master weights
     compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
 
-    method: typing.ClassVar[Method] = "ff"
+    method: typing.ClassVar[str] = "ff"
 
     def flops(self, n_train: int, input_size: int, num_classes: int) -> FlopCount:
         """Model FLOPs: per layer and epoch, positive and negative forward passes (2·N rows) and the
@@ -101,18 +99,19 @@ class FFRecipe:
             predict_samples=1,
         )
 
-    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> int:
+    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> dict[str, int]:
         """Training FLOPs the fast path really executes (:mod:`ff_algos.ff`, matrix products
-        only): layer 1 computes the image product once for positives and negatives (forward and
-        weight gradient) plus rank-C label products; deeper layers run as the plain algorithm;
-        each trained layer but the last runs once more to hand its outputs on."""
+        only), per layer: layer 1 computes the image product once for positives and negatives
+        (forward and weight gradient) plus rank-C label products; deeper layers run as the plain
+        algorithm; each layer but the last runs forward once more to hand its outputs on."""
         (d, h1), *rest = _widths(input_size, self.hidden)
-        first = 2 * n_train * d * h1 + 2 * (2 * n_train) * num_classes * h1  # one forward
-        deeper = [2 * (2 * n_train) * i * o for i, o in rest]  # one forward each
-        per_epoch = 2 * (first + sum(deeper))  # forward and weight gradient
-        # each layer but the last runs forward once more to give the next layer its inputs
-        handover = first + sum(deeper[:-1]) if rest else 0
-        return self.epochs * per_epoch + handover
+        forward = [2 * n_train * d * h1 + 2 * (2 * n_train) * num_classes * h1]
+        forward += [2 * (2 * n_train) * i * o for i, o in rest]
+        last = len(forward) - 1
+        return {
+            f"layer{k + 1}": self.epochs * 2 * f + (f if k < last else 0)
+            for k, f in enumerate(forward)
+        }
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ class BPRecipe:
     precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 autocast, fp32 master weights
     compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
 
-    method: typing.ClassVar[Method] = "bp"
+    method: typing.ClassVar[str] = "bp"
 
     def flops(self, n_train: int, input_size: int, num_classes: int) -> FlopCount:
         """Model FLOPs: forward through hidden layers and head; backward computes weight gradients
@@ -145,48 +144,32 @@ class BPRecipe:
         backward = self.epochs * n_train * (2 * per_row - first)
         return FlopCount(forward=forward, backward=backward, predict=per_row, predict_samples=1)
 
-    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> int:
+    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> dict[str, int]:
         """Training FLOPs executed: the plain algorithm's (nothing is skipped)."""
-        return self.flops(n_train, input_size, num_classes).train
+        return {"train": self.flops(n_train, input_size, num_classes).train}
 
 
-Recipe = FFRecipe | BPRecipe
+def get_recipe(name: str, method: str) -> Any:
+    """The recipe ``name`` of ``method``, from the method registry (one-line error if none)."""
+    from ff_algos.registry import recipe  # the registry imports the methods, which import us
 
-RECIPES: dict[str, dict[Method, Recipe]] = {
-    "seed": {"ff": FFRecipe(name="seed"), "bp": BPRecipe(name="seed")},
-    "quick": {
-        "ff": FFRecipe(name="quick", epochs=20, batch_size=250, train_size=10000),
-        "bp": BPRecipe(name="quick", epochs=3, train_size=10000),
-    },
-    "tiny": {
-        "ff": FFRecipe(name="tiny", hidden=(64, 64), epochs=5, batch_size=256, train_size=1024),
-        "bp": BPRecipe(name="tiny", hidden=(64, 64), epochs=1, train_size=1024),
-    },
-}
+    return recipe(method, name)
 
 
-def get_recipe(name: str, method: str) -> Recipe:
-    """The named recipe for ``method`` (``ff`` or ``bp``); a clear error lists the valid names."""
-    if name not in RECIPES:
-        raise RecipeError(f"unknown recipe {name!r}; choose one of: {', '.join(sorted(RECIPES))}")
-    if method not in METHODS:
-        raise RecipeError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}")
-    return RECIPES[name][method]
-
-
-def recipe_fields(recipe: Recipe) -> list[str]:
+def recipe_fields(recipe: Any) -> list[str]:
     """Names of the fields a user may override (``name`` excluded)."""
     return [f.name for f in dataclasses.fields(recipe) if f.name != "name"]
 
 
-def apply_overrides(recipe: Recipe, overrides: dict[str, str]) -> Recipe:
+def apply_overrides(recipe: Any, overrides: dict[str, str], known: set[str] | None = None) -> Any:
     """A copy of ``recipe`` with fields set from strings (``"500,500"``, ``"none"``, ``"0.01"``).
 
-    Fields a recipe does not have are errors unless another method's recipe has them (so one
-    ``--set`` list can serve both methods); values that do not parse are always errors.
+    Fields the recipe does not have are errors unless they are in ``known`` (fields of the other
+    methods in the session, so one ``--set`` list can serve them all); values that do not parse
+    are always errors.
     """
     hints = typing.get_type_hints(type(recipe))
-    known_anywhere = {f for rs in RECIPES.values() for r in rs.values() for f in recipe_fields(r)}
+    known_anywhere = set(recipe_fields(recipe)) | (known or set())
     changes: dict[str, Any] = {}
     for key, text in overrides.items():
         if key not in recipe_fields(recipe):
@@ -202,10 +185,12 @@ def apply_overrides(recipe: Recipe, overrides: dict[str, str]) -> Recipe:
     return dataclasses.replace(recipe, **changes)
 
 
-def recipe_dict(recipe: Recipe) -> dict[str, Any]:
+def recipe_dict(recipe: Any) -> dict[str, Any]:
     """The recipe as plain JSON-ready data, with its method."""
     data = dataclasses.asdict(recipe)
-    data["hidden"] = list(recipe.hidden)
+    for key, value in data.items():
+        if isinstance(value, tuple):
+            data[key] = list(value)
     data["method"] = recipe.method
     return data
 

@@ -9,11 +9,16 @@ runs were saved: checked when present, absent from older records)::
 
     schema: str                       "ff-bench/1"
     dataset: str                      canonical lower-case name, e.g. "mnist"
-    method: str                       "ff" or "bp"
+    method: str                       a registered method: "ff", "bp", "ff_head", ...
     recipe: object                    every recipe field (see ff_algos.recipes), plus "method"
     seed: int
     device: {type: str, name: str, index: int?}
-    accuracy: {train: float, test: float, floor: float?, passed: bool?}
+    accuracy: {train: float, test: float, floor: float?, passed: bool?,
+               predictors: {name: {test: float, predict_test_seconds: float}}*}
+        predictors: further predictors a method scored beside its model (e.g. FF goodness
+        beside ff_head's linear head)
+    study: {like_for_like: bool, differences: [str]}*
+        whether the recipe is the reference study's, decided when the run was saved
     seconds: {end_to_end: float, data: float, train: float, eval: float,
               predict_train: float*, predict_test: float*}
         eval is predict_train + predict_test (predicting the training and the test split)
@@ -22,12 +27,14 @@ runs were saved: checked when present, absent from older records)::
         "train" for backprop; per_epoch holds seconds per epoch of each phase
     flops: {train: int, predict: int, train_per_s: float, peak_per_s: float?, peak_dtype: str,
             utilisation: float?, executed_train: int?*, executed_train_per_s: float?*,
-            peak_matmul_precision: str?*, utilisation_basis: str*, model_utilisation: float?*}
+            peak_matmul_precision: str?*, utilisation_basis: str*, model_utilisation: float?*,
+            rate_seconds: float*, executed_by_phase: {phase: int}*}
         train and train_per_s are analytic (model) FLOPs; executed_train the FLOPs training
         really executed, where counted; utilisation is FLOP/s over the measured matmul peak,
         of the executed FLOPs when counted (utilisation_basis "executed") else of the model
         FLOPs ("model"); model_utilisation is always the model FLOPs' share; peak_matmul_precision
-        is torch.get_float32_matmul_precision() while the peak was measured
+        is torch.get_float32_matmul_precision() while the peak was measured; rates are over
+        rate_seconds, the epochs' compute time (older records: the training window)
     memory: {torch_peak_bytes: {data: int?, train: int?, eval: int?, predict_train: int?*,
              predict_test: int?*}, nvml_used_peak_bytes: int?, host_peak_rss_bytes: int?}
         torch_peak_bytes.eval is the larger of the two predict windows' peaks
@@ -43,7 +50,11 @@ runs were saved: checked when present, absent from older records)::
         (only); joules_per_test_point: that energy per test sample (records without
         predict_test_joules divided the energy of predicting both splits); cpu_*: the training
         window's CPU package and DRAM energy from RAPL counters (cpu_method "rapl")
-    options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured)
+    precision: {precision: str, autocast_dtype: str?, matmul_allow_tf32: bool?, ...}*
+        what really ran: the recipe's precision, TF32 flags, float32 matmul precision, the
+        TF32 environment overrides (see ff_algos.telemetry.precision_state)
+    options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured);
+        compile, compile_seconds (compiling/capturing, outside compute, inside seconds.train)
     unavailable: {field: reason}
 
 Informational keys, not validated: ``recipe_name``, ``data`` (source, rows, load seconds),
@@ -117,6 +128,11 @@ _OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "energy.cpu_method": (str, _N),
     "energy.cpu_package_joules": (*_NUM, _N),
     "energy.cpu_dram_joules": (*_NUM, _N),
+    "accuracy.predictors": (dict,),
+    "study.like_for_like": (bool,),
+    "flops.rate_seconds": _NUM,
+    "flops.executed_by_phase": (dict,),
+    "precision": (dict,),
 }
 
 

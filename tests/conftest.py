@@ -82,7 +82,7 @@ def real_data_root() -> Callable[[str], Path]:
         if is_present(name, root):
             return root
         message = (
-            f"{name} not under {root}: run `ff-bench data fetch {name} --root {root}` "
+            f"{name} not under {root}: run `ff-bench data fetch {name} --data-root {root}` "
             "and set FF_BENCH_DATA to that root"
         )
         if os.environ.get("FF_BENCH_REQUIRE_DATA") == "1":

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos import backprop
+from ff_algos.method import Fitted
 from ff_algos.recipes import BPRecipe, RecipeError
 from ff_algos.training import DivergenceError
 
@@ -33,7 +34,7 @@ def small_recipe(**changes: object) -> BPRecipe:
     return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-def run(recipe: BPRecipe, x: Tensor, y: Tensor) -> backprop.BPTraining:
+def run(recipe: BPRecipe, x: Tensor, y: Tensor) -> Fitted[backprop.MLP]:
     return backprop.train_bp(recipe, x, y, C)
 
 
@@ -136,16 +137,16 @@ def test_bad_recipes_are_rejected(
         run(small_recipe(**changes), x, y)
 
 
-def test_subset_rows_match_split_subset() -> None:
+def test_subset_records_its_rows_in_the_full_split() -> None:
     from ff_algos.data import Split
 
-    x = torch.arange(30.0)[:, None]
-    split = Split(x, torch.arange(30))
-    rows = backprop.subset_rows(30, 12, seed=3)
-    assert rows is not None
-    assert torch.equal(split.subset(12, 3).y, rows)
-    assert backprop.subset_rows(30, None, 3) is None
-    assert backprop.subset_rows(30, 30, 3) is None
+    split = Split(torch.arange(30.0)[:, None], torch.arange(30))
+    sub = split.subset(12, 3)
+    assert sub.rows is not None
+    assert torch.equal(sub.y, sub.rows)  # y is the row number here
+    assert torch.equal(sub.rows, sub.rows.sort().values)
+    assert split.subset(None, 3) is split
+    assert split.subset(30, 3).rows is None
 
 
 @pytest.mark.real_data

@@ -35,8 +35,13 @@ def bench(pytester: pytest.Pytester, real_data_root: Callable[[str], Path]) -> p
 
 def _run(bench: pytest.Pytester, *args: str) -> pytest.RunResult:
     return bench.runpytest_subprocess(
-        "--recipe=tiny", "--datasets=mnist", "--journal=journal.jsonl", *args
+        "--recipe=tiny", "--datasets=mnist", "--journal=journal.jsonl", *_methods(args), *args
     )
+
+
+def _methods(args: tuple[str, ...]) -> tuple[str, ...]:
+    """The baselines unless the test names methods itself."""
+    return () if any(a.startswith("--methods") for a in args) else ("--methods=ff,bp",)
 
 
 def _saved(path: Path) -> dict[str, Any]:

@@ -34,6 +34,7 @@ def _wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_list_shows_every_dataset(tiny_mnist: TinyIdx, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["data", "list", "--root", str(tiny_mnist.root)]) == 0
+    assert _run(["data", "list", "--data-root", str(tiny_mnist.root)]) == 0
     out = capsys.readouterr().out
     rows = {line.split()[1]: line for line in out.splitlines() if line.startswith("│")}
     assert set(rows) == {"mnist", "fashion_mnist", "cifar10", "cifar100", "svhn"}

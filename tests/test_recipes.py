@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from ff_algos import registry
 from ff_algos.recipes import (
-    RECIPES,
     BPRecipe,
     FFRecipe,
     RecipeError,
@@ -38,16 +38,15 @@ def test_seed_recipes_are_the_studys() -> None:
     )
 
 
-def test_every_named_recipe_has_both_methods() -> None:
-    for name, methods in RECIPES.items():
-        assert set(methods) == {"ff", "bp"}, name
-        assert all(r.name == name for r in methods.values())
+def test_the_baselines_share_their_recipe_names() -> None:
+    ff, bp = registry.get("ff").recipes, registry.get("bp").recipes
+    assert set(ff) == set(bp) == {"seed", "quick", "tiny"}
+    for name in ff:
+        assert ff[name].name == bp[name].name == name
 
 
 def test_unknown_names_list_the_choices() -> None:
-    with pytest.raises(
-        RecipeError, match="unknown recipe 'fast'; choose one of: quick, seed, tiny"
-    ):
+    with pytest.raises(RecipeError, match="method 'ff' has no recipe 'fast'; it has: seed, quick"):
         get_recipe("fast", "ff")
     with pytest.raises(RecipeError, match="unknown method 'sgd'; choose one of: ff, bp"):
         get_recipe("seed", "sgd")

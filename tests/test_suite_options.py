@@ -40,6 +40,32 @@ def test_defaults_cover_every_dataset_and_both_methods() -> None:
     assert opts.methods == ("ff", "bp")
 
 
+def test_default_methods_are_every_registered_method_with_the_recipe() -> None:
+    from ff_algos import registry
+
+    opts = _parse(methods=None)
+    assert opts.methods == registry.names()[: len(opts.methods)]
+    assert {"ff", "bp", "ff_head", "ff_finetune"} <= set(opts.methods)
+
+
+def test_journal_under_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OptionError, match="is a file, so the folder cannot be made"):
+        _parse(journal=str(blocker / "sub" / "j.jsonl"))
+
+
+def test_tf32_and_cudagraphs_are_refused_on_a_cpu() -> None:
+    import torch
+
+    opts = _parse(sets=["precision=tf32"])
+    with pytest.raises(OptionError, match="precision=tf32 needs a CUDA device"):
+        opts.check_device(torch.device("cpu"))
+    opts = _parse(sets=["compile=cudagraphs"])
+    with pytest.raises(OptionError, match="compile=cudagraphs needs a CUDA device"):
+        opts.check_device(torch.device("cpu"))
+
+
 def test_aliases_are_canonicalised_and_deduplicated() -> None:
     opts = _parse(datasets="MNIST, mnist,FashionMNIST")
     assert opts.datasets == ("mnist", "fashion_mnist")
@@ -75,6 +101,12 @@ def test_a_field_of_the_other_method_is_accepted() -> None:
         ({"sets": ["epochs"]}, "--set 'epochs': expected FIELD=VALUE"),
         ({"seeds": "0"}, "--seeds '0': expected a whole number of at least 1"),
         ({"rounds": "x"}, "--rounds 'x': expected a whole number of at least 1"),
+        ({"sets": ["epochs=0"]}, "--set: epochs=0 trains nothing; use epochs=1 or more"),
+        ({"sets": ["head_epochs=0"], "methods": "ff_head"}, "--set: head_epochs=0, head_lr="),
+        ({"sets": ["precision=fp16"]}, "--set: bad value for precision: 'fp16'"),
+        ({"methods": "ff_head", "recipe": "nope"}, "--recipe 'nope' is unknown"),
+        ({"journal": "."}, "--journal . is a folder; give a file path"),
+        ({"method_modules": ("no_such_module",)}, "--method-module 'no_such_module' cannot be"),
     ],
 )
 def test_bad_values_name_the_valid_choices(changes: dict[str, Any], message: str) -> None:

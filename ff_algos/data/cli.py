@@ -1,7 +1,7 @@
 """``ff-bench data``: ``fetch`` datasets into a root and ``list`` what a root holds.
 
-ff-bench data fetch mnist fashion_mnist --root /data
-ff-bench data list --root /data
+ff-bench data fetch mnist fashion_mnist --data-root /data
+ff-bench data list --data-root /data   (--root is an alias)
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     fetch = sub.add_parser("fetch", help="make datasets present, verify them and build the cache")
     fetch.add_argument("names", nargs="+", metavar="NAME", help=", ".join(registry.DATASETS))
-    fetch.add_argument("--root", type=Path, default=None, help=root_help)
+    fetch.add_argument(
+        "--data-root", "--root", dest="root", type=Path, default=None, help=root_help
+    )
     fetch.add_argument(
         "--apt-update",
         action="store_true",
@@ -38,7 +40,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     fetch.set_defaults(run=run_fetch)
 
     listing = sub.add_parser("list", help="show each dataset: present, location, cache, sizes")
-    listing.add_argument("--root", type=Path, default=None, help=root_help)
+    listing.add_argument(
+        "--data-root", "--root", dest="root", type=Path, default=None, help=root_help
+    )
     listing.set_defaults(run=run_list)
 
 

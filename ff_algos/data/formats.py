@@ -87,7 +87,7 @@ def _read_verified_idx(info: DatasetInfo, path: Path, progress: Progress) -> np.
             raise ChecksumError(
                 f"{path}: sha256 {actual}, expected {expected}; not the canonical "
                 f"{info.torchvision_name} file: move it away and run "
-                f"`ff-bench data fetch {info.name} --root {path.parents[2]}`"
+                f"`ff-bench data fetch {info.name} --data-root {path.parents[2]}`"
             )
     progress.update(_item(info, path), "decoded")
     return array

@@ -32,6 +32,7 @@ class Split:
 
     x: torch.Tensor
     y: torch.Tensor
+    rows: torch.Tensor | None = None  # a subset's row indices in the full split (CPU), sorted
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -43,8 +44,8 @@ class Split:
             return self
         generator = torch.Generator().manual_seed(seed)
         rows = torch.randperm(len(self), generator=generator)[:n].sort().values
-        rows = rows.to(self.x.device)
-        return Split(self.x[rows], self.y[rows])
+        on_device = rows.to(self.x.device)
+        return Split(self.x[on_device], self.y[on_device], rows)
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,7 +81,7 @@ def not_found_error(name: str, root: Path) -> DatasetNotFoundError:
     needs = "" if name in registry.OFFLINE_SOURCES else " (needs internet)"
     return DatasetNotFoundError(
         f"{name} not found: looked in {formats.dataset_dir(name, root)} and missed "
-        f"{missing[0].name}{more}; run `ff-bench data fetch {name} --root {root}`{needs} "
+        f"{missing[0].name}{more}; run `ff-bench data fetch {name} --data-root {root}`{needs} "
         f"or place {layout.hint} in {formats.dataset_dir(name, root)}"
     )
 

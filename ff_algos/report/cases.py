@@ -37,7 +37,7 @@ class Case:
 
     @property
     def method(self) -> str:
-        """``"ff"`` or ``"bp"``."""
+        """The method's registry name, e.g. ``"ff"``, ``"bp"``, ``"ff_head"``."""
         return str(self.info["method"])
 
     @property

@@ -16,8 +16,8 @@ from ff_algos.report.metrics import metric, phase_epoch_mean, phase_total
 from ff_algos.report.runs import SavedRun
 from ff_algos.report.study import (
     dataset_label,
-    match_study_recipe,
     method_label,
+    recorded_match,
     study_accuracy,
 )
 from ff_algos.report.tables import Table
@@ -96,7 +96,10 @@ def accuracy_table(groups: Sequence[CaseGroup]) -> Table:
                 if ref is None
                 else f"{units.accuracy(ref.train)} / {units.accuracy(ref.test)}"
             )
-        rows.extend((tuple(measured), tuple(study), tuple(diff)))
+        rows.append(tuple(measured))
+        rows.extend(_predictor_rows(label, mine, names))
+        if any(study_accuracy(group.method, name) is not None for name in names):
+            rows.extend((tuple(study), tuple(diff)))
     notes = ["cells are train / test accuracy (fractions); — : not run, or not in the study"]
     notes.extend(recipe_notes(groups))
     notes.extend(_seed_notes(groups))
@@ -110,11 +113,43 @@ def accuracy_table(groups: Sequence[CaseGroup]) -> Table:
     )
 
 
+def _predictor_rows(
+    label: str, mine: dict[str, CaseGroup], names: Sequence[str]
+) -> list[tuple[str, ...]]:
+    """One row per further predictor a method scored (e.g. FF goodness beside a head): test
+    accuracy, mean over seeds."""
+    found = sorted(
+        {
+            p
+            for g in mine.values()
+            for c in g.cases
+            for p in c.info["accuracy"].get("predictors", {})
+        }
+    )
+    rows = []
+    for pred in found:
+        cells = [label, f"{pred} (test)"]
+        for name in names:
+            g = mine.get(name)
+            values = [
+                c.info["accuracy"]["predictors"][pred]["test"]
+                for c in (g.cases if g is not None else ())
+                if pred in c.info["accuracy"].get("predictors", {})
+            ]
+            cells.append(
+                f"— / {units.accuracy(sum(values) / len(values))}"
+                if values
+                else units.NOT_APPLICABLE
+            )
+        rows.append(tuple(cells))
+    return rows
+
+
 def recipe_notes(groups: Sequence[CaseGroup]) -> list[str]:
     """One sentence per method and recipe: is it the study's recipe (like for like)?"""
     notes: dict[str, None] = {}
     for group in groups:
-        match = match_study_recipe(group.method, group.cases[0].recipe)
+        match = recorded_match(group.cases[0].info)
         notes[f"{method_label(group.method)}: {match.describe(group.recipe_name)}"] = None
     return list(notes)
 

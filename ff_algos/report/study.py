@@ -8,17 +8,20 @@ ff-bench's ``seed`` recipe. Accuracies are fractions (0.932 is 93.2 %).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from ff_algos.recipes import RECIPES, recipe_dict
+from ff_algos.study_recipe import RecipeMatch, match_study_recipe, recorded_match
 
-STUDY_RECIPE = "seed"
-
-# Fields that do not change what a recipe learns, only how it is run: a recipe that differs from
-# the study's only in these is still like for like.
-_HOW_NOT_WHAT = frozenset({"name", "seed", "nan_check_every", "predict_batch_size"})
+__all__ = [
+    "STUDY",
+    "RecipeMatch",
+    "StudyAccuracy",
+    "dataset_label",
+    "match_study_recipe",
+    "method_label",
+    "recorded_match",
+    "study_accuracy",
+]
 
 
 @dataclass(frozen=True)
@@ -82,51 +85,3 @@ def method_label(method: str) -> str:
 def study_accuracy(method: str, dataset: str) -> StudyAccuracy | None:
     """The study's accuracy for a method and dataset, None where the study has none."""
     return STUDY.get(method, {}).get(dataset_key(dataset))
-
-
-@dataclass(frozen=True)
-class RecipeMatch:
-    """How a measured recipe relates to the study's."""
-
-    like_for_like: bool
-    differences: tuple[str, ...]  # "field=measured (study: value)"
-
-    def describe(self, recipe_name: str) -> str:
-        """One sentence for the report."""
-        if self.like_for_like:
-            return (
-                f"recipe '{recipe_name}' is the study's '{STUDY_RECIPE}' recipe: "
-                "the comparison with the study is like for like"
-            )
-        changed = ", ".join(self.differences)
-        return (
-            f"recipe '{recipe_name}' is NOT the study's '{STUDY_RECIPE}' recipe ({changed}): "
-            "the comparison with the study is not like for like"
-        )
-
-
-def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
-    """Compare a case's recipe with the study's recipe for the same method, field by field
-    (fields that only change how a run executes, and the seed, are ignored)."""
-    if method not in RECIPES[STUDY_RECIPE]:
-        return RecipeMatch(False, (f"method {method!r} is not in the study",))
-    reference = recipe_dict(RECIPES[STUDY_RECIPE][method])
-    differences: list[str] = []
-    for field in sorted(set(reference) | set(recipe)):
-        if field in _HOW_NOT_WHAT:
-            continue
-        measured, wanted = recipe.get(field), reference.get(field)
-        if _normal(measured) != _normal(wanted):
-            differences.append(f"{field}={_show(measured)} (study: {_show(wanted)})")
-    return RecipeMatch(not differences, tuple(differences))
-
-
-def _normal(value: Any) -> Any:
-    """Tuples and lists compare equal (JSON turns tuples into lists)."""
-    return list(value) if isinstance(value, tuple | list) else value
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return "none" if value is None else str(value)

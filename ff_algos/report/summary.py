@@ -13,7 +13,7 @@ from ff_algos.report.cases import CaseGroup
 from ff_algos.report.metrics import METRICS, metric, phase_epoch_mean, phase_total
 from ff_algos.report.runs import SavedRun
 from ff_algos.report.sections import RATIO_KEYS, ratio_pairs
-from ff_algos.report.study import match_study_recipe, study_accuracy
+from ff_algos.report.study import recorded_match, study_accuracy
 from ff_algos.report.units import safe_ratio
 
 SUMMARY_FORMAT = "ff-bench-report/1"
@@ -75,7 +75,7 @@ def _run(run: SavedRun) -> dict[str, Any]:
 def _group(group: CaseGroup) -> dict[str, Any]:
     first = group.cases[0]
     study = study_accuracy(group.method, group.dataset)
-    match = match_study_recipe(group.method, first.recipe)
+    match = recorded_match(first.info)
     values = {m.key: group.mean(m.get) for m in METRICS}
     unavailable: dict[str, str] = {}
     for case in group.cases:

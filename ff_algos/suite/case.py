@@ -7,7 +7,6 @@ a script can run a case without pytest. Its result is the saved-result ``extra_i
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +14,14 @@ from typing import Any
 
 import torch
 
-from ff_algos.data import load_dataset
-from ff_algos.methods import accuracy, fit
+from ff_algos import registry
+from ff_algos.data import Split, load_dataset
+from ff_algos.methods import FitResult, accuracy, fit
 from ff_algos.observe import FanOut, TrainObserver
-from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import Recipe, recipe_dict
+from ff_algos.precision import cpu_native_bf16, precision_scope, product_dtype
+from ff_algos.recipes import recipe_dict
 from ff_algos.schema import SCHEMA_VERSION
+from ff_algos.study_recipe import like_the_study
 from ff_algos.suite.floors import Floor
 from ff_algos.telemetry import (
     TelemetrySession,
@@ -37,7 +38,7 @@ class CaseSpec:
     """What one case runs."""
 
     dataset: str
-    recipe: Recipe
+    recipe: Any  # the method's frozen recipe dataclass
     device: torch.device
     data_root: Path | None
 
@@ -46,11 +47,12 @@ def warm_up(spec: CaseSpec) -> None:
     """Run the case's code paths once on a few rows, untimed, so that one-off costs (kernel
     selection, allocator growth, lazy initialisation) stay out of the measured run."""
     data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
-    short = dataclasses.replace(
-        spec.recipe, epochs=1, train_size=min(512, len(data.train)), compile="none"
-    )  # compiling and capturing are timed inside the case (``options.compile_seconds``)
+    method = registry.get(spec.recipe.method)
+    # eager: compiling and capturing are timed inside the case (``options.compile_seconds``)
+    short = method.warm_up_recipe(spec.recipe, min(512, len(data.train)))
     result = fit(short, data)
-    accuracy(result.model, result.train)
+    for model in (result.model, *result.predictors.values()):
+        accuracy(model, result.train)
     del data, result
     release_cached_memory(spec.device)  # so the warm-up's cached blocks do not count in NVML
 
@@ -77,10 +79,13 @@ def run_case(
             train_acc = accuracy(result.model, result.train)
         with session.window("predict_test") as w_predict_test:
             test_acc = accuracy(result.model, data.test)
+        predictors = _score_predictors(session, result, data.test)
     peak = case_peak(session, spec)  # cached: measured before the case
     info = data.info
     n_train = len(result.train)
-    flops = spec.recipe.flops(n_train, info.input_size, info.num_classes)
+    method = registry.get(spec.recipe.method)
+    flops = method.flops(spec.recipe, n_train, info)
+    executed = method.executed_flops(spec.recipe, n_train, info)
     telemetry = telemetry_extra_info(
         {
             "data": w_data.result,
@@ -94,8 +99,9 @@ def run_case(
         len(data.test),
         peak,
         test_accuracy=test_acc,
-        executed_train_flops=spec.recipe.executed_flops(n_train, info.input_size, info.num_classes),
+        executed_train_flops=sum(executed.values()),
     )
+    telemetry["flops"]["executed_by_phase"] = executed
     unavailable: dict[str, str] = telemetry.pop("unavailable")
     passed = floor.check(test_acc)
     if floor.value is None:
@@ -114,9 +120,16 @@ def run_case(
             "test": test_acc,
             "floor": floor.value,
             "passed": passed,
+            "predictors": predictors,
         },
+        "study": like_the_study(spec.recipe),
         **telemetry,
-        "precision": {**precision, "autocast_dtype": result.options.get("product_dtype")},
+        "precision": {
+            "precision": spec.recipe.precision,
+            **precision,
+            "autocast_dtype": result.options.get("product_dtype"),
+            "cpu_native_bf16": cpu_native_bf16() if spec.device.type == "cpu" else None,
+        },
         "data": {
             "source": data.source,
             "train_rows": n_train,
@@ -127,6 +140,18 @@ def run_case(
         "options": dict(result.options),
         "unavailable": unavailable,
     }
+
+
+def _score_predictors(
+    session: TelemetrySession, result: FitResult, test: Split
+) -> dict[str, dict[str, float]]:
+    """Test accuracy and prediction seconds of each further predictor (e.g. a linear head)."""
+    scores: dict[str, dict[str, float]] = {}
+    for name, model in result.predictors.items():
+        with session.window(f"predict_{name}") as window:
+            test_acc = accuracy(model, test)
+        scores[name] = {"test": test_acc, "predict_test_seconds": window.result.seconds}
+    return scores
 
 
 def device_record(device: torch.device) -> dict[str, Any]:

@@ -8,17 +8,20 @@ choices, which pytest shows as a usage error.
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from ff_algos import registry
 from ff_algos.compiled import check_compile
 from ff_algos.data import DATASETS, UnknownDatasetError, dataset_info
 from ff_algos.errors import FFBenchError
 from ff_algos.precision import check_precision
-from ff_algos.recipes import METHODS, RECIPES, Method, Recipe, apply_overrides, get_recipe
+from ff_algos.recipes import apply_overrides, recipe_fields
 
 DEFAULT_RECIPE = "quick"
 EXECUTION_FIELDS = ("seed", "precision", "compile")  # --set fields that keep the floors
@@ -36,7 +39,7 @@ class SuiteOptions:
     recipe_name: str
     datasets: tuple[str, ...]
     datasets_explicit: bool  # named by the user: absent data fails instead of skipping
-    methods: tuple[Method, ...]
+    methods: tuple[str, ...]
     device: str  # "auto", "cpu", "cuda" or "cuda:N"; resolved by resolve_device()
     data_root: Path | None
     seeds: int
@@ -45,9 +48,14 @@ class SuiteOptions:
     journal: Path
     floors: Path | None  # None: the reviewed floors shipped with the package
 
-    def recipe(self, method: Method, seed: int) -> Recipe:
+    def recipe(self, method: str, seed: int) -> Any:
         """The recipe one case runs: the named recipe, the overrides, then the case's seed."""
-        recipe = apply_overrides(get_recipe(self.recipe_name, method), dict(self.overrides))
+        known = {
+            f for m in self.methods for f in recipe_fields(registry.recipe(m, self.recipe_name))
+        }
+        recipe = apply_overrides(
+            registry.recipe(method, self.recipe_name), dict(self.overrides), known
+        )
         return dataclasses.replace(recipe, seed=recipe.seed + seed)
 
     @property
@@ -72,7 +80,7 @@ def parse_options(
     *,
     recipe: str,
     datasets: str | None,
-    methods: str,
+    methods: str | None,
     device: str,
     data_root: str | None,
     seeds: str,
@@ -80,10 +88,19 @@ def parse_options(
     rounds: str,
     journal: str,
     floors: str | None,
+    method_modules: tuple[str, ...] = (),
 ) -> SuiteOptions:
     """Validate the raw option strings; raises :class:`OptionError` naming the valid choices."""
-    if recipe not in RECIPES:
-        raise OptionError(f"--recipe {recipe!r} is unknown; choose one of: {', '.join(RECIPES)}")
+    for module in method_modules:
+        try:
+            registry.load_module(module)
+        except FFBenchError as exc:
+            raise OptionError(str(exc)) from None
+    known_recipes = registry.recipe_names()
+    if recipe not in known_recipes:
+        raise OptionError(
+            f"--recipe {recipe!r} is unknown; choose one of: {', '.join(known_recipes)}"
+        )
     names = _split(datasets) if datasets else list(DATASETS)
     canonical: list[str] = []
     for name in names:
@@ -93,11 +110,7 @@ def parse_options(
             raise OptionError(
                 f"--datasets: unknown dataset {name!r}; choose from: {', '.join(DATASETS)}"
             ) from None
-    method_list: list[Method] = []
-    for m in _split(methods):
-        if m not in METHODS:
-            raise OptionError(f"--methods: unknown method {m!r}; choose from: {', '.join(METHODS)}")
-        method_list.append(m)
+    method_list = _methods(methods, recipe)
     if not _DEVICE.match(device):
         raise OptionError(f"--device {device!r} is not valid; use auto, cpu, cuda or cuda:N")
     overrides = tuple(_parse_set(s) for s in sets)
@@ -114,12 +127,48 @@ def parse_options(
         journal=Path(journal).expanduser(),
         floors=Path(floors).expanduser() if floors else None,
     )
-    for method in opts.methods:  # surface bad --set fields and values before any case runs
+    for method in opts.methods:  # bad --set fields and values, before any case runs
         try:
-            opts.recipe(method, 0)
+            case_recipe = opts.recipe(method, 0)
+            for name in opts.datasets:
+                registry.get(method).validate(case_recipe, dataset_info(name))
         except FFBenchError as exc:
             raise OptionError(f"--set: {exc}") from None
+    _check_journal(opts.journal)
     return opts
+
+
+def _methods(text: str | None, recipe: str) -> list[str]:
+    """The methods to run: those named (each must have ``recipe``), or by default every
+    registered method that has it."""
+    if text is None:
+        return [m for m in registry.names() if recipe in registry.get(m).recipes]
+    chosen: list[str] = []
+    for m in _split(text):
+        if m not in registry.names():
+            raise OptionError(
+                f"--methods: unknown method {m!r}; choose from: {', '.join(registry.names())}"
+            )
+        if recipe not in registry.get(m).recipes:
+            has = ", ".join(registry.get(m).recipes)
+            raise OptionError(f"--methods: {m} has no recipe {recipe!r} (it has: {has})")
+        chosen.append(m)
+    if not chosen:
+        raise OptionError("--methods is empty; name at least one method, e.g. --methods ff,bp")
+    return chosen
+
+
+def _check_journal(path: Path) -> None:
+    """Refuse a journal path that cannot be appended to, before any case trains."""
+    if path.is_dir():
+        raise OptionError(f"--journal {path} is a folder; give a file path, e.g. {path}/run.jsonl")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OptionError(f"--journal {path}: {parent} is a file, so the folder cannot be made")
+    if not os.access(parent if not path.exists() else path, os.W_OK):
+        raise OptionError(f"--journal {path} is not writable here; choose another path")
 
 
 def resolve_device(spec: str) -> torch.device:

@@ -11,7 +11,8 @@ made here:
   larger of the two predict windows' peaks.
 * ``flops.train_per_s`` is the analytic (model) training FLOPs over the training epochs' compute
   time (``compute.total``: compile/capture time and setup excluded; the "train" window's wall
-  time where no epoch was timed); ``flops.rate_seconds`` is the time used; ``flops.predict`` is the prediction FLOPs for ``test_points`` samples.
+  time where no epoch was timed); ``flops.rate_seconds`` is the time used; ``flops.predict``
+  is the prediction FLOPs for ``test_points`` samples.
   ``flops.executed_train`` is the FLOPs the training actually executed (counted by the caller,
   null when not counted). ``flops.utilisation`` is the executed rate over the measured peak when
   executed FLOPs are given, else the model rate (``flops.utilisation_basis`` says which);

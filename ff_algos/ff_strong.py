@@ -1,0 +1,659 @@
+"""A strong Forward-Forward method (``ff_strong``): every layer trained at once, each by its own
+local loss, no gradient ever crossing a layer; two predictors (goodness and a linear head).
+
+The greedy recipe of :mod:`ff_algos.ff` (two layers of 500, full batch, one layer after the other)
+reaches about 93 % on MNIST. This module follows the recipe that makes FF competitive
+(loeweX/Forward-Forward, after Hinton 2022), written afresh, plus hard negatives (Hinton §3.3):
+
+**Data.** ``x̂ = x / (rms(x) + ε)`` per row, computed once (``rms(v) = sqrt(mean(v²))``, so every
+input has length sqrt(D)). The label enters as ``C`` extra input entries appended to the image:
+``[x̂, v·onehot(label)]`` (``v = label_value``). Positive rows carry the true label, negative rows
+the same images with a *wrong* label, neutral rows (for the head) ``v/C`` on every label entry.
+Appending instead of overlaying keeps every pixel, and because all three variants share the
+image, layer 1 computes ``A = W_img x̂ + b`` once and adds a label column ``v·W_lab[:, c]`` (a
+gather, not a product) for each variant.
+
+**Layers.** ``h_k = relu(W_k u_k + b_k)`` on the detached input ``u_k``: ``u_1 = [x̂, label]``,
+``u_{k+1} = h_k / (rms(h_k) + ε)`` (length normalisation: the next layer sees only the direction
+of the activity vector, so it cannot read the previous layer's goodness off its length). The ReLU
+passes gradients through unchanged (``relu`` forward, identity backward): the goodness gradient is
+unaffected (it is ``2h``, zero where the unit is off) but the peer-normalisation term can revive
+dead units.
+
+**Loss of layer k** (local, on its own detached input): goodness ``g = Σ_j h_j²``, logit
+``l = (g - θ·H_k) / T`` (``θ = threshold`` per unit, ``T = temperature``; θ = 1, T = 1 is
+loeweX's ``Σh² - H``), binary cross-entropy of positives (target 1) against negatives (target 0):
+``mean(softplus(-l_pos)) / 2 + mean(softplus(l_neg)) / 2``. **Peer normalisation** keeps every unit
+in use: a running mean ``r ← μ·r + (1-μ)·mean_batch(h_pos)`` per unit (μ = ``peer_momentum``; the
+stored value is detached, the current batch's share carries a gradient) and the term
+``peer_norm · mean_j (mean(r) - r_j)²`` pulls each unit's mean activity towards the layer's.
+
+**Head.** A linear map (zero initialised) from the concatenated normalised *neutral* activities of
+layers ``head_from..K`` to the ``C`` classes, cross-entropy, trained alongside on detached
+features: backprop happens only inside this single linear map.
+
+**Negatives.** ``random``: a wrong label drawn uniformly. ``hard``: a wrong label drawn from the
+head's current softmax over the wrong classes (Hinton's hard negatives, with the cheap head in
+place of C goodness passes): negatives the network confuses with the truth. Both use the
+Gumbel-max trick ``argmax(s - log E)``, ``E ~ Exp(1)``, true class masked, with ``s = 0``
+(random) or ``s`` = the head's detached logits (hard). The noise ``E`` is an (N, C) device buffer
+refilled in place once per epoch; batch ``b`` reads the rows of its *positions* in the epoch, so a
+captured CUDA graph replays with fresh noise and no host involvement.
+
+**Training.** The objective of one step is the sum of every layer's loss, peer terms and the head's
+cross-entropy; since each layer's input is detached, one ``backward`` gives each layer exactly its
+own local gradient (tested) and one fused AdamW step updates everything. Mini-batches of
+``batch_size`` rows are sliced by a device-side permutation per epoch; ``schedule="cooldown"``
+keeps the learning rate for the first half and decays it linearly to ``2/epochs`` of it in the
+second half (loeweX's schedule); ``constant`` keeps it. Per-epoch mean losses (``"layer1"``...,
+``"head"``: the BCE of each layer without the peer term, and the head's CE) stay on the device
+until the end.
+
+**Prediction.** :meth:`StrongFFNet.predict`: for every candidate label, run the layers and sum the
+goodness of layers ``goodness_from..K``; argmax. Layer 1 is left out by default (Hinton does the
+same): its goodness is a rectified *linear* function of image and label, so it mostly measures how
+well the label entries' weights match the image's coarse appearance, and it is the noisiest vote.
+:meth:`StrongFFNet.predict_head`: one neutral pass and the linear head, ``C`` times cheaper than
+the goodness predictor. Both are scored by the suite; both are no-grad and chunked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ff_algos.compiled import COMPILE_MODES, Compile, EpochRunner
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError
+from ff_algos.training import LossLog, seeded_linear
+
+EPS = 1e-8  # added to the RMS before dividing
+
+Negatives = Literal["random", "hard"]
+NEGATIVES: tuple[Negatives, ...] = ("random", "hard")
+Schedule = Literal["constant", "cooldown"]
+SCHEDULES: tuple[Schedule, ...] = ("constant", "cooldown")
+
+
+@dataclass(frozen=True)
+class StrongFFRecipe:
+    """Forward-Forward with simultaneous local losses, peer normalisation, hard negatives and a
+    linear head (see the module docstring). ``executed_flops`` counts the training epochs only
+    (the warm-up of ``compile=inductor|cudagraphs`` is compile time)."""
+
+    name: str = "strong"
+    hidden: tuple[int, ...] = (2000, 2000, 2000, 2000)
+    epochs: int = 60
+    batch_size: int | None = 100  # None: the whole training split as one batch
+    lr: float = 1e-3  # AdamW, feature layers
+    weight_decay: float = 0.0  # AdamW's decoupled decay, feature layers
+    schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
+    threshold: float = 1.0  # θ per unit: logit = (Σh² - θ·width) / temperature
+    temperature: float = 1.0
+    peer_norm: float = 0.03  # weight of the peer-normalisation term (0: off)
+    peer_momentum: float = 0.9  # running mean of each unit's positive activity
+    label_value: float = 1.0  # value of the label entry appended to the normalised image
+    negatives: Negatives = "hard"  # random | hard (drawn from the head's softmax)
+    goodness_from: int = 2  # first layer (1-based) whose goodness predict() sums
+    head_from: int = 2  # first layer (1-based) whose activities feed the linear head
+    head_lr: float = 1e-3  # AdamW, linear head
+    head_weight_decay: float = 0.0
+    train_size: int | None = None  # None: the whole training split
+    seed: int = 0
+    nan_check_every: int = 10  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 10000  # rows per prediction chunk
+    precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 autocast, fp32 master weights
+    compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
+
+    method: typing.ClassVar[str] = "ff_strong"
+
+    def _dims(self, input_size: int, num_classes: int) -> tuple[list[tuple[int, int]], int]:
+        """Every layer's (in, out), layer 1 including the label entries; the head's width."""
+        layers = list(itertools.pairwise((input_size + num_classes, *self.hidden)))
+        features = sum(self.hidden[self.head_from - 1 :])
+        return layers, features
+
+    def flops(self, n_train: int, input_size: int, num_classes: int) -> FlopCount:
+        """Model FLOPs of the plain algorithm, per sample and epoch: positive and negative rows
+        through every layer (``2·2·P``, ``P = Σ in·out`` with layer 1's input ``D + C``), the
+        neutral row through every layer (``2·P``) and the head (``2·F·C``, ``F`` its input
+        width); backward: weight gradients only (inputs are detached), ``2·2·P + 2·F·C``.
+        Prediction (:meth:`StrongFFNet.predict`) runs every layer once per candidate label:
+        ``C·2·P`` per sample (the head predictor costs ``2·P + 2·F·C``)."""
+        layers, features = self._dims(input_size, num_classes)
+        p = sum(i * o for i, o in layers)
+        head = 2 * features * num_classes
+        rows = self.epochs * n_train
+        return FlopCount(
+            forward=rows * (4 * p + 2 * p + head),
+            backward=rows * (4 * p + head),
+            predict=num_classes * 2 * p,
+            predict_samples=1,
+        )
+
+    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> int:
+        """Training FLOPs executed (matrix products only): layer 1's image product once per row
+        for all three label variants (forward and weight gradient: ``2·2·D·H₁``; the label
+        columns are gathered, not multiplied), deeper layers as the plain algorithm (``2·2·in·out``
+        forward and ``2·2·in·out`` weight gradient for positives and negatives, ``2·in·out`` for
+        the neutral row), the head as the plain algorithm (``2·2·F·C``)."""
+        (_, h1), *rest = self._dims(input_size, num_classes)[0]
+        features = self._dims(input_size, num_classes)[1]
+        per_row = 4 * input_size * h1 + sum(10 * i * o for i, o in rest)
+        per_row += 4 * features * num_classes
+        return self.epochs * n_train * per_row
+
+
+STRONG = StrongFFRecipe(name="strong")
+QUICK = StrongFFRecipe(
+    name="quick",
+    hidden=(500, 500, 500),
+    epochs=8,
+    batch_size=100,
+    train_size=10000,
+    nan_check_every=4,
+)
+TINY = StrongFFRecipe(
+    name="tiny",
+    hidden=(32, 32),
+    epochs=6,
+    batch_size=32,
+    lr=3e-3,
+    head_lr=3e-3,
+    goodness_from=1,
+    train_size=512,
+    nan_check_every=2,
+)
+RECIPES: dict[str, StrongFFRecipe] = {"strong": STRONG, "quick": QUICK, "tiny": TINY}
+
+
+def validate_strong(recipe: StrongFFRecipe, input_size: int, num_classes: int) -> None:
+    """Raise :class:`RecipeError` (one line: what is wrong and how to fix it) for a recipe that
+    cannot train on inputs of ``input_size`` entries and ``num_classes`` classes."""
+
+    def positive(field: str) -> None:
+        value = getattr(recipe, field)
+        if not (math.isfinite(value) and value > 0):
+            raise RecipeError(f"{field}={value!r} must be a positive number, e.g. --set {field}=1")
+
+    def non_negative(field: str) -> None:
+        value = getattr(recipe, field)
+        if not (math.isfinite(value) and value >= 0):
+            raise RecipeError(f"{field}={value!r} must be >= 0; use --set {field}=0 to turn it off")
+
+    layers = len(recipe.hidden)
+    if layers == 0 or min(recipe.hidden) < 1:
+        raise RecipeError(
+            f"hidden={recipe.hidden!r}: ff_strong needs at least one layer of positive width, "
+            "e.g. --set hidden=2000,2000,2000"
+        )
+    if input_size < 1:
+        raise RecipeError(f"input_size={input_size} must be positive")
+    if num_classes < 2:
+        raise RecipeError(
+            f"num_classes={num_classes}: negatives need a wrong label, so at least 2 classes"
+        )
+    if recipe.epochs < 1:
+        raise RecipeError(f"epochs={recipe.epochs} must be at least 1, e.g. --set epochs=60")
+    if recipe.batch_size is not None and recipe.batch_size < 1:
+        raise RecipeError(
+            f"batch_size={recipe.batch_size} must be a positive integer or none (full batch)"
+        )
+    if recipe.train_size is not None and recipe.train_size < 1:
+        raise RecipeError(f"train_size={recipe.train_size} must be positive or none (all rows)")
+    for field in ("lr", "head_lr", "threshold", "temperature", "label_value"):
+        positive(field)
+    for field in ("weight_decay", "head_weight_decay", "peer_norm"):
+        non_negative(field)
+    if not 0 <= recipe.peer_momentum < 1:
+        raise RecipeError(f"peer_momentum={recipe.peer_momentum!r} must be in [0, 1), e.g. 0.9")
+    for field in ("goodness_from", "head_from"):
+        value = getattr(recipe, field)
+        if not 1 <= value <= layers:
+            raise RecipeError(
+                f"{field}={value} must name a layer 1..{layers} of hidden={recipe.hidden!r}; "
+                f"e.g. --set {field}={min(2, layers)}"
+            )
+    if recipe.nan_check_every < 0:
+        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.predict_batch_size < 1:
+        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
+    choices: dict[str, tuple[str, ...]] = {
+        "negatives": NEGATIVES,
+        "schedule": SCHEDULES,
+        "precision": PRECISIONS,
+        "compile": COMPILE_MODES,
+    }
+    for field, allowed in choices.items():
+        if getattr(recipe, field) not in allowed:
+            raise RecipeError(
+                f"{field}={getattr(recipe, field)!r} is unknown; choose one of {', '.join(allowed)}"
+            )
+
+
+class _ReluPassThrough(torch.autograd.Function):
+    """``relu`` forward, identity backward (loeweX's "full-gradient ReLU")."""
+
+    @staticmethod
+    def forward(ctx: typing.Any, z: Tensor) -> Tensor:
+        return torch.relu(z)
+
+    @staticmethod
+    def backward(ctx: typing.Any, grad: Tensor) -> Tensor:
+        return grad
+
+
+def relu_pass_through(z: Tensor) -> Tensor:
+    """``relu(z)`` whose gradient is passed through unchanged (also where ``z < 0``)."""
+    out: Tensor = _ReluPassThrough.apply(z)
+    return out
+
+
+def rms_normalise(x: Tensor) -> Tensor:
+    """Each row divided by its root mean square plus ``EPS`` (length sqrt(width) afterwards)."""
+    return x / (x.pow(2).mean(1, keepdim=True).sqrt() + EPS)
+
+
+def _normalise_by(h: Tensor, sum_sq: Tensor) -> Tensor:
+    """``rms_normalise(h)`` reusing the rows' sums of squares ``sum_sq`` (N,); no gradient."""
+    scale = (sum_sq.detach() / h.shape[1]).sqrt_().add_(EPS).reciprocal_()  # (N,)
+    return h.detach() * scale[:, None]
+
+
+def ff_layer_loss(
+    h: Tensor, rows: int, width: int, threshold: float, temperature: float
+) -> tuple[Tensor, Tensor]:
+    """A layer's FF loss and its rows' goodness: ``h`` (2m, H) holds the positives' activities,
+    then the negatives'; returns (BCE of logits ``(Σh² - θ·width) / T``, goodness (2m,))."""
+    g = h.pow(2).sum(1)  # (2m,)
+    logits = (g - threshold * width) / temperature
+    margin = logits.view(2, rows) * _SIGN.to(logits.device, logits.dtype)  # (2, m): -l_pos, l_neg
+    return F.softplus(margin).mean(), g
+
+
+_SIGN = torch.tensor([[-1.0], [1.0]])  # softplus(-l) for positives, softplus(l) for negatives
+
+
+def peer_loss(h_pos: Tensor, running: Tensor, momentum: float) -> Tensor:
+    """Peer normalisation of a layer with positive activities ``h_pos`` (m, H): updates the
+    running mean activity ``running`` (H,) in place and returns ``mean_j (mean(r) - r_j)²`` of
+    the new running mean ``r`` (the current batch's share carries the gradient)."""
+    r = running * momentum + h_pos.mean(0) * (1.0 - momentum)  # (H,)
+    with torch.no_grad():
+        running.copy_(r)
+    return (r.mean() - r).pow(2).mean()
+
+
+class StrongFFNet(nn.Module):
+    """The trained layers and linear head; :meth:`predict` by goodness, :meth:`predict_head` by
+    the head (see the module docstring)."""
+
+    def __init__(
+        self,
+        layers: list[nn.Linear],
+        head: nn.Linear,
+        input_size: int,
+        num_classes: int,
+        label_value: float,
+        goodness_from: int,
+        head_from: int,
+        predict_batch_size: int = 10000,
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.head = head
+        self.input_size = input_size
+        self.num_classes = num_classes
+        self.label_value = label_value
+        self.goodness_from = goodness_from
+        self.head_from = head_from
+        self.predict_batch_size = max(1, predict_batch_size)
+
+    def linear_layers(self) -> list[nn.Linear]:
+        """The feature layers, first to last."""
+        return [m for m in self.layers if isinstance(m, nn.Linear)]
+
+    def image_part(self, x_hat: Tensor) -> Tensor:
+        """Layer 1's pre-activation without the label: ``W_img x̂ + b`` (N, H₁) of normalised
+        images ``x̂`` (N, D)."""
+        first = self.linear_layers()[0]
+        return torch.addmm(first.bias, x_hat, first.weight[:, : self.input_size].t())
+
+    def label_columns(self) -> Tensor:
+        """Layer 1's pre-activation added by each label: ``v·W_lab`` as (C, H₁)."""
+        first = self.linear_layers()[0]
+        return first.weight[:, self.input_size :].t() * self.label_value
+
+    def neutral_features(self, image: Tensor) -> Tensor:
+        """Concatenated normalised activities (N, F) of layers ``head_from..K`` for the neutral
+        label, from layer 1's image part ``image`` (N, H₁); no gradient."""
+        with torch.no_grad():
+            z = image + self.label_columns().mean(0)
+            feats: list[Tensor] = []
+            u: Tensor | None = None  # the previous layer's normalised activities
+            for k, layer in enumerate(self.linear_layers(), start=1):
+                if u is not None:
+                    z = torch.addmm(layer.bias, u, layer.weight.t())
+                h = z.relu()
+                u = _normalise_by(h, h.pow(2).sum(1))
+                if k >= self.head_from:
+                    feats.append(u)
+            return torch.cat(feats, 1)
+
+    def _chunks(self, x: Tensor) -> list[Tensor]:
+        size = self.predict_batch_size
+        return [x[s : s + size] for s in range(0, x.shape[0], size)]
+
+    @torch.no_grad()
+    def goodness_per_label(self, x: Tensor) -> Tensor:
+        """Summed goodness (N, C) of layers ``goodness_from..K`` for every label appended to the
+        inputs ``x`` (N, D)."""
+        layers = self.linear_layers()
+        label = self.label_columns()  # (C, H1)
+        parts: list[Tensor] = []
+        for chunk in self._chunks(x):
+            image = self.image_part(rms_normalise(chunk))  # (n, H1), shared by all labels
+            out = torch.zeros(chunk.shape[0], self.num_classes, device=x.device, dtype=x.dtype)
+            for c in range(self.num_classes):
+                z = image + label[c]
+                u: Tensor | None = None  # the previous layer's normalised activities
+                for k, layer in enumerate(layers, start=1):
+                    if u is not None:
+                        z = torch.addmm(layer.bias, u, layer.weight.t())
+                    h = z.relu_()
+                    g = h.pow(2).sum(1)
+                    if k >= self.goodness_from:
+                        out[:, c] += g
+                    if k < len(layers):
+                        u = _normalise_by(h, g)
+            parts.append(out)
+        return torch.cat(parts) if parts else x.new_empty(0, self.num_classes)
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64: the label of highest summed goodness."""
+        return self.goodness_per_label(x).argmax(1)
+
+    @torch.no_grad()
+    def head_logits(self, x: Tensor) -> Tensor:
+        """The linear head's logits (N, C) on the neutral-label activities of ``x`` (N, D)."""
+        parts = [
+            self.head(self.neutral_features(self.image_part(rms_normalise(chunk))))
+            for chunk in self._chunks(x)
+        ]
+        return torch.cat(parts) if parts else x.new_empty(0, self.num_classes)
+
+    def predict_head(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by the linear head."""
+        return self.head_logits(x).argmax(1)
+
+    def head_classifier(self) -> HeadClassifier:
+        """The head predictor as an object with ``predict`` (the suite's Classifier protocol)."""
+        return HeadClassifier(self)
+
+
+@dataclass(frozen=True)
+class HeadClassifier:
+    """:meth:`StrongFFNet.predict_head` behind a ``predict`` method."""
+
+    net: StrongFFNet
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by the linear head."""
+        return self.net.predict_head(x)
+
+
+@dataclass(frozen=True)
+class StrongTraining:
+    """A trained network, per-epoch mean losses (``"layer1"``..., ``"head"``) and what ran."""
+
+    model: StrongFFNet
+    losses: dict[str, list[float]]
+    options: dict[str, object]
+
+
+def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """The learning-rate multiplier of epoch ``epoch`` (0-based): 1, or for ``cooldown`` 1 in the
+    first half and ``2·(epochs - epoch)/epochs`` (linear down to ``2/epochs``) in the second."""
+    if schedule == "cooldown" and 2 * epoch >= epochs:
+        return min(1.0, 2.0 * (epochs - epoch) / epochs)
+    return 1.0
+
+
+def build_net(
+    recipe: StrongFFRecipe, input_size: int, num_classes: int, device: torch.device
+) -> StrongFFNet:
+    """The untrained network, drawn from ``recipe.seed`` (layers in order; head zero)."""
+    gen = torch.Generator().manual_seed(recipe.seed)
+    dims = (input_size + num_classes, *recipe.hidden)
+    layers = [seeded_linear(i, o, gen, device) for i, o in itertools.pairwise(dims)]
+    features = sum(recipe.hidden[recipe.head_from - 1 :])
+    head = seeded_linear(features, num_classes, gen, device)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+    return StrongFFNet(
+        layers,
+        head,
+        input_size,
+        num_classes,
+        recipe.label_value,
+        recipe.goodness_from,
+        recipe.head_from,
+        recipe.predict_batch_size,
+    )
+
+
+StepFn = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
+
+
+def wrong_labels(y: Tensor, noise: Tensor, logits: Tensor | None) -> Tensor:
+    """A wrong label (m,) per row of labels ``y`` (m,) by the Gumbel-max trick: the argmax over
+    the classes other than ``y`` of ``s - log(noise)`` with ``noise`` (m, C) Exp(1) draws and
+    ``s`` the scores ``logits`` (m, C) (``None``: uniform over the wrong classes). Samples the
+    softmax of ``s`` restricted to the wrong classes."""
+    scores = -noise.log()
+    if logits is not None:
+        scores = scores + logits
+    return scores.scatter(1, y[:, None], -math.inf).argmax(1)
+
+
+@dataclass(frozen=True)
+class LocalLoss:
+    """The settings of every layer's local loss (see the module docstring)."""
+
+    threshold: float
+    temperature: float
+    peer_norm: float
+    peer_momentum: float
+
+    @classmethod
+    def of(cls, recipe: StrongFFRecipe) -> LocalLoss:
+        """The recipe's loss settings."""
+        return cls(recipe.threshold, recipe.temperature, recipe.peer_norm, recipe.peer_momentum)
+
+
+def layer_losses(
+    net: StrongFFNet, image: Tensor, pair: Tensor, loss: LocalLoss, running: list[Tensor]
+) -> list[tuple[Tensor, Tensor]]:
+    """Every layer's local loss on positives and negatives: ``(BCE, peer term)`` per layer, the
+    peer term already weighted (0 when ``peer_norm`` is 0; the running means are then left
+    alone). ``image`` (m, H₁) is layer 1's image part, ``pair`` (2, m) the positive and the
+    negative labels. Layer k+1's input is layer k's normalised, *detached* output, so layer k's
+    pair of losses depends on layer k's parameters (and the image part) only."""
+    m = image.shape[0]
+    z = (image[None] + net.label_columns()[pair]).view(2 * m, -1)  # (2m, H1): pos, then neg
+    out: list[tuple[Tensor, Tensor]] = []
+    layers = net.linear_layers()
+    u: Tensor | None = None  # the previous layer's normalised activities (2m, H_k-1)
+    for k, layer in enumerate(layers, start=1):
+        if u is not None:
+            z = torch.addmm(layer.bias, u, layer.weight.t())  # (2m, H_k)
+        h = relu_pass_through(z.to(layer.weight.dtype))
+        bce, g = ff_layer_loss(h, m, layer.out_features, loss.threshold, loss.temperature)
+        peer = torch.zeros((), device=h.device, dtype=h.dtype)
+        if loss.peer_norm > 0:
+            peer = loss.peer_norm * peer_loss(h[:m], running[k - 1], loss.peer_momentum)
+        out.append((bce, peer))
+        if k < len(layers):
+            u = _normalise_by(h, g)
+    return out
+
+
+def make_step_loss(
+    recipe: StrongFFRecipe,
+    net: StrongFFNet,
+    running: list[Tensor],
+    low: torch.dtype | None,
+) -> StepFn:
+    """The forward pass of one training step as a function ``(x̂_b, y_b, noise_b) -> (objective,
+    logged)``: ``x̂_b`` (m, D) normalised images, ``y_b`` (m,) labels, ``noise_b`` (m, C)
+    Exp(1) noise; ``objective`` (0-d) is what ``backward`` differentiates (every layer's BCE and
+    peer term, plus the head's CE), ``logged`` (K+1,) the detached per-layer BCEs and the head's
+    CE. Updates the peer running means in place. Products run in ``low`` (autocast) if given."""
+    loss_settings = LocalLoss.of(recipe)
+    hard = recipe.negatives == "hard"
+
+    def step_loss(x_hat: Tensor, y: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
+        master = net.head.weight.dtype
+        with torch.autocast(
+            x_hat.device.type, dtype=low, enabled=low is not None, cache_enabled=False
+        ):
+            image = net.image_part(x_hat).to(master)  # (m, H1), shared by all label variants
+            feats = net.neutral_features(image.detach())  # (m, F)
+            logits = net.head(feats).to(master)  # (m, C)
+            head_loss = F.cross_entropy(logits, y)
+            y_neg = wrong_labels(y, noise, logits.detach() if hard else None)
+            pair = torch.stack([y, y_neg])  # (2, m)
+            per_layer = layer_losses(net, image, pair, loss_settings, running)
+        objective = head_loss + sum((bce + peer for bce, peer in per_layer), image.new_zeros(()))
+        logged = torch.stack([*(bce.detach() for bce, _ in per_layer), head_loss.detach()])
+        return objective, logged
+
+    return step_loss
+
+
+def train_strong(
+    recipe: StrongFFRecipe,
+    x: Tensor,
+    y: Tensor,
+    num_classes: int,
+    observer: TrainObserver | None = None,
+) -> StrongTraining:
+    """Train on ``x`` (N, D) and labels ``y`` (N,), on their device, in float32 master weights
+    (products in ``recipe.precision``). The same seed gives bit-identical weights on the CPU.
+
+    Random streams: the weights from ``seed`` (CPU generator, layers then head), the row order
+    from ``seed + 1`` and the negatives' noise from ``seed + 2`` (device generators)."""
+    validate_strong(recipe, x.shape[1], num_classes)
+    obs: TrainObserver = observer if observer is not None else NullObserver()
+    device = x.device
+    n = x.shape[0]
+    if n < 1:
+        raise RecipeError("cannot train on an empty split")
+    low = product_dtype(recipe.precision)
+    graphs = recipe.compile == "cudagraphs"
+    net = build_net(recipe, x.shape[1], num_classes, device)
+    running = [torch.zeros(w, device=device) for w in recipe.hidden]
+    x_hat = rms_normalise(x.float())  # (N, D), once
+    features = [p for layer in net.linear_layers() for p in layer.parameters()]
+    head = list(net.head.parameters())
+
+    def lr_value(value: float) -> float | Tensor:
+        # a captured graph reads the learning rate from a tensor updated in place
+        return torch.tensor(value, device=device) if graphs else value
+
+    opt = torch.optim.AdamW(
+        [
+            {"params": features, "lr": lr_value(recipe.lr), "weight_decay": recipe.weight_decay},
+            {
+                "params": head,
+                "lr": lr_value(recipe.head_lr),
+                "weight_decay": recipe.head_weight_decay,
+            },
+        ],
+        fused=device.type == "cuda" or None,
+        capturable=graphs,
+    )
+    base_lrs = (recipe.lr, recipe.head_lr)
+    step_loss = make_step_loss(recipe, net, running, low)
+    forward = torch.compile(step_loss, dynamic=False) if recipe.compile == "inductor" else step_loss
+    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
+    layers = len(recipe.hidden)
+    noise = torch.empty(n, num_classes, device=device)  # Exp(1), refilled every epoch
+
+    def epoch(perm: Tensor | None) -> Tensor:
+        assert perm is not None, "ff_strong epochs always have a row order"
+        total = torch.zeros(layers + 1, device=device)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            objective, logged = forward(x_hat[idx], y[idx], noise[start : start + batch])
+            opt.zero_grad(set_to_none=not graphs)
+            objective.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += logged * idx.shape[0]
+        return total / n
+
+    names = [f"layer{k}" for k in range(1, layers + 1)] + ["head"]
+    logs = [LossLog(name, recipe.epochs, recipe.lr, device) for name in names]
+    shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    noise_gen = torch.Generator(device=device).manual_seed(recipe.seed + 2)
+    every = recipe.nan_check_every
+    with precision_scope(recipe.precision, device):
+        noise.exponential_(generator=noise_gen)
+        runner = EpochRunner(epoch, recipe.compile, [*net.parameters(), *running], [opt], device)
+        compile_seconds = runner.prepare(torch.arange(n, device=device))
+        obs.phase_start("train", recipe.epochs)
+        for e in range(recipe.epochs):
+            factor = lr_factor(recipe.schedule, e, recipe.epochs)
+            for group, base in zip(opt.param_groups, base_lrs, strict=True):
+                if isinstance(group["lr"], Tensor):
+                    group["lr"].fill_(base * factor)
+                else:
+                    group["lr"] = base * factor
+            if e > 0:
+                noise.exponential_(generator=noise_gen)
+            mean = runner(torch.randperm(n, generator=shuffle_gen, device=device))  # (K+1,)
+            for k, log in enumerate(logs):
+                log.record(e, mean[k])
+            obs.epoch_end(e)
+            if every > 0 and (e + 1) % every == 0:
+                for log in logs:
+                    log.check(e + 1)
+        for log in logs:
+            log.check(recipe.epochs)
+        obs.phase_end()
+    options: dict[str, object] = {
+        "compile": recipe.compile,
+        "compiled": recipe.compile == "inductor",
+        "cuda_graphs": graphs,
+        "compile_seconds": compile_seconds,
+        "precision": recipe.precision,
+        "product_dtype": str(low or torch.float32).removeprefix("torch."),
+        "predict_dtype": "float32",
+        "negatives": recipe.negatives,
+        "schedule": recipe.schedule,
+        "input_pipeline": "tensor",
+        "shared_image_product": True,
+        "fused_adam": device.type == "cuda",
+        "optimizer": "adamw",
+        "predictors": ["goodness", "head"],
+        "goodness_layers": list(range(recipe.goodness_from, layers + 1)),
+        "head_layers": list(range(recipe.head_from, layers + 1)),
+    }
+    losses = {name: log.host() for name, log in zip(names, logs, strict=True)}
+    return StrongTraining(model=net, losses=losses, options=options)
+
+
+def with_overrides(recipe: StrongFFRecipe, **changes: object) -> StrongFFRecipe:
+    """A copy of ``recipe`` with fields replaced (``dataclasses.replace``, typed loosely)."""
+    return dataclasses.replace(recipe, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,90 @@
+"""Whether a recipe is the reference study's: decided when a run is saved and recorded with it,
+so that later changes to today's recipes never re-judge old runs.
+
+The study trained a 2x500 MLP with Forward-Forward and with backprop; its recipes are the ``seed``
+recipes of the ``ff`` and ``bp`` methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ff_algos import registry
+from ff_algos.recipes import recipe_dict
+
+STUDY_RECIPE = "seed"
+STUDY_METHODS = ("ff", "bp")
+
+# Fields that change how a recipe runs, not what it learns: a recipe that differs from the
+# study's only in these is still like for like.
+HOW_NOT_WHAT = frozenset(
+    {"name", "seed", "nan_check_every", "predict_batch_size", "compile", "loader_workers"}
+)
+
+
+@dataclass(frozen=True)
+class RecipeMatch:
+    """How a measured recipe relates to the study's."""
+
+    like_for_like: bool
+    differences: tuple[str, ...]  # "field=measured (study: value)"
+
+    def describe(self, recipe_name: str) -> str:
+        """One sentence for the report."""
+        if self.like_for_like:
+            return (
+                f"recipe '{recipe_name}' is the study's '{STUDY_RECIPE}' recipe: "
+                "the comparison with the study is like for like"
+            )
+        changed = ", ".join(self.differences)
+        return (
+            f"recipe '{recipe_name}' is NOT the study's '{STUDY_RECIPE}' recipe ({changed}): "
+            "the comparison with the study is not like for like"
+        )
+
+    def record(self) -> dict[str, Any]:
+        """The JSON form saved with a run (``extra_info.study``)."""
+        return {"like_for_like": self.like_for_like, "differences": list(self.differences)}
+
+
+def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
+    """Compare a recipe (as saved) with the study's recipe for the same method, field by field
+    (fields in :data:`HOW_NOT_WHAT` are ignored)."""
+    if method not in STUDY_METHODS:
+        return RecipeMatch(False, (f"method {method!r} is not in the study",))
+    reference = recipe_dict(registry.recipe(method, STUDY_RECIPE))
+    differences: list[str] = []
+    for field in sorted(set(reference) | set(recipe)):
+        if field in HOW_NOT_WHAT:
+            continue
+        wanted = reference.get(field)
+        measured = recipe.get(field, wanted)  # older runs lack newer fields (precision: fp32)
+        if _normal(measured) != _normal(wanted):
+            differences.append(f"{field}={_show(measured)} (study: {_show(wanted)})")
+    return RecipeMatch(not differences, tuple(differences))
+
+
+def like_the_study(recipe: Any) -> dict[str, Any]:
+    """The ``extra_info.study`` record of a recipe, decided now."""
+    return match_study_recipe(recipe.method, recipe_dict(recipe)).record()
+
+
+def recorded_match(info: Mapping[str, Any]) -> RecipeMatch:
+    """The judgement saved with a case; judged now only for runs saved before it was recorded."""
+    saved = info.get("study")
+    if isinstance(saved, Mapping) and isinstance(saved.get("like_for_like"), bool):
+        return RecipeMatch(saved["like_for_like"], tuple(saved.get("differences", ())))
+    return match_study_recipe(str(info["method"]), info["recipe"])
+
+
+def _normal(value: Any) -> Any:
+    """Tuples and lists compare equal (JSON turns tuples into lists)."""
+    return list(value) if isinstance(value, tuple | list) else value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(str(v) for v in value)
+    return "none" if value is None else str(value)
