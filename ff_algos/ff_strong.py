@@ -3,7 +3,7 @@ local loss, no gradient ever crossing a layer; two predictors (goodness and a li
 
 The greedy recipe of :mod:`ff_algos.ff` (two layers of 500, full batch, one layer after the other)
 reaches about 93 % on MNIST. This module follows the recipe that makes FF competitive
-(loeweX/Forward-Forward, after Hinton 2022), written afresh, plus hard negatives (Hinton §3.3):
+(loeweX/Forward-Forward, after Hinton 2022), written afresh, plus hard negatives (Hinton 2022):
 
 **Data.** ``x̂ = x / (rms(x) + ε)`` per row, computed once (``rms(v) = sqrt(mean(v²))``, so every
 input has length sqrt(D)). The label enters as ``C`` extra input entries appended to the image:
@@ -59,7 +59,6 @@ the goodness predictor. Both are scored by the suite; both are no-grad and chunk
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import typing
@@ -276,12 +275,11 @@ def ff_layer_loss(
     """A layer's FF loss and its rows' goodness: ``h`` (2m, H) holds the positives' activities,
     then the negatives'; returns (BCE of logits ``(Σh² - θ·width) / T``, goodness (2m,))."""
     g = h.pow(2).sum(1)  # (2m,)
-    logits = (g - threshold * width) / temperature
-    margin = logits.view(2, rows) * _SIGN.to(logits.device, logits.dtype)  # (2, m): -l_pos, l_neg
+    logits = (g - threshold * width).view(2, rows)  # (2, m): positives, negatives
+    if temperature != 1.0:
+        logits = logits / temperature
+    margin = torch.stack([-logits[0], logits[1]])  # softplus(-l) for positives, (l) for negatives
     return F.softplus(margin).mean(), g
-
-
-_SIGN = torch.tensor([[-1.0], [1.0]])  # softplus(-l) for positives, softplus(l) for negatives
 
 
 def peer_loss(h_pos: Tensor, running: Tensor, momentum: float) -> Tensor:
@@ -652,8 +650,3 @@ def train_strong(
     }
     losses = {name: log.host() for name, log in zip(names, logs, strict=True)}
     return StrongTraining(model=net, losses=losses, options=options)
-
-
-def with_overrides(recipe: StrongFFRecipe, **changes: object) -> StrongFFRecipe:
-    """A copy of ``recipe`` with fields replaced (``dataclasses.replace``, typed loosely)."""
-    return dataclasses.replace(recipe, **changes)  # type: ignore[arg-type]

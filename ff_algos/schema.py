@@ -49,7 +49,9 @@ runs were saved: checked when present, absent from older records)::
         in percentage points; predict_test_joules: the energy of predicting the test split
         (only); joules_per_test_point: that energy per test sample (records without
         predict_test_joules divided the energy of predicting both splits); cpu_*: the training
-        window's CPU package and DRAM energy from RAPL counters (cpu_method "rapl")
+        window's CPU package and DRAM energy from RAPL counters (cpu_method "rapl");
+        by_phase*: {phase: {gpu_j, cpu_package_j, cpu_dram_j}} per training phase, null where
+        the counter is not readable (device synchronised at phase boundaries only)
     precision: {precision: str, autocast_dtype: str?, matmul_allow_tf32: bool?, ...}*
         what really ran: the recipe's precision, TF32 flags, float32 matmul precision, the
         TF32 environment overrides (see ff_algos.telemetry.precision_state)

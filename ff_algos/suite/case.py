@@ -7,6 +7,7 @@ a script can run a case without pytest. Its result is the saved-result ``extra_i
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from ff_algos.telemetry import (
 )
 from ff_algos.telemetry.machine import cpu_model
 from ff_algos.telemetry.peak_flops import PeakResult
+from ff_algos.telemetry.phase_energy import PhaseEnergy
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,12 @@ def run_case(
 ) -> dict[str, Any]:
     """Run and measure one case; returns its schema-conforming ``extra_info``."""
     clock = session.epoch_clock()
+    phase_energy = PhaseEnergy(spec.device, session.nvml_gpu()[0], session.rapl()[0])
     with session.window("end_to_end") as e2e:
         with session.window("data") as w_data:
             data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
         with session.window("train") as w_train:
-            result = fit(spec.recipe, data, observer=FanOut([clock, observer]))
+            result = fit(spec.recipe, data, observer=FanOut([clock, phase_energy, observer]))
         with session.window("predict_train") as w_predict_train:
             train_acc = accuracy(result.model, result.train)
         with session.window("predict_test") as w_predict_test:
@@ -102,6 +105,9 @@ def run_case(
         executed_train_flops=sum(executed.values()),
     )
     telemetry["flops"]["executed_by_phase"] = executed
+    telemetry["energy"]["by_phase"] = {
+        name: dataclasses.asdict(joules) for name, joules in phase_energy.phases.items()
+    }
     unavailable: dict[str, str] = telemetry.pop("unavailable")
     passed = floor.check(test_acc)
     if floor.value is None:

@@ -1,0 +1,70 @@
+"""Energy per training phase (FF layers, a head, fine-tuning): a :class:`TrainObserver` that reads
+the GPU's NVML energy counter and the CPU's RAPL counters at each phase's start and end.
+
+Unlike other observers it synchronises the device, but only at phase boundaries (a handful per
+run, never per epoch), so that each phase's counters bracket its own work; the cost is one wait
+per boundary, which the per-epoch compute clock does not see.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ff_algos.telemetry.nvml import NvmlGpu, describe
+from ff_algos.telemetry.rapl import Rapl
+from ff_algos.telemetry.sync import synchronize
+
+
+@dataclass(frozen=True)
+class PhaseJoules:
+    """Energy of one phase; a value is None where that counter could not be read."""
+
+    gpu_j: float | None
+    cpu_package_j: float | None
+    cpu_dram_j: float | None
+
+
+class PhaseEnergy:
+    """Observer: energy per phase from NVML's energy counter and RAPL (see the module doc)."""
+
+    def __init__(self, device: torch.device, gpu: NvmlGpu | None, rapl: Rapl | None) -> None:
+        self._device, self._gpu, self._rapl = device, gpu, rapl
+        self._open: tuple[str, int | None, tuple[int, ...] | None] | None = None
+        self.phases: dict[str, PhaseJoules] = {}
+        self.reasons: list[str] = []
+
+    def _read(self) -> tuple[int | None, tuple[int, ...] | None]:
+        synchronize(self._device)
+        gpu = cpu = None
+        if self._gpu is not None:
+            try:
+                gpu = self._gpu.energy_mj()
+            except Exception as e:
+                self.reasons.append(f"NVML energy counter: {describe(e)}")
+        if self._rapl is not None:
+            try:
+                cpu = self._rapl.read()
+            except (OSError, ValueError) as e:
+                self.reasons.append(f"RAPL: {describe(e)}")
+        return gpu, cpu
+
+    def phase_start(self, name: str, epochs: int) -> None:
+        self._open = (name, *self._read())
+
+    def epoch_end(self, epoch: int) -> None:
+        pass
+
+    def phase_end(self) -> None:
+        if self._open is None:
+            return
+        name, gpu0, cpu0 = self._open
+        gpu1, cpu1 = self._read()
+        gpu_j = (gpu1 - gpu0) / 1000.0 if gpu0 is not None and gpu1 is not None else None
+        package = dram = None
+        if self._rapl is not None and cpu0 is not None and cpu1 is not None:
+            energy = self._rapl.energy(cpu0, cpu1)
+            package, dram = energy.package_j, energy.dram_j
+        self.phases[name] = PhaseJoules(gpu_j, package, dram)
+        self._open = None
