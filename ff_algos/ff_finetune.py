@@ -37,7 +37,7 @@ class FFFinetuneRecipe(FFRecipe):
     """An ``ff`` recipe plus the fine-tuning phase."""
 
     finetune_epochs: int = 5
-    finetune_lr: float = 1e-4
+    finetune_lr: float = 1e-3
     finetune_batch_size: int | None = 256  # None: full batch
 
     method: typing.ClassVar[str] = "ff_finetune"
