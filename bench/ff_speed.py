@@ -16,8 +16,9 @@ Measured side by side in one process, on real MNIST (784-500-500) unless noted:
 4. test accuracy after training both with the ``quick`` recipe and the same seed (target: within
    0.5 points).
 
-Warm-up runs are excluded; every time is the median of ``--repeats`` runs (perf_counter; the
-device is synchronised before each clock read when it is a GPU). Run from the repository root:
+Warm-up runs are excluded; every time is the median of ``--repeats`` runs (perf_counter, the
+device synchronised at both ends; epoch times from ``ff_algos.telemetry.EpochClock``: CUDA events
+on a GPU). Run from the repository root:
 
     python bench/ff_speed.py [--data-root ROOT]      # root: default as for load_dataset
     python bench/ff_speed.py --train-size 20000 --epochs 3 --repeats 3   # shorter
@@ -35,14 +36,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from ff_algos.data import load_dataset
 from ff_algos.ff import FFNet, negative_labels, overlay, train_ff
+from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.recipes import FFRecipe, get_recipe
+from ff_algos.telemetry import EpochClock
+from ff_algos.telemetry.sync import synchronize
 from ff_algos.training import seeded_linear
+
+T = TypeVar("T")
 
 # ---- the plain implementation ------------------------------------------------------------------
 
@@ -58,10 +66,10 @@ def plain_goodness(h: Tensor, kind: str) -> Tensor:
 
 
 def plain_train(
-    recipe: FFRecipe, x: Tensor, y: Tensor, num_classes: int, on_epoch: Callable[[], None]
+    recipe: FFRecipe, x: Tensor, y: Tensor, num_classes: int, observer: TrainObserver
 ) -> list[nn.Linear]:
     """The reference training loop, with ``train_ff``'s initial weights, negatives and
-    mini-batch order (so both compute the same function)."""
+    mini-batch order (so both compute the same function), reporting the same phases."""
     init_gen = torch.Generator().manual_seed(recipe.seed)
     shuffle_gen = torch.Generator(device=x.device).manual_seed(recipe.seed + 1)
     y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
@@ -70,9 +78,10 @@ def plain_train(
     value = x.max()
     h_pos, h_neg = overlay(x, y, num_classes, value), overlay(x, y_neg, num_classes, value)
     n = x.shape[0]
-    for layer in layers:
+    for k, layer in enumerate(layers, start=1):
         opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr)
-        for _ in range(recipe.epochs):
+        observer.phase_start(f"layer{k}", recipe.epochs)
+        for epoch in range(recipe.epochs):
             if recipe.batch_size is None or recipe.batch_size >= n:
                 batches: list[Tensor | slice] = [slice(None)]
             else:
@@ -87,9 +96,10 @@ def plain_train(
                 opt.zero_grad()
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()
-            on_epoch()
+            observer.epoch_end(epoch)
         with torch.no_grad():
             h_pos, h_neg = plain_forward(layer, h_pos), plain_forward(layer, h_neg)
+        observer.phase_end()
     return layers
 
 
@@ -111,41 +121,6 @@ def plain_predict(layers: list[nn.Linear], x: Tensor, num_classes: int, kind: st
 # ---- timing ------------------------------------------------------------------------------------
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-class EpochClock:
-    """Timestamps at every epoch end (observer hooks; synchronises a GPU, for this script only)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.stamps: list[float] = []
-        self.phase_starts: list[int] = []
-
-    def start(self) -> None:
-        sync(self.device)
-        self.stamps = [time.perf_counter()]
-
-    def tick(self) -> None:
-        sync(self.device)
-        self.stamps.append(time.perf_counter())
-
-    def phase_start(self, name: str, epochs: int) -> None:
-        self.phase_starts.append(len(self.stamps))
-
-    def epoch_end(self, epoch: int) -> None:
-        self.tick()
-
-    def phase_end(self) -> None:
-        pass
-
-    def epoch_seconds(self, first: int, count: int) -> list[float]:
-        """Durations of epochs ``first .. first+count-1`` (counted over all layers)."""
-        return [self.stamps[i + 1] - self.stamps[i] for i in range(first, first + count)]
-
-
 @dataclass
 class Row:
     name: str
@@ -163,12 +138,20 @@ class Row:
         return self.ratio >= self.target
 
 
-def timed(fn: Callable[[], object], device: torch.device) -> float:
-    sync(device)
+def timed(fn: Callable[[], T], device: torch.device) -> tuple[float, T]:
+    """Seconds ``fn`` takes, the device synchronised at both ends, and what it returned."""
+    synchronize(device)
     start = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - start
+    out = fn()
+    synchronize(device)
+    return time.perf_counter() - start, out
+
+
+def layer1_epochs(clock: EpochClock, epochs: int) -> tuple[float, ...]:
+    """Layer 1's epoch times; the first also holds one-off work (input preparation, allocator
+    warm-up), so it is left out when there are others."""
+    times = clock.result().per_epoch["layer1"]
+    return times[1:] if epochs > 1 else times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,27 +180,23 @@ def main(argv: list[str] | None = None) -> int:
     # warm-up: one short run of each
     short = dataclasses.replace(recipe, epochs=1)
     train_ff(short, train.x[:2000], train.y[:2000], c)
-    plain_train(short, train.x[:2000], train.y[:2000], c, lambda: None)
+    plain_train(short, train.x[:2000], train.y[:2000], c, NullObserver())
 
     e = args.epochs
     whole: dict[str, list[float]] = {"plain": [], "fast": []}
     layer1: dict[str, list[float]] = {"plain": [], "fast": []}
     models: dict[str, list[nn.Linear]] = {}
+    train_xy = (train.x, train.y)
     for _ in range(args.repeats):
         clock = EpochClock(device)
-        clock.start()
-        models["plain"] = plain_train(recipe, train.x, train.y, c, clock.tick)
-        sync(device)
-        whole["plain"].append(time.perf_counter() - clock.stamps[0])
-        layer1["plain"] += clock.epoch_seconds(1, e - 1) if e > 1 else clock.epoch_seconds(0, 1)
+        seconds, models["plain"] = timed(partial(plain_train, recipe, *train_xy, c, clock), device)
+        whole["plain"].append(seconds)
+        layer1["plain"] += layer1_epochs(clock, e)
 
         clock = EpochClock(device)
-        clock.start()
-        fast = train_ff(recipe, train.x, train.y, c, clock)
-        sync(device)
-        whole["fast"].append(time.perf_counter() - clock.stamps[0])
-        # the first epoch of layer 1 also holds the one-off input preparation: leave it out
-        layer1["fast"] += clock.epoch_seconds(1, e - 1) if e > 1 else clock.epoch_seconds(0, 1)
+        seconds, fast = timed(partial(train_ff, recipe, *train_xy, c, clock), device)
+        whole["fast"].append(seconds)
+        layer1["fast"] += layer1_epochs(clock, e)
         models["fast"] = fast.model.linear_layers()
         print(
             f"  repeat: plain {whole['plain'][-1]:.2f} s, fast {whole['fast'][-1]:.2f} s",
@@ -288,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         assert isinstance(quick, FFRecipe)
         sub = data.train.subset(quick.train_size, quick.seed)
         fast_q = train_ff(quick, sub.x, sub.y, c)
-        plain_q = plain_train(quick, sub.x, sub.y, c, lambda: None)
+        plain_q = plain_train(quick, sub.x, sub.y, c, NullObserver())
         y_test = data.test.y
         acc_fast = float((fast_q.model.predict(x_test) == y_test).double().mean())
         acc_plain = float(
@@ -320,8 +299,9 @@ def _predict_row(
     agree = float((fast_pred == plain_pred).double().mean())
     if agree < 0.999:
         print(f"  warning: {name}: fast and plain predictions agree on only {agree:.4f}")
-    plain_t = [timed(lambda: plain_predict(layers, x, c, "mean"), device) for _ in range(repeats)]
-    fast_t = [timed(lambda: net.predict(x), device) for _ in range(repeats)]
+    plain = partial(plain_predict, layers, x, c, "mean")
+    plain_t = [timed(plain, device)[0] for _ in range(repeats)]
+    fast_t = [timed(partial(net.predict, x), device)[0] for _ in range(repeats)]
     return Row(name, statistics.median(plain_t), statistics.median(fast_t), target)
 
 

@@ -5,9 +5,9 @@ be measured on this machine is ``null`` and its reason is under ``unavailable`` 
 field name), so that reports show "n/a" rather than zero.
 
 Layout (types after the colon; ``?`` marks a nullable value, ``*`` a field added after the first
-runs were saved: checked when present, absent from older records)::
+runs were saved: checked when present in "ff-bench/1" records, required in "ff-bench/2")::
 
-    schema: str                       "ff-bench/1"
+    schema: str                       "ff-bench/2" (the report also reads "ff-bench/1")
     dataset: str                      canonical lower-case name, e.g. "mnist"
     method: str                       a registered method: "ff", "bp", "ff_head", ...
     recipe: object                    every recipe field (see ff_algos.recipes), plus "method"
@@ -67,7 +67,8 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = "ff-bench/1"
+SCHEMA_VERSION = "ff-bench/2"
+READABLE_SCHEMAS = ("ff-bench/1", "ff-bench/2")  # the report reads both
 
 _NUM = (int, float)
 _N = type(None)
@@ -114,7 +115,18 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "unavailable": (dict,),
 }
 
-# fields added to "ff-bench/1" later: validated when present, so older records stay valid
+# fields added after the first "ff-bench/1" runs: validated when present, so older records stay
+# valid; those in _V2_REQUIRED are written by every "ff-bench/2" record
+_V2_REQUIRED = (
+    "seconds.predict_train",
+    "seconds.predict_test",
+    "flops.executed_train",
+    "flops.rate_seconds",
+    "flops.executed_by_phase",
+    "accuracy.predictors",
+    "study.like_for_like",
+    "precision",
+)
 _OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "seconds.predict_train": _NUM,
     "seconds.predict_test": _NUM,
@@ -151,14 +163,16 @@ def lookup(info: dict[str, Any], dotted: str) -> Any:
 def validate(info: dict[str, Any]) -> list[str]:
     """Problems with ``info`` as an ff-bench ``extra_info`` (empty when it conforms)."""
     problems: list[str] = []
-    if info.get("schema") != SCHEMA_VERSION:
-        problems.append(f"schema is {info.get('schema')!r}, expected {SCHEMA_VERSION!r}")
+    schema = info.get("schema")
+    if schema not in READABLE_SCHEMAS:
+        problems.append(f"schema is {schema!r}, expected one of {', '.join(READABLE_SCHEMAS)}")
+    required = set(_FIELDS) | (set(_V2_REQUIRED) if schema == SCHEMA_VERSION else set())
     present: list[str] = []
     for path, types_ in (*_FIELDS.items(), *_OPTIONAL_FIELDS.items()):
         try:
             value = lookup(info, path)
         except KeyError:
-            if path in _FIELDS:
+            if path in required:
                 problems.append(f"missing {path}")
             continue
         present.append(path)

@@ -120,7 +120,9 @@ def test_not_present_says_where_and_how(tmp_path: Path) -> None:
     assert f"looked in {root}/MNIST/raw" in message
     assert f"`ff-bench data fetch mnist --data-root {root}`" in message
     assert "train-images-idx3-ubyte and 3 more" in message
-    with pytest.raises(DatasetNotFoundError, match=r"fetch cifar10 --data-root .*\(needs internet\)"):
+    with pytest.raises(
+        DatasetNotFoundError, match=r"fetch cifar10 --data-root .*\(needs internet\)"
+    ):
         load_dataset("cifar10", root=root)
     with pytest.raises(DatasetNotFoundError, match=r"place the cropped-digit files"):
         torchvision_dataset("svhn", root, train=True)

@@ -112,6 +112,15 @@ def test_groups_gather_seeds_and_average_them() -> None:
     assert groups[0].mean(lambda c: None) is None  # nothing measured: None, never 0
 
 
+def test_methods_are_ordered_ff_bp_then_by_name() -> None:
+    recipe = fixture_info()["recipe"]
+    cases = [
+        make_case(name=method, method=method, recipe={**recipe, "name": name})
+        for method, name in [("zeta", "a"), ("bp", "b"), ("ff_head", "b"), ("ff", "c")]
+    ]
+    assert [g.method for g in group_cases(cases)] == ["ff", "bp", "ff_head", "zeta"]
+
+
 def test_different_recipes_are_different_groups() -> None:
     recipe = fixture_info()["recipe"]
     a = make_case(name="a", recipe={**recipe, "epochs": 1})

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from ff_algos.cli import main
-from ff_algos.report import units
 from ff_algos.report.compare import Thresholds, compare_runs
 from ff_algos.report.runs import load_run, ref_for
+from ff_algos.telemetry import units
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 MACHINE = "Linux-CPython-3.11-64bit"

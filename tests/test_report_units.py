@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ff_algos.report import units
 from ff_algos.report.metrics import METRICS, show
+from ff_algos.telemetry import units
 
 
 @pytest.mark.parametrize(

@@ -55,9 +55,12 @@ def _rest(telemetry: dict[str, Any]) -> dict[str, Any]:
         "recipe": recipe_dict(recipe),
         "seed": 0,
         "device": {"type": "cpu", "name": "cpu", "index": None},
-        "accuracy": {"train": 0.9, "test": 0.9, "floor": None, "passed": None},
+        "accuracy": {"train": 0.9, "test": 0.9, "floor": None, "passed": None, "predictors": {}},
+        "study": {"like_for_like": False, "differences": ["epochs=5 (study: 1000)"]},
+        "precision": {"precision": "fp32"},
         "options": {"compiled": False},
         **telemetry,
+        "flops": {**telemetry["flops"], "executed_by_phase": {}},  # the suite adds it
         "unavailable": {
             "accuracy.floor": "no floor",
             "accuracy.passed": "no floor",

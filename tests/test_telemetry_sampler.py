@@ -22,8 +22,8 @@ def test_rate_at_least_10_hz_and_thread_stops() -> None:
     trace = sampler.stop()
     assert trace.joined
     assert not _sampler_threads()
-    assert trace.rate_hz is not None
-    assert trace.rate_hz >= 10.0
+    rate_hz = (len(trace.times_s) - 1) / (trace.times_s[-1] - trace.times_s[0])
+    assert rate_hz >= 10.0  # achieved sampling rate
     # first sample at start, last at stop: about 0.5 s at 20 Hz gives ~11 samples
     assert len(trace.power_w) >= 6
     assert len(trace.used_bytes) == len(trace.power_w)

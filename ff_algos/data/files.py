@@ -1,4 +1,4 @@
-"""File hashing and one-line error text for the data layer (atomic writes: ff_algos.atomic_file)."""
+"""File hashing, and one-line error text for data and telemetry (atomic writes: atomic_file)."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ def sha256_file(path: Path) -> str:
 def one_line(text: str) -> str:
     """Collapse whitespace so a nested error message fits on one line."""
     return " ".join(str(text).split())
+
+
+def describe(error: BaseException) -> str:
+    """A one-line description of ``error``: its type and message."""
+    text = one_line(str(error))
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

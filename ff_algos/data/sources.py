@@ -26,7 +26,7 @@ from typing import IO, Literal, Protocol
 from ff_algos.atomic_file import atomic_write
 from ff_algos.data import registry
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
-from ff_algos.data.files import CHUNK, one_line, sha256_file
+from ff_algos.data.files import CHUNK, describe, one_line, sha256_file
 from ff_algos.data.formats import dataset_dir
 from ff_algos.data.paths import resolve_root
 from ff_algos.data.progress import NullProgress, Progress, RichProgress
@@ -325,8 +325,7 @@ def torchvision_download(name: str, staging: Path) -> None:
                     cls(str(staging), train=train, download=True)
     except (OSError, RuntimeError, ValueError, tarfile.TarError) as exc:
         raise SourceUnavailableError(
-            f"torchvision download failed, it needs internet access "
-            f"({type(exc).__name__}: {one_line(str(exc))})"
+            f"torchvision download failed, it needs internet access ({describe(exc)})"
         ) from exc
 
 

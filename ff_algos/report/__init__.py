@@ -9,7 +9,6 @@ Modules, one job each:
 * :mod:`~ff_algos.report.metrics` - the numbers a case yields, derived ones included.
 * :mod:`~ff_algos.report.machine` - short descriptions of the machine a run was saved on.
 * :mod:`~ff_algos.report.study` - the reference study's accuracy and dataset names.
-* :mod:`~ff_algos.report.units` - formatting numbers with units ("n/a" for missing values).
 * :mod:`~ff_algos.report.tables` - a plain table model rendered with rich or as Markdown.
 * :mod:`~ff_algos.report.sections` - the report's tables (runs, accuracy, time, cost).
 * :mod:`~ff_algos.report.summary` - the machine-readable ``summary.json``.

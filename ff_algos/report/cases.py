@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ff_algos.report.study import dataset_order, method_label
+
+_FIRST_METHODS = ("ff", "bp")  # the pair the study compares, first in every table
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def merge_cases(runs: Sequence[tuple[str, str, Sequence[Case]]]) -> Merged:
     """Merge the cases of runs given as ``(label, datetime, cases)``: a case saved in more than
     one run is taken from the later run (by saved datetime, then by order given) and a note says
     so."""
-    order = sorted(range(len(runs)), key=lambda i: (_when(runs[i][1]), i))
+    order = sorted(range(len(runs)), key=lambda i: (_saved_at(runs[i][1]), i))
     chosen: dict[str, Case] = {}
     notes: list[str] = []
     for i in order:
@@ -166,8 +168,8 @@ def merge_cases(runs: Sequence[tuple[str, str, Sequence[Case]]]) -> Merged:
 
 
 def group_cases(cases: Iterable[Case]) -> list[CaseGroup]:
-    """Group cases by dataset, method and recipe (seed apart), in the study's dataset order and
-    FF before backprop."""
+    """Group cases by dataset, method and recipe (seed apart), in the study's dataset order, then
+    FF, backprop and the other methods by name."""
     buckets: dict[tuple[str, str, str], list[Case]] = {}
     for case in cases:
         buckets.setdefault((case.dataset, case.method, recipe_key(case)), []).append(case)
@@ -181,12 +183,12 @@ def group_cases(cases: Iterable[Case]) -> list[CaseGroup]:
         )
         for (d, m, k), members in buckets.items()
     ]
-    method_rank = {"ff": 0, "bp": 1}
     groups.sort(
         key=lambda g: (
             dataset_order(g.dataset),
             g.dataset,
-            method_rank.get(g.method, 2),
+            (*_FIRST_METHODS, g.method).index(g.method),  # FF, backprop, then the rest by name
+            g.method,
             g.recipe_name,
             g.recipe_key,
         )
@@ -194,16 +196,10 @@ def group_cases(cases: Iterable[Case]) -> list[CaseGroup]:
     return groups
 
 
-def _when(text: str) -> datetime:
-    """A saved run's datetime; unparseable values sort first."""
+def _saved_at(text: str) -> datetime:
+    """A saved run's datetime as naive UTC (naive ones as they are); unparseable ones sort first."""
     try:
         moment = datetime.fromisoformat(text)
     except (TypeError, ValueError):
-        return datetime.min.replace(tzinfo=None)
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else _naive_utc(moment)
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    offset = moment.utcoffset()
-    naive = moment.replace(tzinfo=None)
-    return naive - offset if offset is not None else naive
+        return datetime.min
+    return moment.replace(tzinfo=None) - (moment.utcoffset() or timedelta())

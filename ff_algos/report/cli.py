@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ff_algos.report.errors import ReportError
+from ff_algos.report.runs import DEFAULT_STORAGE
 
 _RUN_HELP = "a saved run: path, number (0001 or 1) or name (part of the file name)"
 _WIDE = 200  # columns when the output is not a terminal, so tables are not squeezed
@@ -83,9 +84,9 @@ def _storage(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--storage",
         type=storage_path,
-        default=Path(".benchmarks"),
+        default=DEFAULT_STORAGE,
         metavar="DIR",
-        help="pytest-benchmark storage folder (default: .benchmarks)",
+        help=f"pytest-benchmark storage folder (default: {DEFAULT_STORAGE})",
     )
 
 

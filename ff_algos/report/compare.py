@@ -16,12 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ff_algos.report import machine, units
+from ff_algos.report import sections
 from ff_algos.report.cases import Case, group_cases
 from ff_algos.report.metrics import metric
+from ff_algos.report.rows import case_label
 from ff_algos.report.runs import SavedRun
-from ff_algos.report.study import dataset_label, method_label
 from ff_algos.report.tables import Table
+from ff_algos.telemetry import units
 
 COMPARED = (
     "accuracy.train",
@@ -85,7 +86,7 @@ def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison
     only_b = tuple(n for n in cases_b if n not in cases_a)
     labels = _labels([cases_a[n] for n in common])
     rows: list[tuple[str, ...]] = []
-    flags: list[Flag] = [Flag(_label(cases_a[n]), "missing from B") for n in only_a]
+    flags: list[Flag] = [Flag(case_label(cases_a[n]), "missing from B") for n in only_a]
     unmeasured: dict[str, None] = {}
     for name in common:
         ca, cb = cases_a[name], cases_b[name]
@@ -131,27 +132,10 @@ def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison
 
 
 def runs_table(runs: Sequence[SavedRun]) -> Table:
-    """The compared runs: file, date, devices, CPU, recipes, commit."""
-    rows = []
-    for index, run in enumerate(runs):
-        role = "A" if index == 0 else "B" if len(runs) == 2 else f"B{index}"
-        rows.append(
-            (
-                role,
-                run.label,
-                run.datetime[:19].replace("T", " "),
-                "; ".join(run.devices),
-                machine.cpu_text(run.machine_info),
-                ", ".join(run.recipes),
-                machine.commit_text(run.machine_info, run.commit_info),
-            )
-        )
-    return Table(
-        title="Runs compared",
-        columns=("", "run", "saved", "device", "CPU", "recipe", "commit"),
-        rows=tuple(rows),
-        left=7,
-    )
+    """The compared runs, one column each, headed by its role (A, then B or B1, B2...)."""
+    roles = ["A", *(["B"] if len(runs) == 2 else [f"B{i}" for i in range(1, len(runs))])]
+    labels = [f"{role} {run.label}" for role, run in zip(roles, runs, strict=True)]
+    return sections.runs_table(runs, title="Runs compared", labels=labels)
 
 
 def recipe_warnings(
@@ -167,7 +151,7 @@ def recipe_warnings(
             if _plain(ra.get(k)) != _plain(rb.get(k))
         ]
         if diffs:
-            by_difference.setdefault("; ".join(diffs), []).append(_label(cases_a[name]))
+            by_difference.setdefault("; ".join(diffs), []).append(case_label(cases_a[name]))
     return [
         f"not like for like: recipes differ ({diff}) for {', '.join(names)}"
         for diff, names in by_difference.items()
@@ -184,16 +168,15 @@ def _flag(key: str, va: float | None, vb: float | None, t: Thresholds) -> str | 
     return None
 
 
-def _label(case: Case) -> str:
-    return f"{dataset_label(case.dataset)} {method_label(case.method)}"
-
-
 def _labels(cases: Sequence[Case]) -> dict[str, str]:
     """Readable case labels; the seed is added where one dataset and method has several."""
     counts: dict[str, int] = {}
     for case in cases:
-        counts[_label(case)] = counts.get(_label(case), 0) + 1
-    return {c.name: _label(c) + (f" seed {c.seed}" if counts[_label(c)] > 1 else "") for c in cases}
+        counts[case_label(case)] = counts.get(case_label(case), 0) + 1
+    return {
+        c.name: case_label(c) + (f" seed {c.seed}" if counts[case_label(c)] > 1 else "")
+        for c in cases
+    }
 
 
 def _plain(value: object) -> object:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 from ff_algos.report.cases import Case, CaseGroup
 from ff_algos.report.metrics import metric, phase_total
-from ff_algos.report.sections import datasets, row_label
-from ff_algos.report.study import dataset_label, study_accuracy
+from ff_algos.report.rows import datasets, row_label
+from ff_algos.report.study import dataset_label, method_label, study_accuracy
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -128,6 +128,7 @@ def _end_to_end(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
 
 
 def _ff_layers(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure | None:
+    # FF's own figure: only its phases are layers
     ff = [g for g in groups if g.method == "ff"]
     if not ff:
         return None
@@ -151,7 +152,10 @@ def _per_epoch(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     from matplotlib.ticker import MaxNLocator  # matplotlib is loaded by now (see draw_figures)
 
     fig, axes = new(11.0, 4.2, 2)
-    for ax, method, title in zip(axes, ("ff", "bp"), ("FF", "backprop"), strict=True):
+    # one panel for each of the pair the study compares, FF and backprop; other methods are in
+    # the tables and the other figures
+    for ax, method in zip(axes, ("ff", "bp"), strict=True):
+        title = method_label(method)
         mine = [g for g in groups if g.method == method]
         styles = ("-", "--", ":", "-.")
         for index, g in enumerate(mine):
@@ -191,7 +195,9 @@ def _accuracy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     names = datasets(groups)
     train_get = metric("accuracy.train").get
     test_get = metric("accuracy.test").get
-    for ax, method, title in zip(axes, ("ff", "bp"), ("FF", "backprop"), strict=True):
+    # the study has values for FF and backprop only: one panel each, beside the study's
+    for ax, method in zip(axes, ("ff", "bp"), strict=True):
+        title = method_label(method)
         mine = [g for g in groups if g.method == method]
         series: dict[str, list[float | None]] = {}
         for label in dict.fromkeys(row_label(g, groups) for g in mine):

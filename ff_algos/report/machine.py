@@ -1,9 +1,8 @@
 """Short descriptions of the machine a run was saved on, from its ``machine_info``.
 
 pytest-benchmark fills ``machine_info`` (``cpu``, ``python_version``, ...); the suite adds
-``machine_info["ff_bench"]`` (see :mod:`ff_algos.telemetry.machine`). Keys are read under both
-the telemetry's spellings (``driver_version``, ``cpu_cores_usable``, ``memory_total_bytes``) and
-the short ones (``driver``, ``cpu_cores``, ``memory_bytes``); any of them may be missing or null.
+``machine_info["ff_bench"]`` (see :mod:`ff_algos.telemetry.machine`, whose key names are read
+here); any of them may be missing or null.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ff_algos.report import units
+from ff_algos.telemetry import units
 
 
 def ff_bench(machine_info: Mapping[str, Any]) -> dict[str, Any]:
@@ -20,19 +19,11 @@ def ff_bench(machine_info: Mapping[str, Any]) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def first(facts: Mapping[str, Any], *keys: str) -> Any:
-    """The first of ``keys`` with a value that is not None."""
-    for key in keys:
-        if facts.get(key) is not None:
-            return facts[key]
-    return None
-
-
 def cpu_model(machine_info: Mapping[str, Any]) -> str | None:
     """The CPU's model name, from the suite's facts or pytest-benchmark's cpuinfo."""
     cpu = machine_info.get("cpu")
     brand = cpu.get("brand_raw") if isinstance(cpu, Mapping) else None
-    model = first(ff_bench(machine_info), "cpu_model") or brand
+    model = ff_bench(machine_info).get("cpu_model") or brand
     return str(model) if model else None
 
 
@@ -40,10 +31,12 @@ def cpu_text(machine_info: Mapping[str, Any]) -> str:
     """``AMD EPYC 7B13, 2 cores, 24 GiB``."""
     facts = ff_bench(machine_info)
     cpu = machine_info.get("cpu")
-    cores = first(facts, "cpu_cores_usable", "cpu_cores", "cpu_cores_logical") or (
-        cpu.get("count") if isinstance(cpu, Mapping) else None
+    cores = (
+        facts.get("cpu_cores_usable")
+        or facts.get("cpu_cores_logical")
+        or (cpu.get("count") if isinstance(cpu, Mapping) else None)
     )
-    memory = first(facts, "memory_total_bytes", "memory_bytes")
+    memory = facts.get("memory_total_bytes")
     parts = [cpu_model(machine_info) or units.NA]
     if cores:
         parts.append(f"{cores} cores")
@@ -60,12 +53,8 @@ def gpu_text(machine_info: Mapping[str, Any]) -> str:
         return "none"
     count = facts.get("gpu_count")
     parts = [f"{name}" + (f" x{count}" if isinstance(count, int) and count > 1 else "")]
-    for keys, label in (
-        (("driver_version", "driver"), "driver"),
-        (("cuda_runtime",), "CUDA"),
-        (("cudnn",), "cuDNN"),
-    ):
-        value = first(facts, *keys)
+    for key, label in (("driver_version", "driver"), ("cuda_runtime", "CUDA"), ("cudnn", "cuDNN")):
+        value = facts.get(key)
         if value is not None:
             parts.append(f"{label} {value}")
     return ", ".join(parts)
@@ -86,7 +75,7 @@ def commit_text(machine_info: Mapping[str, Any], commit_info: Mapping[str, Any])
     commit = facts.get("git_commit") or commit_info.get("id")
     if not commit:
         return units.NA
-    dirty = first(facts, "git_dirty")
+    dirty = facts.get("git_dirty")
     if dirty is None:
         dirty = commit_info.get("dirty")
     return str(commit)[:10] + (" (dirty)" if dirty else "")

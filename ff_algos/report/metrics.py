@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from ff_algos.report import units
 from ff_algos.report.cases import Case
+from ff_algos.telemetry import units
 
 Unit = Literal["s", "B", "FLOP", "FLOP/s", "W", "J", "J/pt", "acc", "frac"]
 

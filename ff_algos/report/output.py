@@ -27,7 +27,6 @@ from ff_algos.atomic_file import atomic_write
 from ff_algos.report.errors import OutputFolderError
 from ff_algos.report.summary import source_digests
 
-REPORT_FILES = ("report.md", "summary.json")
 RUNS_FOLDER = "runs"
 DEFAULT_ROOT = Path("reports")
 

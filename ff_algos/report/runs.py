@@ -30,9 +30,9 @@ from typing import Any
 from ff_algos.report import machine
 from ff_algos.report.cases import Case
 from ff_algos.report.errors import BadRunError, RunNotFoundError
-from ff_algos.schema import SCHEMA_VERSION, validate
+from ff_algos.schema import READABLE_SCHEMAS, SCHEMA_VERSION, validate
 
-DEFAULT_STORAGE = Path(".benchmarks")
+DEFAULT_STORAGE = Path(".benchmarks")  # pytest-benchmark's default --benchmark-storage
 _NUMBERED = re.compile(r"^(?P<number>\d{4})_(?P<name>.+)$")
 _MACHINE_ID = re.compile(r"^[^-/]+-[^-/]+-\d+\.\d+-\d+bit$")
 _LISTED = 8  # runs named in a "not found" or "ambiguous" message
@@ -304,15 +304,15 @@ def _case(
         return None
     name = str(bench.get("name", f"benchmark #{index}"))
     assert isinstance(info, dict)  # schema came from it
-    if schema != SCHEMA_VERSION:
+    if schema not in READABLE_SCHEMAS:
         raise BadRunError(
             f"{path}: {name} was saved with result schema {schema!r}; this ff-bench reads "
-            f"{SCHEMA_VERSION!r} (use the ff-bench version that saved it)"
+            f"{', '.join(READABLE_SCHEMAS)} (use the ff-bench version that saved it)"
         )
     problems = validate(info)
     if problems:
         shown = "; ".join(problems[:3]) + ("; ..." if len(problems) > 3 else "")
-        raise BadRunError(f"{path}: {name} does not follow {SCHEMA_VERSION}: {shown}")
+        raise BadRunError(f"{path}: {name} does not follow {schema}: {shown}")
     for phase, epochs in info["compute"]["per_epoch"].items():
         if not isinstance(epochs, list) or not all(_number(s) for s in epochs):
             raise BadRunError(

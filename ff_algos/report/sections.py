@@ -2,40 +2,48 @@
 backprop ratios, and cost (FLOPs, memory, power, energy).
 
 Every table is built from groups of cases (a group's cells are the mean over its seeds) and
-carries, as notes, whatever a reader needs to judge it: the recipe each number came from, why a
-value is "n/a", which run a merged case came from.
+carries, as notes (:mod:`ff_algos.report.notes`), whatever a reader needs to judge it: the recipe
+each number came from, why a value is "n/a", which run a merged case came from. What tables share
+with the figures and ``summary.json`` is in :mod:`ff_algos.report.rows`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ff_algos.report import machine, units
+from ff_algos.report import machine
 from ff_algos.report.cases import CaseGroup
 from ff_algos.report.metrics import metric, phase_epoch_mean, phase_total
-from ff_algos.report.runs import SavedRun
-from ff_algos.report.study import (
-    dataset_label,
-    method_label,
-    recorded_match,
-    study_accuracy,
+from ff_algos.report.notes import (
+    floor_notes,
+    recipe_notes,
+    seed_notes,
+    telemetry_notes,
+    unavailable_notes,
 )
+from ff_algos.report.rows import (
+    RATIO_KEYS,
+    datasets,
+    metric_cells,
+    pair_ratios,
+    ratio_pairs,
+    row_label,
+)
+from ff_algos.report.runs import SavedRun
+from ff_algos.report.study import dataset_label, study_accuracy
 from ff_algos.report.tables import Table
+from ff_algos.telemetry import units
 
 
-def row_label(group: CaseGroup, groups: Sequence[CaseGroup]) -> str:
-    """``FF``, or ``FF (quick)`` when the same method ran more than one recipe."""
-    keys = {g.recipe_key for g in groups if g.method == group.method}
-    return group.label if len(keys) == 1 else f"{group.label} ({group.recipe_name})"
-
-
-def datasets(groups: Sequence[CaseGroup]) -> list[str]:
-    """Datasets in the groups, in the study's order."""
-    return list(dict.fromkeys(g.dataset for g in groups))
-
-
-def runs_table(runs: Sequence[SavedRun], notes: Sequence[str]) -> Table:
-    """Where the numbers come from, one column per run: file, date, devices, software, commit."""
+def runs_table(
+    runs: Sequence[SavedRun],
+    notes: Sequence[str] = (),
+    *,
+    title: str = "Runs",
+    labels: Sequence[str] | None = None,
+) -> Table:
+    """Where the numbers come from, one column per run (headed by ``labels``, default the runs'
+    labels): date, devices, machine, software, commit, recipes, cases."""
     fields: list[tuple[str, list[str]]] = [
         ("saved", [_when(r.datetime) for r in runs]),
         ("device", ["; ".join(r.devices) for r in runs]),
@@ -54,8 +62,8 @@ def runs_table(runs: Sequence[SavedRun], notes: Sequence[str]) -> Table:
                 f"({', '.join(run.ignored[:4])}{', ...' if len(run.ignored) > 4 else ''})"
             )
     return Table(
-        title="Runs",
-        columns=("", *(r.label for r in runs)),
+        title=title,
+        columns=("", *(labels if labels is not None else [r.label for r in runs])),
         rows=tuple((name, *values) for name, values in fields),
         notes=tuple(all_notes),
         left=1 + len(runs),
@@ -102,8 +110,8 @@ def accuracy_table(groups: Sequence[CaseGroup]) -> Table:
             rows.extend((tuple(study), tuple(diff)))
     notes = ["cells are train / test accuracy (fractions); — : not run, or not in the study"]
     notes.extend(recipe_notes(groups))
-    notes.extend(_seed_notes(groups))
-    notes.extend(_floor_notes(groups))
+    notes.extend(seed_notes(groups))
+    notes.extend(floor_notes(groups))
     return Table(
         title="Accuracy (the study's Table 1 layout)",
         columns=("method", "", *(dataset_label(n) for n in names)),
@@ -145,15 +153,6 @@ def _predictor_rows(
     return rows
 
 
-def recipe_notes(groups: Sequence[CaseGroup]) -> list[str]:
-    """One sentence per method and recipe: is it the study's recipe (like for like)?"""
-    notes: dict[str, None] = {}
-    for group in groups:
-        match = recorded_match(group.cases[0].info)
-        notes[f"{method_label(group.method)}: {match.describe(group.recipe_name)}"] = None
-    return list(notes)
-
-
 def time_table(groups: Sequence[CaseGroup]) -> Table:
     """Seconds per stage, compute per epoch, FF per layer, and pytest-benchmark's own timing."""
     layers = _ff_layers(groups)
@@ -168,7 +167,7 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
     rows = []
     for g in groups:
         cells = [dataset_label(g.dataset), row_label(g, groups)]
-        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in keys)
+        cells.extend(metric_cells(g, keys))
         for layer in layers:
             if layer not in g.phases() or g.method != "ff":
                 cells.append(units.NOT_APPLICABLE)
@@ -187,7 +186,7 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
     if layers:
         notes.append("FF layerN = that layer's compute seconds (and per epoch); — : not applicable")
     notes.append("benchmark = pytest-benchmark's mean ± stddev over rounds of the end-to-end run")
-    notes.extend(_seed_notes(groups))
+    notes.extend(seed_notes(groups))
     return Table(
         title="Time",
         columns=(
@@ -203,27 +202,6 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
     )
 
 
-RATIO_KEYS = (
-    "seconds.end_to_end",
-    "seconds.train",
-    "seconds.eval",
-    "compute.total",
-    "compute.per_epoch_mean",
-)
-
-
-def ratio_pairs(groups: Sequence[CaseGroup]) -> list[tuple[CaseGroup, CaseGroup]]:
-    """(FF, backprop) groups of the same dataset and recipe name."""
-    pairs = []
-    for ff in groups:
-        if ff.method != "ff":
-            continue
-        for bp in groups:
-            if bp.method == "bp" and bp.dataset == ff.dataset and bp.recipe_name == ff.recipe_name:
-                pairs.append((ff, bp))
-    return pairs
-
-
 def ratio_table(groups: Sequence[CaseGroup]) -> Table | None:
     """FF time over backprop time per dataset; None when no dataset has both methods."""
     pairs = ratio_pairs(groups)
@@ -232,9 +210,7 @@ def ratio_table(groups: Sequence[CaseGroup]) -> Table | None:
     rows = []
     for ff, bp in pairs:
         cells = [dataset_label(ff.dataset), ff.recipe_name]
-        for key in RATIO_KEYS:
-            get = metric(key).get
-            cells.append(units.ratio(units.safe_ratio(ff.mean(get), bp.mean(get))))
+        cells.extend(units.ratio(r) for r in pair_ratios(ff, bp).values())
         rows.append(tuple(cells))
     return Table(
         title="FF / backprop time ratios (above 1: FF is slower)",
@@ -261,14 +237,14 @@ def compute_memory_table(groups: Sequence[CaseGroup]) -> Table:
     rows = []
     for g in groups:
         cells = [dataset_label(g.dataset), row_label(g, groups)]
-        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in COMPUTE_KEYS)
+        cells.extend(metric_cells(g, COMPUTE_KEYS))
         cells.append(
             " / ".join(
                 units.nbytes(g.mean(metric(f"memory.torch_peak_bytes.{p}").get))
                 for p in _TORCH_PEAKS
             )
         )
-        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in MEMORY_KEYS)
+        cells.extend(metric_cells(g, MEMORY_KEYS))
         rows.append(tuple(cells))
     notes = [
         "FLOPs are the recipe's analytic model FLOPs (matrix products, 2 per multiply-add); "
@@ -297,9 +273,9 @@ def energy_table(groups: Sequence[CaseGroup]) -> Table:
     rows = []
     for g in groups:
         cells = [dataset_label(g.dataset), row_label(g, groups)]
-        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in ("power.mean_w", "power.max_w"))
+        cells.extend(metric_cells(g, ("power.mean_w", "power.max_w")))
         cells.append(str(sum(int(c.value("power.samples") or 0) for c in g.cases)))
-        cells.extend(metric(k).show(g.mean(metric(k).get)) for k in ENERGY_KEYS)
+        cells.extend(metric_cells(g, ENERGY_KEYS))
         rows.append(tuple(cells))
     notes = [
         "power and train energy cover the training stage; J per accuracy point = train energy "
@@ -323,54 +299,6 @@ def energy_table(groups: Sequence[CaseGroup]) -> Table:
     )
 
 
-def unavailable_notes(groups: Sequence[CaseGroup], prefixes: Sequence[str]) -> list[str]:
-    """``n/a`` explained for fields starting with one of ``prefixes``: per recorded reason, the
-    fields it covers and the cases it affects."""
-    every = [c for g in groups for c in g.cases]
-    where: dict[str, dict[str, list[str]]] = {}  # reason -> field -> case names
-    for case in every:
-        name = f"{dataset_label(case.dataset)} {method_label(case.method)}"
-        for key, reason in dict(case.info.get("unavailable", {})).items():
-            if not str(key).startswith(tuple(prefixes)):
-                continue
-            names = where.setdefault(str(reason), {}).setdefault(str(key), [])
-            if name not in names:
-                names.append(name)
-    everyone = list(
-        dict.fromkeys(f"{dataset_label(c.dataset)} {method_label(c.method)}" for c in every)
-    )
-    notes = []
-    for reason, fields in where.items():
-        by_cases: dict[tuple[str, ...], list[str]] = {}
-        for key, names in fields.items():
-            by_cases.setdefault(tuple(names), []).append(key)
-        for affected, keys in by_cases.items():
-            scope = "all cases" if list(affected) == everyone else ", ".join(affected)
-            notes.append(f"n/a: {reason}: {', '.join(sorted(keys))} ({scope})")
-    return notes
-
-
-def telemetry_notes(
-    groups: Sequence[CaseGroup], words: Sequence[str], *, others: bool = False
-) -> list[str]:
-    """Caveats the suite recorded on values it did measure (``extra_info["telemetry_notes"]``):
-    those whose key contains one of ``words``, or with ``others`` those whose key contains none."""
-    where: dict[tuple[str, str], list[str]] = {}
-    for g in groups:
-        for case in g.cases:
-            notes = case.info.get("telemetry_notes")
-            if not isinstance(notes, dict):
-                continue
-            name = f"{dataset_label(case.dataset)} {method_label(case.method)}"
-            for key, note in notes.items():
-                if any(word in str(key) for word in words) == others:
-                    continue
-                names = where.setdefault((str(key), str(note)), [])
-                if name not in names:
-                    names.append(name)
-    return [f"note {key}: {note} ({', '.join(names)})" for (key, note), names in where.items()]
-
-
 def report_tables(
     runs: Sequence[SavedRun], groups: Sequence[CaseGroup], notes: Sequence[str]
 ) -> list[Table]:
@@ -384,6 +312,8 @@ def report_tables(
 
 
 def _ff_layers(groups: Sequence[CaseGroup]) -> list[str]:
+    # per-layer columns are FF's own: only its phases are layers (other methods may train in
+    # phases that are not; their cells are "not applicable")
     layers: dict[str, None] = {}
     for g in groups:
         if g.method == "ff":
@@ -406,30 +336,10 @@ def _bench_cell(group: CaseGroup) -> str:
     return f"{text} ({rounds} round{'s' if rounds != 1 else ''})"
 
 
-def _seed_notes(groups: Sequence[CaseGroup]) -> list[str]:
-    several = [g for g in groups if len(g.cases) > 1]
-    if not several:
-        return []
-    counts = sorted({len(g.cases) for g in several})
-    seeds = "/".join(map(str, counts))
-    return [f"cells of cases run with several seeds are means over {seeds} seeds"]
-
-
-def _floor_notes(groups: Sequence[CaseGroup]) -> list[str]:
-    below = [
-        f"{dataset_label(c.dataset)} {method_label(c.method)} seed {c.seed}: "
-        f"{units.accuracy(c.value('accuracy.test'))} "
-        f"< floor {units.accuracy(c.value('accuracy.floor'))}"
-        for g in groups
-        for c in g.cases
-        if c.info["accuracy"].get("passed") is False
-    ]
-    return [f"below the suite's accuracy floor: {'; '.join(below)}"] if below else []
-
-
 def _minus(a: float | None, b: float) -> float | None:
     return None if a is None else a - b
 
 
 def _when(text: str) -> str:
+    """A saved run's ISO datetime to the minute: ``2026-11-27 22:03 UTC``."""
     return text[:16].replace("T", " ") + (" UTC" if text.endswith("+00:00") else "")

@@ -2,7 +2,8 @@
 measured recipe is the one the study used.
 
 The study trained a 2x500 MLP with Forward-Forward and with backprop; its values correspond to
-ff-bench's ``seed`` recipe. Accuracies are fractions (0.932 is 93.2 %).
+ff-bench's ``seed`` recipe. Accuracies are fractions (0.932 is 93.2 %). Datasets are named and
+ordered as the data registry has them (``DATASETS``, spelled as torchvision does).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ff_algos.data import DATASETS, dataset_info
 from ff_algos.study_recipe import RecipeMatch, match_study_recipe, recorded_match
 
 __all__ = [
@@ -32,13 +34,12 @@ class StudyAccuracy:
     test: float
 
 
-_DATASET_LABELS: dict[str, str] = {
-    "mnist": "MNIST",
-    "fashionmnist": "FashionMNIST",
-    "cifar10": "CIFAR10",
-    "cifar100": "CIFAR100",
-    "svhn": "SVHN",
-}
+def dataset_key(name: str) -> str:
+    """Spelling-independent key of a dataset name: ``fashion_mnist`` -> ``fashionmnist``."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+_DATASET_LABELS = {dataset_key(n): dataset_info(n).torchvision_name for n in DATASETS}
 _DATASET_ORDER = tuple(_DATASET_LABELS)
 
 STUDY: dict[str, dict[str, StudyAccuracy]] = {
@@ -59,11 +60,6 @@ STUDY: dict[str, dict[str, StudyAccuracy]] = {
 }
 
 _METHOD_LABELS = {"ff": "FF", "bp": "backprop"}
-
-
-def dataset_key(name: str) -> str:
-    """Spelling-independent key of a dataset name: ``fashion_mnist`` -> ``fashionmnist``."""
-    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 def dataset_label(name: str) -> str:

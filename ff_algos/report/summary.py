@@ -10,11 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ff_algos.report.cases import CaseGroup
-from ff_algos.report.metrics import METRICS, metric, phase_epoch_mean, phase_total
+from ff_algos.report.metrics import METRICS, phase_epoch_mean, phase_total
+from ff_algos.report.rows import pair_ratios, ratio_pairs
 from ff_algos.report.runs import SavedRun
-from ff_algos.report.sections import RATIO_KEYS, ratio_pairs
 from ff_algos.report.study import recorded_match, study_accuracy
-from ff_algos.report.units import safe_ratio
 
 SUMMARY_FORMAT = "ff-bench-report/1"
 
@@ -32,14 +31,7 @@ def build_summary(
         "notes": list(notes),
         "groups": [_group(g) for g in groups],
         "ratios_ff_over_bp": [
-            {
-                "dataset": ff.dataset,
-                "recipe": ff.recipe_name,
-                **{
-                    key: safe_ratio(ff.mean(metric(key).get), bp.mean(metric(key).get))
-                    for key in RATIO_KEYS
-                },
-            }
+            {"dataset": ff.dataset, "recipe": ff.recipe_name, **pair_ratios(ff, bp)}
             for ff, bp in ratio_pairs(groups)
         ],
         "figures": list(figures),

@@ -55,7 +55,8 @@ Modules: ``config`` (TelemetryConfig, TelemetryError), ``sync``, ``nvml`` (lazy 
 ``sampler`` (power/memory thread), ``energy``, ``rapl`` (CPU energy counters), ``host_memory``,
 ``torch_memory`` (allocator peak, releasing cached memory), ``peaks`` (nested-window peaks),
 ``window``, ``epoch_clock``, ``peak_flops``, ``flops``, ``precision``, ``gpu_probe``,
-``machine``, ``session``, ``extra_info`` (mapping to :mod:`ff_algos.schema`).
+``machine``, ``session``, ``extra_info`` (mapping to :mod:`ff_algos.schema`), ``units`` (numbers
+as text with units, "n/a" for missing values; used by the suite's table and the reports).
 """
 
 from ff_algos.telemetry.config import TelemetryConfig, TelemetryError

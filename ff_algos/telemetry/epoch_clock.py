@@ -28,10 +28,6 @@ class EpochTimes:
     per_epoch: dict[str, tuple[float, ...]]
     total: float
 
-    def phase_total(self, phase: str) -> float:
-        """Seconds spent in ``phase``."""
-        return sum(self.per_epoch[phase])
-
 
 class _PerfMarks:
     def __init__(self) -> None:

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ff_algos.telemetry.nvml import describe, load_nvml, release_nvml, text
+from ff_algos.data.files import describe
+from ff_algos.telemetry.nvml import load_nvml, release_nvml, text
 
 
 @dataclass(frozen=True)

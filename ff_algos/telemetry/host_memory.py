@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from ff_algos.telemetry.nvml import describe
+from ff_algos.data.files import describe
 
 STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")

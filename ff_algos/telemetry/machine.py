@@ -23,8 +23,9 @@ from typing import Any
 
 import torch
 
+from ff_algos.data.files import describe
 from ff_algos.telemetry.gpu_probe import probe_gpus
-from ff_algos.telemetry.nvml import describe, find_cuda_gpu, load_nvml, release_nvml
+from ff_algos.telemetry.nvml import find_cuda_gpu, load_nvml, release_nvml
 from ff_algos.telemetry.sync import is_cuda, resolve
 
 CPUINFO = Path("/proc/cpuinfo")

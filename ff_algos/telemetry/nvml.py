@@ -28,6 +28,8 @@ from typing import Any
 
 import torch
 
+from ff_algos.data.files import describe as describe  # re-exported: phase_energy imports it here
+
 POWER_INSTANT = "nvml_power_instant"  # NVML_FI_DEV_POWER_INSTANT field
 POWER_AVERAGE = "nvml_power_average"  # nvmlDeviceGetPowerUsage (about 1 s average on Ampere+)
 
@@ -47,12 +49,6 @@ _HANDLE_BY = {
 
 class NvmlReadError(RuntimeError):
     """An NVML reading that answered with a failure status instead of raising."""
-
-
-def describe(error: BaseException) -> str:
-    """A one-line description of ``error``: its type and message."""
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def load_nvml() -> tuple[ModuleType | None, str | None]:
@@ -152,10 +148,6 @@ class NvmlGpu:
     def energy_mj(self) -> int:
         """Energy used since the driver loaded, in millijoules; raises where unsupported."""
         return int(self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle))
-
-    def name(self) -> str:
-        """The product name, for example "NVIDIA H100 80GB HBM3"."""
-        return text(self.nvml.nvmlDeviceGetName(self.handle))
 
     def power_limit_w(self) -> float:
         """The enforced board power limit in watts; raises where unsupported."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from ff_algos.telemetry.nvml import describe
+from ff_algos.data.files import describe
 from ff_algos.telemetry.sync import is_cuda
 
 NVIDIA_OVERRIDE = "NVIDIA_TF32_OVERRIDE"

@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ff_algos.data.files import describe
 from ff_algos.telemetry.config import POWERCAP_ROOT, TelemetryError
-from ff_algos.telemetry.nvml import describe
 
 RAPL = "rapl"
 PACKAGE = "package"

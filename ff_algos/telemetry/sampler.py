@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 
+from ff_algos.data.files import describe
 from ff_algos.telemetry.config import TelemetryError
-from ff_algos.telemetry.nvml import describe
 
 THREAD_NAME = "ff-bench-telemetry-sampler"
 
@@ -34,13 +34,6 @@ class PowerTrace:
     errors: int
     first_error: str | None
     joined: bool
-
-    @property
-    def rate_hz(self) -> float | None:
-        """Achieved power sampling rate over the sampled span (None with fewer than 2 samples)."""
-        if len(self.times_s) < 2 or self.times_s[-1] <= self.times_s[0]:
-            return None
-        return (len(self.times_s) - 1) / (self.times_s[-1] - self.times_s[0])
 
 
 class PowerSampler:

@@ -19,9 +19,10 @@ from types import TracebackType
 
 import torch
 
+from ff_algos.data.files import describe
 from ff_algos.telemetry.config import TelemetryError
 from ff_algos.telemetry.energy import COUNTER, INTEGRAL, counter_joules, trapezoid_joules
-from ff_algos.telemetry.nvml import NvmlGpu, describe, is_not_supported
+from ff_algos.telemetry.nvml import NvmlGpu, is_not_supported
 from ff_algos.telemetry.peaks import PeakReading, PeakToken, PeakTracker
 from ff_algos.telemetry.rapl import RAPL, Rapl
 from ff_algos.telemetry.sampler import PowerSampler, PowerTrace

@@ -1,5 +1,6 @@
-"""Numbers as short strings with units. A missing value is always ``"n/a"``, never 0; a value
-that does not apply to a case (per-layer time of backprop) is ``"—"``."""
+"""Numbers as short strings with units, for the suite's closing table and the reports. A missing
+value is always ``"n/a"``, never 0; a value that does not apply to a case (per-layer time of
+backprop) is ``"—"``."""
 
 from __future__ import annotations
 
