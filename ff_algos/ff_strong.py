@@ -97,8 +97,8 @@ class StrongFFRecipe:
     lr: float = 1e-3  # AdamW, feature layers
     weight_decay: float = 0.0  # AdamW's decoupled decay, feature layers
     schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
-    threshold: float = 1.0  # θ per unit: logit = (Σh² - θ·width) / temperature
-    temperature: float = 1.0
+    threshold: float = 1.0  # θ: logit = (mean_j h_j² - θ) / temperature
+    temperature: float = 0.1  # loeweX's Σh² - width is temperature = 1/width
     peer_norm: float = 0.03  # weight of the peer-normalisation term (0: off)
     peer_momentum: float = 0.9  # running mean of each unit's positive activity
     label_value: float = 1.0  # value of the label entry appended to the normalised image
@@ -273,11 +273,9 @@ def ff_layer_loss(
     h: Tensor, rows: int, width: int, threshold: float, temperature: float
 ) -> tuple[Tensor, Tensor]:
     """A layer's FF loss and its rows' goodness: ``h`` (2m, H) holds the positives' activities,
-    then the negatives'; returns (BCE of logits ``(Σh² - θ·width) / T``, goodness (2m,))."""
+    then the negatives'; returns (BCE of logits ``(Σh²/width - θ) / T``, goodness Σh² (2m,))."""
     g = h.pow(2).sum(1)  # (2m,)
-    logits = (g - threshold * width).view(2, rows)  # (2, m): positives, negatives
-    if temperature != 1.0:
-        logits = logits / temperature
+    logits = (g.view(2, rows) - threshold * width) / (temperature * width)  # (2, m): pos, neg
     margin = torch.stack([-logits[0], logits[1]])  # softplus(-l) for positives, (l) for negatives
     return F.softplus(margin).mean(), g
 
