@@ -23,7 +23,7 @@ from ff_algos.data import DatasetInfo, LoadedDataset, Split, torchvision_dataset
 from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import BPRecipe, FlopCount, RecipeError
+from ff_algos.recipes import BPRecipe, FlopCount, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
 
@@ -222,8 +222,7 @@ class _Backprop:
         }
 
     def validate(self, recipe: BPRecipe, info: DatasetInfo) -> None:
-        if recipe.epochs < 1:
-            raise RecipeError(f"epochs={recipe.epochs} trains nothing; use epochs=1 or more")
+        check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
         validate_bp(recipe)
 
     def fit(self, recipe: BPRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[MLP]:

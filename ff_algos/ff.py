@@ -50,7 +50,7 @@ from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import FFRecipe, FlopCount, Goodness, RecipeError
+from ff_algos.recipes import FFRecipe, FlopCount, Goodness, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
 EPS = 1e-4  # added to the norm before dividing, as in the reference
@@ -574,8 +574,7 @@ class _ForwardForward:
         }
 
     def validate(self, recipe: FFRecipe, info: DatasetInfo) -> None:
-        if recipe.epochs < 1:
-            raise RecipeError(f"epochs={recipe.epochs} trains nothing; use epochs=1 or more")
+        check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
         validate_ff(recipe, info.input_size, info.num_classes)
 
     def fit(self, recipe: FFRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[FFNet]:

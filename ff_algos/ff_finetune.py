@@ -28,7 +28,7 @@ from ff_algos.ff import FFNet, direction, train_ff
 from ff_algos.method import Fitted
 from ff_algos.observe import TrainObserver
 from ff_algos.precision import product_dtype
-from ff_algos.recipes import FFRecipe, FlopCount, RecipeError
+from ff_algos.recipes import FFRecipe, FlopCount, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
 
@@ -121,13 +121,9 @@ class _FFFinetune:
 
     def validate(self, recipe: FFFinetuneRecipe, info: DatasetInfo) -> None:
         FF.validate(recipe, info)
-        if recipe.finetune_epochs < 1 or not recipe.finetune_lr > 0:
-            raise RecipeError(
-                f"finetune_epochs={recipe.finetune_epochs}, finetune_lr={recipe.finetune_lr}: "
-                "fine-tuning needs finetune_epochs >= 1 and finetune_lr > 0"
-            )
-        if recipe.finetune_batch_size is not None and recipe.finetune_batch_size < 1:
-            raise RecipeError("finetune_batch_size must be a positive integer or none")
+        check_schedule(
+            "finetune_", recipe.finetune_epochs, recipe.finetune_lr, recipe.finetune_batch_size
+        )
 
     def fit(
         self, recipe: FFFinetuneRecipe, data: LoadedDataset, observer: TrainObserver

@@ -27,7 +27,7 @@ from ff_algos.ff import METHOD as FF
 from ff_algos.ff import FFNet, direction, train_ff
 from ff_algos.method import Fitted
 from ff_algos.observe import TrainObserver
-from ff_algos.recipes import FFRecipe, FlopCount, RecipeError
+from ff_algos.recipes import FFRecipe, FlopCount, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
 
@@ -126,13 +126,7 @@ class _FFHead:
 
     def validate(self, recipe: FFHeadRecipe, info: DatasetInfo) -> None:
         FF.validate(recipe, info)
-        if recipe.head_epochs < 1 or not recipe.head_lr > 0:
-            raise RecipeError(
-                f"head_epochs={recipe.head_epochs}, head_lr={recipe.head_lr}: the head needs "
-                "head_epochs >= 1 and head_lr > 0"
-            )
-        if recipe.head_batch_size is not None and recipe.head_batch_size < 1:
-            raise RecipeError("head_batch_size must be a positive integer or none (full batch)")
+        check_schedule("head_", recipe.head_epochs, recipe.head_lr, recipe.head_batch_size)
 
     def fit(
         self, recipe: FFHeadRecipe, data: LoadedDataset, observer: TrainObserver

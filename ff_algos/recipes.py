@@ -149,6 +149,19 @@ class BPRecipe:
         return {"train": self.flops(n_train, input_size, num_classes).train}
 
 
+def check_schedule(prefix: str, epochs: int, lr: float, batch_size: int | None) -> None:
+    """Raise :class:`RecipeError` for a training schedule that cannot train: ``prefix`` names
+    the fields (``""`` for ``epochs``/``lr``/``batch_size``, ``"head_"`` for ``head_epochs``...)."""
+    if epochs < 1:
+        raise RecipeError(f"{prefix}epochs={epochs} trains nothing; use {prefix}epochs=1 or more")
+    if not lr > 0:
+        raise RecipeError(f"{prefix}lr={lr!r} must be positive, e.g. --set {prefix}lr=0.001")
+    if batch_size is not None and batch_size < 1:
+        raise RecipeError(
+            f"{prefix}batch_size={batch_size} must be a positive integer or none (full batch)"
+        )
+
+
 def get_recipe(name: str, method: str) -> Any:
     """The recipe ``name`` of ``method``, from the method registry (one-line error if none)."""
     from ff_algos.registry import recipe  # the registry imports the methods, which import us
