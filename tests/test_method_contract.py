@@ -19,6 +19,7 @@ from ff_algos.data import LoadedDataset, Split, dataset_info
 from ff_algos.methods import accuracy, fit
 from ff_algos.recipes import RecipeError
 from ff_algos.schema import validate
+from ff_algos.telemetry import EpochClock
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 pytest_plugins = ["pytester"]
@@ -48,11 +49,12 @@ def test_executed_flops_match_the_flop_counter(name: str) -> None:
     assert {"tiny", "quick"} <= set(method.recipes)
     data = synthetic()
     recipe = dataclasses.replace(method.recipes["tiny"], train_size=None)
+    clock = EpochClock(torch.device("cpu"))
     with FlopCounterMode(display=False) as counter:
-        result = fit(recipe, data)
+        result = fit(recipe, data, observer=clock)
     executed = method.executed_flops(recipe, len(data.train), data.info)
     assert counter.get_total_flops() == sum(executed.values())
-    assert set(executed) <= set(result.losses)  # every phase with FLOPs reported losses
+    assert set(executed) == set(clock.result().per_epoch)  # FLOPs per phase the clock timed
     assert method.flops(recipe, len(data.train), data.info).train > 0
     for model in (result.model, *result.predictors.values()):
         assert 0.0 <= accuracy(model, data.test) <= 1.0
