@@ -59,6 +59,7 @@ the goodness predictor. Both are scored by the suite; both are no-grad and chunk
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import typing
@@ -71,12 +72,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.compiled import COMPILE_MODES, Compile, EpochRunner
+from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError
+from ff_algos.recipes import FlopCount, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
-EPS = 1e-8  # added to the RMS before dividing
+EPS = 1e-12  # added to the mean square before the square root
 
 Negatives = Literal["random", "hard"]
 NEGATIVES: tuple[Negatives, ...] = ("random", "hard")
@@ -98,10 +101,10 @@ class StrongFFRecipe:
     weight_decay: float = 0.0  # AdamW's decoupled decay, feature layers
     schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
     threshold: float = 1.0  # θ: logit = (mean_j h_j² - θ) / temperature
-    temperature: float = 0.1  # loeweX's Σh² - width is temperature = 1/width
+    temperature: float = 0.05  # loeweX's Σh² - width is temperature = 1/width
     peer_norm: float = 0.03  # weight of the peer-normalisation term (0: off)
     peer_momentum: float = 0.9  # running mean of each unit's positive activity
-    label_value: float = 1.0  # value of the label entry appended to the normalised image
+    label_value: float = 3.0  # value of the label entry appended to the normalised image
     negatives: Negatives = "hard"  # random | hard (drawn from the head's softmax)
     goodness_from: int = 2  # first layer (1-based) whose goodness predict() sums
     head_from: int = 2  # first layer (1-based) whose activities feed the linear head
@@ -156,11 +159,12 @@ class StrongFFRecipe:
 STRONG = StrongFFRecipe(name="strong")
 QUICK = StrongFFRecipe(
     name="quick",
-    hidden=(500, 500, 500),
-    epochs=8,
+    hidden=(1000, 1000, 1000),
+    epochs=6,
     batch_size=100,
+    lr=3e-3,  # narrower layers take a larger step (see the recipes' note)
     train_size=10000,
-    nan_check_every=4,
+    nan_check_every=3,
 )
 TINY = StrongFFRecipe(
     name="tiny",
@@ -259,35 +263,20 @@ def relu_pass_through(z: Tensor) -> Tensor:
 
 
 def rms_normalise(x: Tensor) -> Tensor:
-    """Each row divided by its root mean square plus ``EPS`` (length sqrt(width) afterwards)."""
-    return x / (x.pow(2).mean(1, keepdim=True).sqrt() + EPS)
-
-
-def _normalise_by(h: Tensor, sum_sq: Tensor) -> Tensor:
-    """``rms_normalise(h)`` reusing the rows' sums of squares ``sum_sq`` (N,); no gradient."""
-    scale = (sum_sq.detach() / h.shape[1]).sqrt_().add_(EPS).reciprocal_()  # (N,)
-    return h.detach() * scale[:, None]
-
-
-def ff_layer_loss(
-    h: Tensor, rows: int, width: int, threshold: float, temperature: float
-) -> tuple[Tensor, Tensor]:
-    """A layer's FF loss and its rows' goodness: ``h`` (2m, H) holds the positives' activities,
-    then the negatives'; returns (BCE of logits ``(Σh²/width - θ) / T``, goodness Σh² (2m,))."""
-    g = h.pow(2).sum(1)  # (2m,)
-    logits = (g.view(2, rows) - threshold * width) / (temperature * width)  # (2, m): pos, neg
-    margin = torch.stack([-logits[0], logits[1]])  # softplus(-l) for positives, (l) for negatives
-    return F.softplus(margin).mean(), g
+    """Each row of ``x`` (N, W) divided by ``sqrt(mean(row²) + EPS)`` (length sqrt(W) after),
+    without gradient: one fused kernel (``F.rms_norm``)."""
+    with torch.no_grad():
+        return F.rms_norm(x.detach(), (x.shape[1],), eps=EPS)
 
 
 def peer_loss(h_pos: Tensor, running: Tensor, momentum: float) -> Tensor:
     """Peer normalisation of a layer with positive activities ``h_pos`` (m, H): updates the
     running mean activity ``running`` (H,) in place and returns ``mean_j (mean(r) - r_j)²`` of
     the new running mean ``r`` (the current batch's share carries the gradient)."""
-    r = running * momentum + h_pos.mean(0) * (1.0 - momentum)  # (H,)
+    r = torch.lerp(running, h_pos.mean(0), 1.0 - momentum)  # (H,)
     with torch.no_grad():
         running.copy_(r)
-    return (r.mean() - r).pow(2).mean()
+    return r.var(unbiased=False)
 
 
 class StrongFFNet(nn.Module):
@@ -330,18 +319,19 @@ class StrongFFNet(nn.Module):
         first = self.linear_layers()[0]
         return first.weight[:, self.input_size :].t() * self.label_value
 
-    def neutral_features(self, image: Tensor) -> Tensor:
+    def neutral_features(self, image: Tensor, label: Tensor | None = None) -> Tensor:
         """Concatenated normalised activities (N, F) of layers ``head_from..K`` for the neutral
-        label, from layer 1's image part ``image`` (N, H₁); no gradient."""
+        label, from layer 1's image part ``image`` (N, H₁) (and :meth:`label_columns` if already
+        computed); no gradient."""
         with torch.no_grad():
-            z = image + self.label_columns().mean(0)
+            label = self.label_columns() if label is None else label
+            z = image + label.mean(0)
             feats: list[Tensor] = []
             u: Tensor | None = None  # the previous layer's normalised activities
             for k, layer in enumerate(self.linear_layers(), start=1):
                 if u is not None:
                     z = torch.addmm(layer.bias, u, layer.weight.t())
-                h = z.relu()
-                u = _normalise_by(h, h.pow(2).sum(1))
+                u = rms_normalise(z.relu())
                 if k >= self.head_from:
                     feats.append(u)
             return torch.cat(feats, 1)
@@ -367,11 +357,10 @@ class StrongFFNet(nn.Module):
                     if u is not None:
                         z = torch.addmm(layer.bias, u, layer.weight.t())
                     h = z.relu_()
-                    g = h.pow(2).sum(1)
                     if k >= self.goodness_from:
-                        out[:, c] += g
+                        out[:, c] += h.pow(2).sum(1)
                     if k < len(layers):
-                        u = _normalise_by(h, g)
+                        u = rms_normalise(h)
             parts.append(out)
         return torch.cat(parts) if parts else x.new_empty(0, self.num_classes)
 
@@ -452,14 +441,12 @@ def build_net(
 StepFn = Callable[[Tensor, Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
-def wrong_labels(y: Tensor, noise: Tensor, logits: Tensor | None) -> Tensor:
+def wrong_labels(y: Tensor, gumbel: Tensor, logits: Tensor | None) -> Tensor:
     """A wrong label (m,) per row of labels ``y`` (m,) by the Gumbel-max trick: the argmax over
-    the classes other than ``y`` of ``s - log(noise)`` with ``noise`` (m, C) Exp(1) draws and
-    ``s`` the scores ``logits`` (m, C) (``None``: uniform over the wrong classes). Samples the
-    softmax of ``s`` restricted to the wrong classes."""
-    scores = -noise.log()
-    if logits is not None:
-        scores = scores + logits
+    the classes other than ``y`` of ``s + gumbel`` with ``gumbel`` (m, C) standard Gumbel draws
+    (``-log E``, ``E ~ Exp(1)``) and ``s`` the scores ``logits`` (m, C) (``None``: uniform over
+    the wrong classes). Samples the softmax of ``s`` restricted to the wrong classes."""
+    scores = gumbel if logits is None else gumbel + logits
     return scores.scatter(1, y[:, None], -math.inf).argmax(1)
 
 
@@ -477,32 +464,58 @@ class LocalLoss:
         """The recipe's loss settings."""
         return cls(recipe.threshold, recipe.temperature, recipe.peer_norm, recipe.peer_momentum)
 
+    def affine(self, net: StrongFFNet) -> list[tuple[Tensor, Tensor]]:
+        """Per layer, constants ``scale``, ``shift`` (2, 1) on the weights' device such that
+        ``shift + g·scale`` is ``(-l_pos, l_neg)`` for goodness ``g`` (2, m) of positives and
+        negatives, ``l = (g/width - θ)/T``: the BCE's softplus arguments, in one ``addcmul``."""
+        out = []
+        for layer in net.linear_layers():
+            a = 1.0 / (self.temperature * layer.out_features)
+            b = self.threshold / self.temperature
+            w = layer.weight
+            scale = torch.tensor([[-a], [a]], device=w.device, dtype=w.dtype)
+            shift = torch.tensor([[b], [-b]], device=w.device, dtype=w.dtype)
+            out.append((scale, shift))
+        return out
+
 
 def layer_losses(
-    net: StrongFFNet, image: Tensor, pair: Tensor, loss: LocalLoss, running: list[Tensor]
-) -> list[tuple[Tensor, Tensor]]:
-    """Every layer's local loss on positives and negatives: ``(BCE, peer term)`` per layer, the
-    peer term already weighted (0 when ``peer_norm`` is 0; the running means are then left
-    alone). ``image`` (m, H₁) is layer 1's image part, ``pair`` (2, m) the positive and the
-    negative labels. Layer k+1's input is layer k's normalised, *detached* output, so layer k's
-    pair of losses depends on layer k's parameters (and the image part) only."""
+    net: StrongFFNet,
+    image: Tensor,
+    pair: Tensor,
+    loss: LocalLoss,
+    running: list[Tensor],
+    label: Tensor | None = None,
+    affine: list[tuple[Tensor, Tensor]] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """Every layer's local loss on positives and negatives: (BCE (K,), weighted peer term (K,);
+    zeros and the running means left alone when ``peer_norm`` is 0). ``image`` (m, H₁) is layer
+    1's image part, ``pair`` (2, m) the positive and the negative labels; ``label`` and
+    ``affine`` are :meth:`StrongFFNet.label_columns` and :meth:`LocalLoss.affine` if already
+    computed. Layer k+1's input is layer k's normalised, *detached* output, so layer k's losses
+    depend on layer k's parameters (and the image part) only."""
     m = image.shape[0]
-    z = (image[None] + net.label_columns()[pair]).view(2 * m, -1)  # (2m, H1): pos, then neg
-    out: list[tuple[Tensor, Tensor]] = []
+    label = net.label_columns() if label is None else label
+    affine = loss.affine(net) if affine is None else affine
+    z = (image[None] + label[pair]).view(2 * m, -1)  # (2m, H1): positives, then negatives
     layers = net.linear_layers()
+    bces: list[Tensor] = []
+    peers: list[Tensor] = []
     u: Tensor | None = None  # the previous layer's normalised activities (2m, H_k-1)
-    for k, layer in enumerate(layers, start=1):
+    for k, (layer, (scale, shift)) in enumerate(zip(layers, affine, strict=True)):
         if u is not None:
             z = torch.addmm(layer.bias, u, layer.weight.t())  # (2m, H_k)
         h = relu_pass_through(z.to(layer.weight.dtype))
-        bce, g = ff_layer_loss(h, m, layer.out_features, loss.threshold, loss.temperature)
-        peer = torch.zeros((), device=h.device, dtype=h.dtype)
+        g = h.pow(2).sum(1).view(2, m)  # goodness: positives, negatives
+        bces.append(F.softplus(torch.addcmul(shift, g, scale)).mean())
         if loss.peer_norm > 0:
-            peer = loss.peer_norm * peer_loss(h[:m], running[k - 1], loss.peer_momentum)
-        out.append((bce, peer))
-        if k < len(layers):
-            u = _normalise_by(h, g)
-    return out
+            peers.append(peer_loss(h[:m], running[k], loss.peer_momentum))
+        if k + 1 < len(layers):
+            u = rms_normalise(h)
+    bce = torch.stack(bces)
+    if not peers:
+        return bce, torch.zeros_like(bce)
+    return bce, torch.stack(peers) * loss.peer_norm
 
 
 def make_step_loss(
@@ -511,28 +524,31 @@ def make_step_loss(
     running: list[Tensor],
     low: torch.dtype | None,
 ) -> StepFn:
-    """The forward pass of one training step as a function ``(x̂_b, y_b, noise_b) -> (objective,
-    logged)``: ``x̂_b`` (m, D) normalised images, ``y_b`` (m,) labels, ``noise_b`` (m, C)
-    Exp(1) noise; ``objective`` (0-d) is what ``backward`` differentiates (every layer's BCE and
-    peer term, plus the head's CE), ``logged`` (K+1,) the detached per-layer BCEs and the head's
-    CE. Updates the peer running means in place. Products run in ``low`` (autocast) if given."""
+    """The forward pass of one training step as a function ``(x̂_b, y_b, gumbel_b) ->
+    (objective, logged)``: ``x̂_b`` (m, D) normalised images, ``y_b`` (m,) labels, ``gumbel_b``
+    (m, C) standard Gumbel noise; ``objective`` (0-d) is what ``backward`` differentiates (every
+    layer's BCE and peer term, plus the head's CE), ``logged`` (K+1,) the detached per-layer
+    BCEs and the head's CE. Updates the peer running means in place. Products run in ``low``
+    (autocast) if given."""
     loss_settings = LocalLoss.of(recipe)
+    affine = loss_settings.affine(net)  # built here: no host-to-device copy inside a step
     hard = recipe.negatives == "hard"
 
-    def step_loss(x_hat: Tensor, y: Tensor, noise: Tensor) -> tuple[Tensor, Tensor]:
+    def step_loss(x_hat: Tensor, y: Tensor, gumbel: Tensor) -> tuple[Tensor, Tensor]:
         master = net.head.weight.dtype
         with torch.autocast(
             x_hat.device.type, dtype=low, enabled=low is not None, cache_enabled=False
         ):
             image = net.image_part(x_hat).to(master)  # (m, H1), shared by all label variants
-            feats = net.neutral_features(image.detach())  # (m, F)
+            label = net.label_columns()  # (C, H1)
+            feats = net.neutral_features(image.detach(), label.detach())  # (m, F)
             logits = net.head(feats).to(master)  # (m, C)
             head_loss = F.cross_entropy(logits, y)
-            y_neg = wrong_labels(y, noise, logits.detach() if hard else None)
+            y_neg = wrong_labels(y, gumbel, logits.detach() if hard else None)
             pair = torch.stack([y, y_neg])  # (2, m)
-            per_layer = layer_losses(net, image, pair, loss_settings, running)
-        objective = head_loss + sum((bce + peer for bce, peer in per_layer), image.new_zeros(()))
-        logged = torch.stack([*(bce.detach() for bce, _ in per_layer), head_loss.detach()])
+            bce, peer = layer_losses(net, image, pair, loss_settings, running, label, affine)
+        objective = head_loss + bce.sum() + peer.sum()
+        logged = torch.cat([bce.detach(), head_loss.detach()[None]])
         return objective, logged
 
     return step_loss
@@ -585,14 +601,14 @@ def train_strong(
     forward = torch.compile(step_loss, dynamic=False) if recipe.compile == "inductor" else step_loss
     batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
     layers = len(recipe.hidden)
-    noise = torch.empty(n, num_classes, device=device)  # Exp(1), refilled every epoch
+    gumbel = torch.empty(n, num_classes, device=device)  # refilled every epoch, in place
 
     def epoch(perm: Tensor | None) -> Tensor:
         assert perm is not None, "ff_strong epochs always have a row order"
         total = torch.zeros(layers + 1, device=device)
         for start in range(0, n, batch):
             idx = perm[start : start + batch]
-            objective, logged = forward(x_hat[idx], y[idx], noise[start : start + batch])
+            objective, logged = forward(x_hat[idx], y[idx], gumbel[start : start + batch])
             opt.zero_grad(set_to_none=not graphs)
             objective.backward()  # type: ignore[no-untyped-call]
             opt.step()
@@ -605,7 +621,7 @@ def train_strong(
     noise_gen = torch.Generator(device=device).manual_seed(recipe.seed + 2)
     every = recipe.nan_check_every
     with precision_scope(recipe.precision, device):
-        noise.exponential_(generator=noise_gen)
+        gumbel.exponential_(generator=noise_gen).log_().neg_()
         runner = EpochRunner(epoch, recipe.compile, [*net.parameters(), *running], [opt], device)
         compile_seconds = runner.prepare(torch.arange(n, device=device))
         obs.phase_start("train", recipe.epochs)
@@ -617,7 +633,7 @@ def train_strong(
                 else:
                     group["lr"] = base * factor
             if e > 0:
-                noise.exponential_(generator=noise_gen)
+                gumbel.exponential_(generator=noise_gen).log_().neg_()
             mean = runner(torch.randperm(n, generator=shuffle_gen, device=device))  # (K+1,)
             for k, log in enumerate(logs):
                 log.record(e, mean[k])
@@ -648,3 +664,45 @@ def train_strong(
     }
     losses = {name: log.host() for name, log in zip(names, logs, strict=True)}
     return StrongTraining(model=net, losses=losses, options=options)
+
+
+class _StrongFF:
+    """The :class:`~ff_algos.method.Method` contract for the strong FF method."""
+
+    name = "ff_strong"
+    description = (
+        "FF, all layers at once with local losses, peer normalisation, hard negatives; "
+        "goodness predictor, plus a backprop-trained linear head scored beside it"
+    )
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, StrongFFRecipe] = dict(RECIPES)
+
+    def validate(self, recipe: StrongFFRecipe, info: DatasetInfo) -> None:
+        check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+        validate_strong(recipe, info.input_size, info.num_classes)
+
+    def fit(
+        self, recipe: StrongFFRecipe, data: LoadedDataset, observer: TrainObserver
+    ) -> Fitted[StrongFFNet]:
+        t = train_strong(recipe, data.train.x, data.train.y, data.info.num_classes, observer)
+        return Fitted(
+            model=t.model,
+            losses=t.losses,
+            options=t.options,
+            predictors={"head": HeadClassifier(t.model)},
+        )
+
+    def flops(self, recipe: StrongFFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info.input_size, info.num_classes)
+
+    def executed_flops(
+        self, recipe: StrongFFRecipe, n_train: int, info: DatasetInfo
+    ) -> dict[str, int]:
+        return {"train": recipe.executed_flops(n_train, info.input_size, info.num_classes)}
+
+    def warm_up_recipe(self, recipe: StrongFFRecipe, rows: int) -> StrongFFRecipe:
+        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
+
+
+METHOD = _StrongFF()

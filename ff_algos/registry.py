@@ -26,6 +26,7 @@ BUILTIN: dict[str, str] = {
     "bp": "ff_algos.backprop",
     "ff_head": "ff_algos.ff_head",
     "ff_finetune": "ff_algos.ff_finetune",
+    "ff_strong": "ff_algos.ff_strong",
 }
 _REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
 _added: dict[str, Method] = {}

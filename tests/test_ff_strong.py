@@ -22,8 +22,9 @@ CPU = torch.device("cpu")
 F64 = torch.float64
 
 
-def rms(v: Tensor) -> Tensor:
-    return torch.sqrt(torch.mean(v * v, dim=1, keepdim=True))
+def normalised(v: Tensor) -> Tensor:
+    """Rows divided by their root mean square (eps 1e-12 inside the root)."""
+    return v / torch.sqrt(torch.mean(v * v, dim=1, keepdim=True) + 1e-12)
 
 
 # ---- the plain reference, float64 ---------------------------------------------------------
@@ -49,14 +50,14 @@ def ref_objective(
     means)."""
     layers = net.linear_layers()
     v = recipe.label_value
-    x_hat = x / (rms(x) + 1e-8)
+    x_hat = normalised(x)
     m = x.shape[0]
     neutral = torch.cat([x_hat, torch.full((m, C), v / C, dtype=x.dtype)], 1)
     feats = []
     u = neutral
     for k, layer in enumerate(layers, start=1):
         h = torch.relu(u @ layer.weight.T + layer.bias)
-        u = (h / (rms(h) + 1e-8)).detach()
+        u = normalised(h).detach()
         if k >= recipe.head_from:
             feats.append(u)
     logits = torch.cat(feats, 1) @ net.head.weight.T + net.head.bias
@@ -72,8 +73,8 @@ def ref_objective(
     for k, layer in enumerate(layers):
         h_pos, h_neg = ref_forward(layer, u_pos), ref_forward(layer, u_neg)
         width = layer.out_features
-        logit = torch.cat([h_pos.pow(2).sum(1), h_neg.pow(2).sum(1)]) - recipe.threshold * width
-        logit = logit / recipe.temperature
+        mean_sq = torch.cat([h_pos.pow(2).sum(1), h_neg.pow(2).sum(1)]) / width
+        logit = (mean_sq - recipe.threshold) / recipe.temperature
         target = torch.cat([torch.ones(m, dtype=x.dtype), torch.zeros(m, dtype=x.dtype)])
         bce = F.binary_cross_entropy_with_logits(logit, target)
         r = recipe.peer_momentum * running[k] + (1 - recipe.peer_momentum) * h_pos.mean(0)
@@ -81,8 +82,8 @@ def ref_objective(
         objective = objective + bce + peer
         bces.append(bce)
         new_running.append(r.detach())
-        u_pos = (h_pos / (rms(h_pos) + 1e-8)).detach()
-        u_neg = (h_neg / (rms(h_neg) + 1e-8)).detach()
+        u_pos = normalised(h_pos).detach()
+        u_neg = normalised(h_neg).detach()
     return objective, bces, head_ce, new_running
 
 
@@ -113,7 +114,7 @@ def blobs(n: int, seed: int) -> tuple[Tensor, Tensor]:
 
 
 RECIPE = fs.StrongFFRecipe(
-    name="t", hidden=(16, 12, 8), epochs=2, batch_size=20, threshold=0.7, temperature=1.5
+    name="t", hidden=(16, 12, 8), epochs=2, batch_size=20, threshold=0.7, temperature=0.3
 )
 
 
@@ -130,7 +131,7 @@ def test_step_objective_and_gradients_match_reference(negatives: str, head_from:
     net, running = small_net(recipe)
     ref_running = [r.clone() for r in running]
     step = fs.make_step_loss(recipe, net, running, None)
-    objective, logged = step(fs.rms_normalise(x), y, noise)
+    objective, logged = step(fs.rms_normalise(x), y, -noise.log())
     params = list(net.parameters())
     grads = torch.autograd.grad(objective, params)
 
@@ -152,7 +153,7 @@ def test_goodness_per_label_matches_reference(goodness_from: int) -> None:
     recipe = dataclasses.replace(RECIPE, goodness_from=goodness_from)
     x, _, _ = batch()
     net, _ = small_net(recipe)
-    x_hat = x / (rms(x) + 1e-8)
+    x_hat = normalised(x)
     want = torch.zeros(N, C, dtype=F64)
     for c in range(C):
         label = torch.zeros(N, C, dtype=F64)
@@ -162,7 +163,7 @@ def test_goodness_per_label_matches_reference(goodness_from: int) -> None:
             h = torch.relu(u @ layer.weight.T + layer.bias)
             if k >= goodness_from:
                 want[:, c] += h.pow(2).sum(1)
-            u = h / (rms(h) + 1e-8)
+            u = normalised(h)
     torch.testing.assert_close(net.goodness_per_label(x), want.detach())
     torch.testing.assert_close(net.predict(x), want.argmax(1))
 
@@ -179,13 +180,14 @@ def test_wrong_labels_never_the_true_label_and_follow_scores() -> None:
     gen = torch.Generator().manual_seed(0)
     y = torch.randint(0, C, (4000,), generator=gen)
     noise = torch.empty(4000, C).exponential_(generator=gen)
-    uniform = fs.wrong_labels(y, noise, None)
+    gumbel = -noise.log()
+    uniform = fs.wrong_labels(y, gumbel, None)
     assert not bool((uniform == y).any())
     counts = torch.bincount((uniform - y) % C, minlength=C)[1:].float()
     assert float(counts.min() / counts.max()) > 0.8  # about uniform over the C-1 wrong classes
     logits = torch.zeros(4000, C)
     logits[:, 0] = 10.0  # class 0 is by far the head's favourite
-    hard = fs.wrong_labels(y, noise, logits)
+    hard = fs.wrong_labels(y, gumbel, logits)
     assert not bool((hard == y).any())
     assert float((hard[y != 0] == 0).float().mean()) > 0.99
 
@@ -198,9 +200,9 @@ def test_no_gradient_crosses_a_layer() -> None:
     net, running = small_net(RECIPE)
     image = net.image_part(fs.rms_normalise(x))
     pair = torch.stack([y, (y + 1) % C])
-    losses = fs.layer_losses(net, image, pair, fs.LocalLoss.of(RECIPE), running)
+    bces, peers = fs.layer_losses(net, image, pair, fs.LocalLoss.of(RECIPE), running)
     layers = net.linear_layers()
-    for k, (bce, peer) in enumerate(losses):
+    for k, (bce, peer) in enumerate(zip(bces, peers, strict=True)):
         for j, layer in enumerate(layers):
             grads = torch.autograd.grad(
                 bce + peer, list(layer.parameters()), retain_graph=True, allow_unused=True
@@ -208,11 +210,12 @@ def test_no_gradient_crosses_a_layer() -> None:
             if j == k:
                 assert all(g is not None and g.abs().sum() > 0 for g in grads)
             else:
-                assert all(g is None for g in grads), f"layer {k + 1}'s loss reached layer {j + 1}"
+                reached = [g for g in grads if g is not None and bool(g.ne(0).any())]
+                assert not reached, f"layer {k + 1}'s loss reached layer {j + 1}"
         head = torch.autograd.grad(
             bce + peer, list(net.head.parameters()), retain_graph=True, allow_unused=True
         )
-        assert all(g is None for g in head)
+        assert all(g is None or not bool(g.ne(0).any()) for g in head)
 
 
 # ---- training: determinism, FLOPs, options, learning -----------------------------------------
@@ -382,8 +385,12 @@ def test_inductor_trains_like_eager() -> None:
     eager = fs.train_strong(recipe, x, y, C)
     compiled = fs.train_strong(dataclasses.replace(recipe, compile="inductor"), x, y, C)
     assert compiled.options["compiled"] is True
+    # Adam turns rounding-level gradient differences (fused kernels) into steps of about lr where
+    # a gradient is near zero, so weights agree to a few lr; the losses agree closely
+    for phase, losses in eager.losses.items():
+        torch.testing.assert_close(compiled.losses[phase], losses, rtol=2e-2, atol=1e-3)
     for a, b in zip(eager.model.parameters(), compiled.model.parameters(), strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+        torch.testing.assert_close(a, b, rtol=0.0, atol=3 * recipe.lr)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
