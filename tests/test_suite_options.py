@@ -88,7 +88,7 @@ def test_a_field_of_the_other_method_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        (
+        ({"recipe": "nope"}, "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, "),
             {"recipe": "nope"},
             "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, strong",
         ),
