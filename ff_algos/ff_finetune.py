@@ -24,7 +24,8 @@ from torch import Tensor, nn
 
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.ff import METHOD as FF
-from ff_algos.ff import FFNet, direction, train_ff
+from ff_algos.ff import FFNet, train_ff
+from ff_algos.ff_head import layer_features
 from ff_algos.method import Fitted
 from ff_algos.observe import TrainObserver
 from ff_algos.precision import product_dtype
@@ -56,13 +57,8 @@ class FinetunedNet(nn.Module):
 
     def forward(self, x: Tensor, value: Tensor) -> Tensor:
         """Logits (N, C) for inputs ``x`` (N, D) overlaid with ``value / C`` on each label."""
-        c = self.num_classes
-        h = torch.cat([torch.full_like(x[:, :c], 1.0) * (value / c), x[:, c:]], 1)
-        feats = []
-        for layer in self.layers:
-            h = direction(torch.relu(layer(direction(h))))
-            feats.append(h)
-        logits: Tensor = self.head(torch.cat(feats, 1))
+        feats = layer_features(self.layers, x, value, self.num_classes)
+        logits: Tensor = self.head(feats)
         return logits
 
     @torch.no_grad()

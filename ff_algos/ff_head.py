@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -46,21 +47,27 @@ class FFHeadRecipe(FFRecipe):
         return sum(self.hidden)
 
 
-def neutral_features(net: FFNet, x: Tensor, value: Tensor, chunk: int = 10000) -> Tensor:
+def layer_features(layers: Iterable[nn.Module], x: Tensor, value: Tensor, c: int) -> Tensor:
     """Length-normalised activities of every layer (N, sum of widths) for ``x`` (N, D) with the
-    neutral label overlay (``value / C`` on each label entry), computed in row chunks."""
-    c = net.num_classes
-    parts = []
+    neutral label overlay (``value / c`` on each of the ``c`` label entries); differentiable."""
+    h = x.clone()
+    h[:, :c] = value / c
+    feats = []
+    for layer in layers:
+        h = direction(torch.relu(layer(direction(h))))
+        feats.append(h)
+    return torch.cat(feats, 1)
+
+
+def neutral_features(net: FFNet, x: Tensor, value: Tensor, chunk: int = 10000) -> Tensor:
+    """:func:`layer_features` of a trained FF network, without gradients, in row chunks."""
+    layers = net.linear_layers()
     with torch.no_grad():
-        for start in range(0, x.shape[0], chunk):
-            h = x[start : start + chunk].clone()
-            h[:, :c] = value / c
-            feats = []
-            for layer in net.linear_layers():
-                h = direction(torch.relu(F.linear(direction(h), layer.weight, layer.bias)))
-                feats.append(h)
-            parts.append(torch.cat(feats, 1))
-    width = sum(layer.out_features for layer in net.linear_layers())
+        parts = [
+            layer_features(layers, x[start : start + chunk], value, net.num_classes)
+            for start in range(0, x.shape[0], chunk)
+        ]
+    width = sum(layer.out_features for layer in layers)
     return torch.cat(parts) if parts else x.new_empty(0, width)
 
 
