@@ -1,5 +1,9 @@
 """The versioned schema of one benchmark case's ``extra_info`` in saved pytest-benchmark JSON.
 
+The typed form of the same record is :class:`ff_algos.record.CaseRecord` (built by the suite,
+serialised to this layout, read back by the report); this module documents the saved layout and
+validates saved JSON against it.
+
 Every saved case carries these keys (``SCHEMA_VERSION`` names the layout). A value that could not
 be measured on this machine is ``null`` and its reason is under ``unavailable`` (key: the dotted
 field name), so that reports show "n/a" rather than zero.
@@ -67,8 +71,9 @@ from __future__ import annotations
 
 from typing import Any
 
-SCHEMA_VERSION = "ff-bench/2"
-READABLE_SCHEMAS = ("ff-bench/1", "ff-bench/2")  # the report reads both
+from ff_algos.record import READABLE_SCHEMAS, SCHEMA_VERSION
+
+__all__ = ["READABLE_SCHEMAS", "SCHEMA_VERSION", "lookup", "validate"]
 
 _NUM = (int, float)
 _N = type(None)

@@ -8,11 +8,11 @@ recipes of the ``ff`` and ``bp`` methods.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from ff_algos import registry
 from ff_algos.recipes import recipe_dict
+from ff_algos.record import CaseRecord, RecipeMatch
 
 STUDY_RECIPE = "seed"
 STUDY_METHODS = ("ff", "bp")
@@ -22,31 +22,6 @@ STUDY_METHODS = ("ff", "bp")
 HOW_NOT_WHAT = frozenset(
     {"name", "seed", "nan_check_every", "predict_batch_size", "compile", "loader_workers"}
 )
-
-
-@dataclass(frozen=True)
-class RecipeMatch:
-    """How a measured recipe relates to the study's."""
-
-    like_for_like: bool
-    differences: tuple[str, ...]  # "field=measured (study: value)"
-
-    def describe(self, recipe_name: str) -> str:
-        """One sentence for the report."""
-        if self.like_for_like:
-            return (
-                f"recipe '{recipe_name}' is the study's '{STUDY_RECIPE}' recipe: "
-                "the comparison with the study is like for like"
-            )
-        changed = ", ".join(self.differences)
-        return (
-            f"recipe '{recipe_name}' is NOT the study's '{STUDY_RECIPE}' recipe ({changed}): "
-            "the comparison with the study is not like for like"
-        )
-
-    def record(self) -> dict[str, Any]:
-        """The JSON form saved with a run (``extra_info.study``)."""
-        return {"like_for_like": self.like_for_like, "differences": list(self.differences)}
 
 
 def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
@@ -66,17 +41,16 @@ def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
     return RecipeMatch(not differences, tuple(differences))
 
 
-def like_the_study(recipe: Any) -> dict[str, Any]:
-    """The ``extra_info.study`` record of a recipe, decided now."""
-    return match_study_recipe(recipe.method, recipe_dict(recipe)).record()
+def like_the_study(recipe: Any) -> RecipeMatch:
+    """Whether a recipe is the study's, decided now (saved with the case as ``study``)."""
+    return match_study_recipe(recipe.method, recipe_dict(recipe))
 
 
-def recorded_match(info: Mapping[str, Any]) -> RecipeMatch:
+def recorded_match(record: CaseRecord) -> RecipeMatch:
     """The judgement saved with a case; judged now only for runs saved before it was recorded."""
-    saved = info.get("study")
-    if isinstance(saved, Mapping) and isinstance(saved.get("like_for_like"), bool):
-        return RecipeMatch(saved["like_for_like"], tuple(saved.get("differences", ())))
-    return match_study_recipe(str(info["method"]), info["recipe"])
+    if record.study is not None:
+        return record.study
+    return match_study_recipe(record.method, record.recipe)
 
 
 def _normal(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,14 @@ def make_case(
     return Case(run, when, name, name, {}, {"mean": 1.0, "rounds": 1}, info)
 
 
-def test_value_reads_numbers_and_gives_none_for_null_or_missing() -> None:
+def test_the_record_reads_the_saved_fields_typed() -> None:
     case = make_case(power={"method": None, "samples": 0, "mean_w": None, "max_w": None})
-    assert case.value("power.mean_w") is None
-    assert case.value("power.samples") == 0.0
-    assert case.value("no.such.field") is None
-    assert case.value("power.method") is None  # not a number
-    assert case.value("accuracy.test") == pytest.approx(fixture_info()["accuracy"]["test"])
+    assert case.record.power.mean_w is None
+    assert case.record.power.samples == 0
+    assert case.record.power.nvml_match is None  # a field this older record lacks
+    assert metric("power.mean_w").get(case) is None
+    assert case.record.accuracy.test == pytest.approx(fixture_info()["accuracy"]["test"])
+    assert metric("accuracy.test").get(case) == case.record.accuracy.test
 
 
 def test_phases_and_derived_compute() -> None:
@@ -67,13 +69,10 @@ def test_joules_per_accuracy_point_is_read_from_the_case() -> None:
 def test_device_label_prefers_the_cpu_model_for_cpu_devices() -> None:
     cpu = make_case(device={"type": "cpu", "name": "x86_64", "index": None})
     assert cpu.device_label == "x86_64 (cpu)"
-    named = Case(**{**cpu.__dict__, "host_cpu": "AMD EPYC 7B13"})
+    named = dataclasses.replace(cpu, host_cpu="AMD EPYC 7B13")
     assert named.device_label == "AMD EPYC 7B13 (cpu)"
-    gpu = Case(
-        **{
-            **named.__dict__,
-            "info": {**named.info, "device": {"type": "cuda", "name": "NVIDIA H100", "index": 0}},
-        }
+    gpu = dataclasses.replace(
+        named, info={**named.info, "device": {"type": "cuda", "name": "NVIDIA H100", "index": 0}}
     )
     assert gpu.device_label == "NVIDIA H100 (cuda:0)"
 

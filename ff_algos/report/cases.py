@@ -12,8 +12,10 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
+from ff_algos.record import CaseRecord
 from ff_algos.report.study import dataset_order, method_label
 
 _FIRST_METHODS = ("ff", "bp")  # the pair the study compares, first in every table
@@ -29,76 +31,65 @@ class Case:
     fullname: str
     params: Mapping[str, Any]
     stats: Mapping[str, Any]
-    info: Mapping[str, Any]  # extra_info, see ff_algos.schema
+    info: Mapping[str, Any]  # extra_info as saved (ff_algos.schema); read it through ``record``
     host_cpu: str | None = None  # the CPU model of the machine that saved the run
+
+    @cached_property
+    def record(self) -> CaseRecord:
+        """The typed result record (``extra_info`` read once)."""
+        return CaseRecord.from_extra_info(self.info)
 
     @property
     def dataset(self) -> str:
         """Canonical dataset name, e.g. ``"mnist"``."""
-        return str(self.info["dataset"])
+        return self.record.dataset
 
     @property
     def method(self) -> str:
         """The method's registry name, e.g. ``"ff"``, ``"bp"``, ``"ff_head"``."""
-        return str(self.info["method"])
+        return self.record.method
 
     @property
     def seed(self) -> int:
         """The training seed the case ran with."""
-        return int(self.info["seed"])
+        return self.record.seed
 
     @property
     def recipe(self) -> dict[str, Any]:
         """Every recipe field the case ran with."""
-        return dict(self.info["recipe"])
+        return dict(self.record.recipe)
 
     @property
     def recipe_name(self) -> str:
         """The recipe's name (``"seed"``, ``"quick"``, ...)."""
-        return str(self.info["recipe"].get("name", "?"))
+        return str(self.record.recipe.get("name", "?"))
 
     @property
     def device_name(self) -> str:
         """The device's name, e.g. ``"NVIDIA H100 80GB HBM3"`` or a CPU model."""
-        return str(self.info["device"]["name"])
+        return self.record.device.name
 
     @property
     def device_label(self) -> str:
         """Device name with its type and index, e.g. ``"NVIDIA H100 (cuda:0)"``; a CPU is named
         by its model, from the run's machine description, when the case recorded less."""
-        device = self.info["device"]
-        kind = str(device["type"])
-        index = device.get("index")
-        where = kind if index is None else f"{kind}:{index}"
-        name = self.host_cpu if kind == "cpu" and self.host_cpu else device["name"]
+        device = self.record.device
+        where = device.type if device.index is None else f"{device.type}:{device.index}"
+        name = self.host_cpu if device.type == "cpu" and self.host_cpu else device.name
         return f"{name} ({where})"
-
-    def value(self, dotted: str) -> float | None:
-        """The number at a dotted ``extra_info`` path; None when absent or null."""
-        node: Any = self.info
-        for part in dotted.split("."):
-            if not isinstance(node, Mapping) or part not in node:
-                return None
-            node = node[part]
-        if isinstance(node, bool) or not isinstance(node, int | float):
-            return None
-        return float(node)
 
     def reason(self, dotted: str) -> str | None:
         """Why a null field could not be measured, as the case recorded it."""
-        unavailable = self.info.get("unavailable", {})
-        reason = unavailable.get(dotted) if isinstance(unavailable, Mapping) else None
-        return None if reason is None else str(reason)
+        return self.record.reason(dotted)
 
     @property
     def phases(self) -> list[str]:
         """Compute phases in training order: ``layer1``, ``layer2``... (FF) or ``train`` (bp)."""
-        return list(self.info["compute"]["per_epoch"])
+        return list(self.record.compute.per_epoch)
 
     def phase_seconds(self, phase: str) -> list[float]:
         """Seconds of compute for each epoch of one phase (empty when the phase is absent)."""
-        per_epoch = self.info["compute"]["per_epoch"]
-        return [float(s) for s in per_epoch.get(phase, [])]
+        return [float(s) for s in self.record.compute.per_epoch.get(phase, ())]
 
 
 def recipe_key(case: Case) -> str:

@@ -46,44 +46,28 @@ def show(unit: Unit, value: float | None) -> str:
     return units.si(value, unit)
 
 
-def field(dotted: str) -> Callable[[Case], float | None]:
-    """A getter for one ``extra_info`` field."""
-
-    def get(case: Case) -> float | None:
-        return case.value(dotted)
-
-    return get
+def _num(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def compute_per_epoch(case: Case) -> float | None:
     """Mean compute seconds of one epoch, over every epoch of every phase."""
-    epochs = [s for phase in case.phases for s in case.phase_seconds(phase)]
-    return sum(epochs) / len(epochs) if epochs else None
+    return case.record.compute.epoch_mean()
 
 
 def phase_total(phase: str) -> Callable[[Case], float | None]:
     """A getter for the compute seconds of one phase (None when the case has no such phase)."""
-
-    def get(case: Case) -> float | None:
-        epochs = case.phase_seconds(phase)
-        return sum(epochs) if epochs else None
-
-    return get
+    return lambda case: case.record.compute.phase_total(phase)
 
 
 def phase_epoch_mean(phase: str) -> Callable[[Case], float | None]:
     """A getter for the mean compute seconds of one epoch of one phase."""
-
-    def get(case: Case) -> float | None:
-        epochs = case.phase_seconds(phase)
-        return sum(epochs) / len(epochs) if epochs else None
-
-    return get
+    return lambda case: case.record.compute.phase_epoch_mean(phase)
 
 
-def torch_peak(phase: str) -> Callable[[Case], float | None]:
-    """A getter for torch's peak allocated bytes during one stage (data, train or eval)."""
-    return field(f"memory.torch_peak_bytes.{phase}")
+def torch_peak(window: str) -> Callable[[Case], float | None]:
+    """A getter for torch's peak allocated bytes during one window (data, train or eval)."""
+    return lambda case: _num(getattr(case.record.memory.torch_peak_bytes, window))
 
 
 def bench_mean(case: Case) -> float | None:
@@ -92,41 +76,62 @@ def bench_mean(case: Case) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _m(
+    key: str, label: str, unit: Unit, get: Callable[[Case], float | int | None], low: bool = True
+) -> Metric:
+    return Metric(key, label, unit, lambda case: _num(get(case)), low)
+
+
+# each key is the field's dotted name in the saved record (where its null reason is filed)
 METRICS: tuple[Metric, ...] = (
-    Metric("accuracy.train", "train accuracy", "acc", field("accuracy.train"), False),
-    Metric("accuracy.test", "test accuracy", "acc", field("accuracy.test"), False),
-    Metric("seconds.end_to_end", "end to end", "s", field("seconds.end_to_end")),
-    Metric("seconds.data", "data", "s", field("seconds.data")),
-    Metric("seconds.train", "train", "s", field("seconds.train")),
-    Metric("seconds.eval", "eval", "s", field("seconds.eval")),
-    Metric("compute.total", "compute", "s", field("compute.total")),
+    _m("accuracy.train", "train accuracy", "acc", lambda c: c.record.accuracy.train, False),
+    _m("accuracy.test", "test accuracy", "acc", lambda c: c.record.accuracy.test, False),
+    _m("seconds.end_to_end", "end to end", "s", lambda c: c.record.seconds.end_to_end),
+    _m("seconds.data", "data", "s", lambda c: c.record.seconds.data),
+    _m("seconds.train", "train", "s", lambda c: c.record.seconds.train),
+    _m("seconds.eval", "eval", "s", lambda c: c.record.seconds.eval),
+    _m("compute.total", "compute", "s", lambda c: c.record.compute.total),
     Metric("compute.per_epoch_mean", "compute/epoch", "s", compute_per_epoch),
     Metric("stats.mean", "benchmark mean", "s", bench_mean),
-    Metric("flops.train", "train FLOPs", "FLOP", field("flops.train")),
-    Metric("flops.train_per_s", "achieved FLOP/s", "FLOP/s", field("flops.train_per_s"), False),
-    Metric("flops.peak_per_s", "peak FLOP/s", "FLOP/s", field("flops.peak_per_s"), False),
-    Metric("flops.utilisation", "utilisation", "frac", field("flops.utilisation"), False),
+    _m("flops.train", "train FLOPs", "FLOP", lambda c: c.record.flops.train),
+    _m(
+        "flops.train_per_s",
+        "achieved FLOP/s",
+        "FLOP/s",
+        lambda c: c.record.flops.train_per_s,
+        False,
+    ),
+    _m("flops.peak_per_s", "peak FLOP/s", "FLOP/s", lambda c: c.record.flops.peak_per_s, False),
+    _m("flops.utilisation", "utilisation", "frac", lambda c: c.record.flops.utilisation, False),
     Metric("memory.torch_peak_bytes.data", "torch peak (data)", "B", torch_peak("data")),
     Metric("memory.torch_peak_bytes.train", "torch peak (train)", "B", torch_peak("train")),
     Metric("memory.torch_peak_bytes.eval", "torch peak (eval)", "B", torch_peak("eval")),
-    Metric(
-        "memory.nvml_used_peak_bytes", "NVML used peak", "B", field("memory.nvml_used_peak_bytes")
+    _m(
+        "memory.nvml_used_peak_bytes",
+        "NVML used peak",
+        "B",
+        lambda c: c.record.memory.nvml_used_peak_bytes,
     ),
-    Metric("memory.host_peak_rss_bytes", "host RSS peak", "B", field("memory.host_peak_rss_bytes")),
-    Metric("power.mean_w", "mean power", "W", field("power.mean_w")),
-    Metric("power.max_w", "max power", "W", field("power.max_w")),
-    Metric("energy.joules", "train energy", "J", field("energy.joules")),
-    Metric(
+    _m(
+        "memory.host_peak_rss_bytes",
+        "host RSS peak",
+        "B",
+        lambda c: c.record.memory.host_peak_rss_bytes,
+    ),
+    _m("power.mean_w", "mean power", "W", lambda c: c.record.power.mean_w),
+    _m("power.max_w", "max power", "W", lambda c: c.record.power.max_w),
+    _m("energy.joules", "train energy", "J", lambda c: c.record.energy.joules),
+    _m(
         "energy.joules_per_accuracy_point",
         "J per accuracy point",
         "J/pt",
-        field("energy.joules_per_accuracy_point"),
+        lambda c: c.record.energy.joules_per_accuracy_point,
     ),
-    Metric(
+    _m(
         "energy.joules_per_test_point",
         "eval energy per test sample",
         "J",
-        field("energy.joules_per_test_point"),
+        lambda c: c.record.energy.joules_per_test_point,
     ),
 )
 

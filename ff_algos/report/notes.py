@@ -15,7 +15,7 @@ def recipe_notes(groups: Sequence[CaseGroup]) -> list[str]:
     """One sentence per method and recipe: is it the study's recipe (like for like)?"""
     notes: dict[str, None] = {}
     for group in groups:
-        match = recorded_match(group.cases[0].info)
+        match = recorded_match(group.cases[0].record)
         notes[f"{method_label(group.method)}: {match.describe(group.recipe_name)}"] = None
     return list(notes)
 
@@ -34,11 +34,11 @@ def floor_notes(groups: Sequence[CaseGroup]) -> list[str]:
     """The cases whose test accuracy fell below the suite's floor."""
     below = [
         f"{case_label(c)} seed {c.seed}: "
-        f"{units.accuracy(c.value('accuracy.test'))} "
-        f"< floor {units.accuracy(c.value('accuracy.floor'))}"
+        f"{units.accuracy(c.record.accuracy.test)} "
+        f"< floor {units.accuracy(c.record.accuracy.floor)}"
         for g in groups
         for c in g.cases
-        if c.info["accuracy"].get("passed") is False
+        if c.record.accuracy.passed is False
     ]
     return [f"below the suite's accuracy floor: {'; '.join(below)}"] if below else []
 
@@ -49,9 +49,9 @@ def unavailable_notes(groups: Sequence[CaseGroup], prefixes: Sequence[str]) -> l
     every = [c for g in groups for c in g.cases]
     where: dict[str, dict[str, dict[str, None]]] = {}  # reason -> field -> case names
     for case in every:
-        for key, reason in dict(case.info.get("unavailable", {})).items():
-            if str(key).startswith(tuple(prefixes)):
-                where.setdefault(str(reason), {}).setdefault(str(key), {})[case_label(case)] = None
+        for key, reason in case.record.unavailable.items():
+            if key.startswith(tuple(prefixes)):
+                where.setdefault(reason, {}).setdefault(key, {})[case_label(case)] = None
     everyone = list(dict.fromkeys(case_label(c) for c in every))
     notes = []
     for reason, fields in where.items():
@@ -67,12 +67,11 @@ def unavailable_notes(groups: Sequence[CaseGroup], prefixes: Sequence[str]) -> l
 def telemetry_notes(
     groups: Sequence[CaseGroup], words: Sequence[str], *, others: bool = False
 ) -> list[str]:
-    """Caveats the suite recorded on values it did measure (``extra_info["telemetry_notes"]``):
+    """Caveats the suite recorded on values it did measure (the record's ``telemetry_notes``):
     those whose key contains one of ``words``, or with ``others`` those whose key contains none."""
     where: dict[tuple[str, str], dict[str, None]] = {}  # (field, note) -> case names
     for case in (c for g in groups for c in g.cases):
-        notes = case.info.get("telemetry_notes")
-        for key, note in (notes if isinstance(notes, dict) else {}).items():
-            if any(word in str(key) for word in words) != others:
-                where.setdefault((str(key), str(note)), {})[case_label(case)] = None
+        for key, note in case.record.telemetry_notes.items():
+            if any(word in key for word in words) != others:
+                where.setdefault((key, note), {})[case_label(case)] = None
     return [f"note {key}: {note} ({', '.join(names)})" for (key, note), names in where.items()]

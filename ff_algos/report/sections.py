@@ -127,23 +127,15 @@ def _predictor_rows(
     """One row per further predictor a method scored (e.g. FF goodness beside a head): test
     accuracy, mean over seeds."""
     found = sorted(
-        {
-            p
-            for g in mine.values()
-            for c in g.cases
-            for p in c.info["accuracy"].get("predictors", {})
-        }
+        {p for g in mine.values() for c in g.cases for p in c.record.accuracy.predictors}
     )
     rows = []
     for pred in found:
         cells = [label, f"{pred} (test)"]
         for name in names:
             g = mine.get(name)
-            values = [
-                c.info["accuracy"]["predictors"][pred]["test"]
-                for c in (g.cases if g is not None else ())
-                if pred in c.info["accuracy"].get("predictors", {})
-            ]
+            scores = [c.record.accuracy.predictors.get(pred) for c in (g.cases if g else ())]
+            values = [s.test for s in scores if s is not None]
             cells.append(
                 f"— / {units.accuracy(sum(values) / len(values))}"
                 if values
@@ -177,7 +169,7 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
             cells.append(f"{units.seconds(total)} ({units.seconds(per_epoch)}/epoch)")
         cells.append(_bench_cell(g))
         rows.append(tuple(cells))
-    timers = sorted({str(c.info["compute"]["timer"]) for g in groups for c in g.cases})
+    timers = sorted({c.record.compute.timer for g in groups for c in g.cases})
     notes = [
         "end to end = the whole training run (data, train, eval); compute = the timed training "
         f"work only, timer: {', '.join(timers)}",
@@ -274,7 +266,7 @@ def energy_table(groups: Sequence[CaseGroup]) -> Table:
     for g in groups:
         cells = [dataset_label(g.dataset), row_label(g, groups)]
         cells.extend(metric_cells(g, ("power.mean_w", "power.max_w")))
-        cells.append(str(sum(int(c.value("power.samples") or 0) for c in g.cases)))
+        cells.append(str(sum(c.record.power.samples for c in g.cases)))
         cells.extend(metric_cells(g, ENERGY_KEYS))
         rows.append(tuple(cells))
     notes = [

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 from ff_algos.data import DATASETS, dataset_info
-from ff_algos.study_recipe import RecipeMatch, match_study_recipe, recorded_match
+from ff_algos.record import RecipeMatch
+from ff_algos.study_recipe import match_study_recipe, recorded_match
 
 __all__ = [
     "STUDY",

@@ -67,12 +67,12 @@ def _run(run: SavedRun) -> dict[str, Any]:
 def _group(group: CaseGroup) -> dict[str, Any]:
     first = group.cases[0]
     study = study_accuracy(group.method, group.dataset)
-    match = recorded_match(first.info)
+    match = recorded_match(first.record)
     values = {m.key: group.mean(m.get) for m in METRICS}
     unavailable: dict[str, str] = {}
     for case in group.cases:
-        for key, reason in dict(case.info.get("unavailable", {})).items():
-            unavailable.setdefault(str(key), str(reason))
+        for key, reason in case.record.unavailable.items():
+            unavailable.setdefault(key, reason)
     train, test = values["accuracy.train"], values["accuracy.test"]
     return {
         "dataset": group.dataset,

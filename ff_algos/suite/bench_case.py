@@ -15,6 +15,7 @@ import torch
 
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
+from ff_algos.record import CaseRecord
 from ff_algos.suite.case import CaseSpec, case_peak, run_case, warm_up
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
@@ -62,9 +63,9 @@ def benchmark_case(
         with terminal() as console:
             observer, bar = progress_observer(console, f"{dataset}/{method}/seed{seed}")
             try:
-                info = benchmark.pedantic(
+                result: CaseRecord = benchmark.pedantic(
                     run_case,
-                    args=(spec, telemetry, floor, observer),
+                    args=(spec, telemetry, floor, observer, options.recipe_name),
                     rounds=options.rounds,
                     iterations=1,
                     warmup_rounds=0,
@@ -80,14 +81,14 @@ def benchmark_case(
         _journal(suite, record | {"status": "error", "error": str(exc)})
         pytest.fail(str(exc), pytrace=False)
 
-    info["recipe_name"] = options.recipe_name
+    info = result.to_extra_info()
     benchmark.extra_info.update(info)
-    status = {True: "passed", False: "below_floor", None: "no_floor"}[info["accuracy"]["passed"]]
+    status = {True: "passed", False: "below_floor", None: "no_floor"}[result.accuracy.passed]
     _journal(suite, record | {"status": status, "extra_info": info})
-    suite.rows.append(info)
-    if info["accuracy"]["passed"] is False:
+    suite.rows.append(result)
+    if result.accuracy.passed is False:
         pytest.fail(
-            f"{dataset}/{method}: test accuracy {info['accuracy']['test']:.4f} is below the floor "
+            f"{dataset}/{method}: test accuracy {result.accuracy.test:.4f} is below the floor "
             f"{floor.value:.4f} ({suite.floors.path})",
             pytrace=False,
         )

@@ -1,13 +1,12 @@
 """One benchmark case: load a dataset, fit one method's recipe, evaluate, and measure all of it.
 
 :func:`run_case` is what ``pytest bench/`` times with ``benchmark.pedantic``; it is plain Python so
-a script can run a case without pytest. Its result is the saved-result ``extra_info`` laid out as
-:mod:`ff_algos.schema` documents.
+a script can run a case without pytest. Its result is the case's typed record
+(:class:`~ff_algos.record.CaseRecord`), built here and nowhere else.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +20,14 @@ from ff_algos.methods import FitResult, accuracy, fit
 from ff_algos.observe import FanOut, TrainObserver
 from ff_algos.precision import cpu_native_bf16, precision_scope, product_dtype
 from ff_algos.recipes import recipe_dict
-from ff_algos.schema import SCHEMA_VERSION
+from ff_algos.record import AccuracyRecord, CaseRecord, DataRecord, DeviceRecord, PredictorScore
 from ff_algos.study_recipe import like_the_study
 from ff_algos.suite.floors import Floor
 from ff_algos.telemetry import (
     TelemetrySession,
+    measured_sections,
     precision_state,
     release_cached_memory,
-    telemetry_extra_info,
 )
 from ff_algos.telemetry.machine import cpu_model
 from ff_algos.telemetry.peak_flops import PeakResult
@@ -68,9 +67,13 @@ def case_peak(session: TelemetrySession, spec: CaseSpec) -> PeakResult:
 
 
 def run_case(
-    spec: CaseSpec, session: TelemetrySession, floor: Floor, observer: TrainObserver
-) -> dict[str, Any]:
-    """Run and measure one case; returns its schema-conforming ``extra_info``."""
+    spec: CaseSpec,
+    session: TelemetrySession,
+    floor: Floor,
+    observer: TrainObserver,
+    recipe_name: str | None = None,
+) -> CaseRecord:
+    """Run and measure one case (``recipe_name``: the name the recipe was chosen by)."""
     clock = session.epoch_clock()
     phase_energy = PhaseEnergy(spec.device, session.nvml_gpu()[0], session.rapl()[0])
     with session.window("end_to_end") as e2e:
@@ -89,7 +92,7 @@ def run_case(
     method = registry.get(spec.recipe.method)
     flops = method.flops(spec.recipe, n_train, info)
     executed = method.executed_flops(spec.recipe, n_train, info)
-    telemetry = telemetry_extra_info(
+    measured = measured_sections(
         {
             "data": w_data.result,
             "train": w_train.result,
@@ -103,66 +106,53 @@ def run_case(
         peak,
         test_accuracy=test_acc,
         executed_train_flops=sum(executed.values()),
+        executed_by_phase=executed,
+        energy_by_phase=phase_energy.phases,
     )
-    telemetry["flops"]["executed_by_phase"] = executed
-    telemetry["energy"]["by_phase"] = {
-        name: dataclasses.asdict(joules) for name, joules in phase_energy.phases.items()
-    }
-    unavailable: dict[str, str] = telemetry.pop("unavailable")
+    unavailable = dict(measured.unavailable)
     passed = floor.check(test_acc)
     if floor.value is None:
         unavailable["accuracy.floor"] = unavailable["accuracy.passed"] = floor.reason or ""
     with precision_scope(spec.recipe.precision, spec.device):
         precision = precision_state(spec.device)
-    return {
-        "schema": SCHEMA_VERSION,
-        "dataset": info.name,
-        "method": spec.recipe.method,
-        "recipe": recipe_dict(spec.recipe),
-        "seed": spec.recipe.seed,
-        "device": device_record(spec.device),
-        "accuracy": {
-            "train": train_acc,
-            "test": test_acc,
-            "floor": floor.value,
-            "passed": passed,
-            "predictors": predictors,
-        },
-        "study": like_the_study(spec.recipe),
-        **telemetry,
-        "precision": {
+    return CaseRecord.build(
+        measured,
+        dataset=info.name,
+        method=spec.recipe.method,
+        recipe=recipe_dict(spec.recipe),
+        recipe_name=recipe_name,
+        seed=spec.recipe.seed,
+        device=device_record(spec.device),
+        accuracy=AccuracyRecord(train_acc, test_acc, floor.value, passed, predictors),
+        study=like_the_study(spec.recipe),
+        precision={
             "precision": spec.recipe.precision,
             **precision,
             "autocast_dtype": result.options.get("product_dtype"),
             "cpu_native_bf16": cpu_native_bf16() if spec.device.type == "cpu" else None,
         },
-        "data": {
-            "source": data.source,
-            "train_rows": n_train,
-            "test_rows": len(data.test),
-            "load_seconds": data.load_seconds,
-        },
-        "losses_final": {phase: losses[-1] for phase, losses in result.losses.items() if losses},
-        "options": dict(result.options),
-        "unavailable": unavailable,
-    }
+        data=DataRecord(data.source, n_train, len(data.test), data.load_seconds),
+        losses_final={phase: losses[-1] for phase, losses in result.losses.items() if losses},
+        options=dict(result.options),
+        unavailable=unavailable,
+    )
 
 
 def _score_predictors(
     session: TelemetrySession, result: FitResult, test: Split
-) -> dict[str, dict[str, float]]:
+) -> dict[str, PredictorScore]:
     """Test accuracy and prediction seconds of each further predictor (e.g. a linear head)."""
-    scores: dict[str, dict[str, float]] = {}
+    scores: dict[str, PredictorScore] = {}
     for name, model in result.predictors.items():
         with session.window(f"predict_{name}") as window:
             test_acc = accuracy(model, test)
-        scores[name] = {"test": test_acc, "predict_test_seconds": window.result.seconds}
+        scores[name] = PredictorScore(test_acc, window.result.seconds)
     return scores
 
 
-def device_record(device: torch.device) -> dict[str, Any]:
+def device_record(device: torch.device) -> DeviceRecord:
     """Type, human-readable name and index of the device a case ran on."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
-        return {"type": "cuda", "name": torch.cuda.get_device_name(index), "index": index}
-    return {"type": device.type, "name": cpu_model() or platform.machine(), "index": None}
+        return DeviceRecord("cuda", torch.cuda.get_device_name(index), index)
+    return DeviceRecord(device.type, cpu_model() or platform.machine(), None)

@@ -22,12 +22,12 @@ Use::
             ...predict the test split...
     times = clock.result()                        # EpochTimes: {phase: [s per epoch]}, total
     peak = session.peak_flops(torch.float32)      # PeakResult, measured once per (device, dtype)
-    info = telemetry_extra_info(
+    measured = measured_sections(
         {"data": data.result, "train": train.result, "predict_train": p_train.result,
          "predict_test": p_test.result, "end_to_end": e2e.result},
         times, recipe.flops(n_train, 784, 10), n_test, peak, test_accuracy=acc,
         executed_train_flops=None,                # or the FLOPs training really executed
-    )                                             # the schema's telemetry sections
+    )                                             # ff_algos.record.Measured
     precision = precision_state(session.device)   # TF32 / matmul precision in force
     session.close()
 
@@ -55,17 +55,18 @@ Modules: ``config`` (TelemetryConfig, TelemetryError), ``sync``, ``nvml`` (lazy 
 ``sampler`` (power/memory thread), ``energy``, ``rapl`` (CPU energy counters), ``host_memory``,
 ``torch_memory`` (allocator peak, releasing cached memory), ``peaks`` (nested-window peaks),
 ``window``, ``epoch_clock``, ``peak_flops``, ``flops``, ``precision``, ``gpu_probe``,
-``machine``, ``session``, ``extra_info`` (mapping to :mod:`ff_algos.schema`), ``units`` (numbers
-as text with units, "n/a" for missing values; used by the suite's table and the reports).
+``machine``, ``session``, ``measured`` (the measured sections of :mod:`ff_algos.record`),
+``units`` (numbers as text with units, "n/a" for missing values; used by the suite's table and
+the reports).
 """
 
 from ff_algos.telemetry.config import TelemetryConfig, TelemetryError
 from ff_algos.telemetry.energy import COUNTER, INTEGRAL, counter_joules, trapezoid_joules
 from ff_algos.telemetry.epoch_clock import CUDA_EVENT, PERF_COUNTER, EpochClock, EpochTimes
-from ff_algos.telemetry.extra_info import WINDOWS, telemetry_extra_info
 from ff_algos.telemetry.flops import FlopRate, flop_rate
 from ff_algos.telemetry.gpu_probe import GpuInventory, probe_gpus
 from ff_algos.telemetry.machine import MACHINE_KEYS, machine_info
+from ff_algos.telemetry.measured import WINDOWS, measured_sections
 from ff_algos.telemetry.nvml import POWER_AVERAGE, POWER_INSTANT
 from ff_algos.telemetry.peak_flops import PeakResult, measure_peak_flops
 from ff_algos.telemetry.precision import precision_state
@@ -103,11 +104,11 @@ __all__ = [
     "flop_rate",
     "machine_info",
     "measure_peak_flops",
+    "measured_sections",
     "open_rapl",
     "precision_state",
     "probe_gpus",
     "release_cached_memory",
     "synchronize",
-    "telemetry_extra_info",
     "trapezoid_joules",
 ]

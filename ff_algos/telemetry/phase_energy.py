@@ -8,22 +8,12 @@ per boundary, which the per-epoch compute clock does not see.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
+from ff_algos.record import PhaseJoules
 from ff_algos.telemetry.nvml import NvmlGpu, describe
 from ff_algos.telemetry.rapl import Rapl
 from ff_algos.telemetry.sync import synchronize
-
-
-@dataclass(frozen=True)
-class PhaseJoules:
-    """Energy of one phase; a value is None where that counter could not be read."""
-
-    gpu_j: float | None
-    cpu_package_j: float | None
-    cpu_dram_j: float | None
 
 
 class PhaseEnergy:

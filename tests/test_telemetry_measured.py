@@ -1,4 +1,5 @@
-"""Telemetry results fill ff_algos.schema's extra_info layout and validate against it."""
+"""Telemetry results fill the typed record's measured sections; the record serialises to
+ff_algos.schema's extra_info layout, validates against it and reads back equal."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from typing import Any
 import pytest
 
 from ff_algos.recipes import get_recipe, recipe_dict
-from ff_algos.schema import SCHEMA_VERSION, validate
+from ff_algos.record import (
+    AccuracyRecord,
+    CaseRecord,
+    DeviceRecord,
+    Measured,
+    RecipeMatch,
+    TorchPeaks,
+)
+from ff_algos.schema import validate
 from ff_algos.telemetry import (
     EpochTimes,
     PeakResult,
@@ -20,7 +29,7 @@ from ff_algos.telemetry import (
     TelemetrySession,
     WindowResult,
     measure_peak_flops,
-    telemetry_extra_info,
+    measured_sections,
 )
 
 N_TRAIN, N_TEST = 1024, 500
@@ -46,28 +55,35 @@ def _windows(session: TelemetrySession) -> dict[str, WindowResult]:
     }
 
 
-def _rest(telemetry: dict[str, Any]) -> dict[str, Any]:
+def _record(m: Measured) -> CaseRecord:
+    """A whole case record around telemetry's sections, as the suite builds it."""
     recipe = get_recipe("tiny", "ff")
-    return {
-        "schema": SCHEMA_VERSION,
-        "dataset": "mnist",
-        "method": "ff",
-        "recipe": recipe_dict(recipe),
-        "seed": 0,
-        "device": {"type": "cpu", "name": "cpu", "index": None},
-        "accuracy": {"train": 0.9, "test": 0.9, "floor": None, "passed": None, "predictors": {}},
-        "study": {"like_for_like": False, "differences": ["epochs=5 (study: 1000)"]},
-        "precision": {"precision": "fp32"},
-        "options": {"compiled": False},
-        **telemetry,
-        "flops": {**telemetry["flops"], "executed_by_phase": {}},  # the suite adds it
-        "unavailable": {
+    return CaseRecord.build(
+        m,
+        dataset="mnist",
+        method="ff",
+        recipe=recipe_dict(recipe),
+        seed=0,
+        device=DeviceRecord("cpu", "cpu", None),
+        accuracy=AccuracyRecord(0.9, 0.9),
+        study=RecipeMatch(False, ("epochs=5 (study: 1000)",)),
+        precision={"precision": "fp32"},
+        options={"compiled": False},
+        unavailable={
             "accuracy.floor": "no floor",
             "accuracy.passed": "no floor",
             "device.index": "cpu",
-            **telemetry["unavailable"],
+            **m.unavailable,
         },
-    }
+    )
+
+
+def _valid(m: Measured) -> None:
+    """The record validates against the saved schema and reads back equal."""
+    record = _record(m)
+    info = json.loads(json.dumps(record.to_extra_info()))
+    assert validate(info) == []
+    assert CaseRecord.from_extra_info(info) == record
 
 
 def test_cpu_results_validate_against_schema() -> None:
@@ -80,46 +96,36 @@ def test_cpu_results_validate_against_schema() -> None:
     windows = _windows(session)
     peak = measure_peak_flops(session.device, sizes=(64,), budget_s=0.02)
     flops = get_recipe("tiny", "ff").flops(N_TRAIN, 784, 10)
-    telemetry = telemetry_extra_info(
-        windows, clock.result(), flops, N_TEST, peak, test_accuracy=0.9
-    )
-    assert validate(_rest(telemetry)) == []
-    json.dumps(telemetry)
-    seconds = telemetry["seconds"]
-    assert seconds["train"] == windows["train"].seconds
-    assert seconds["predict_test"] == windows["predict_test"].seconds
-    assert seconds["eval"] == pytest.approx(seconds["predict_train"] + seconds["predict_test"])
-    assert telemetry["compute"]["timer"] == "perf_counter"
-    assert len(telemetry["compute"]["per_epoch"]["layer1"]) == 2
-    f = telemetry["flops"]
-    assert f["rate_seconds"] == telemetry["compute"]["total"]  # epochs only, setup excluded
-    assert f["train_per_s"] == flops.train / telemetry["compute"]["total"]
-    assert f["utilisation"] == pytest.approx(f["train_per_s"] / peak.flops_per_s)
-    assert f["model_utilisation"] == f["utilisation"]
-    assert f["utilisation_basis"] == "model"
-    assert f["executed_train"] is None
-    assert telemetry["unavailable"]["flops.executed_train"] == "not counted"
-    assert f["peak_matmul_precision"] == peak.matmul_precision
-    assert f["predict"] == flops.predict_for(N_TEST)
-    assert telemetry["memory"]["host_peak_rss_bytes"] == max(
-        w.host_peak_rss_bytes or 0 for w in windows.values()
-    )
-    assert set(telemetry["memory"]["torch_peak_bytes"]) == {
-        "data",
-        "train",
-        "predict_train",
-        "predict_test",
-        "eval",
-    }
-    assert telemetry["energy"]["joules"] is None
-    assert "device is cpu" in telemetry["unavailable"]["energy.joules"]
-    assert "device is cpu" in telemetry["unavailable"]["power.nvml_match"]
-    assert "predict_test window" in telemetry["unavailable"]["energy.joules_per_test_point"]
-    assert "memory.torch_peak_bytes.train" in telemetry["unavailable"]
-    assert "memory.torch_peak_bytes.eval" in telemetry["unavailable"]
-    if telemetry["energy"]["cpu_method"] is None:
+    m = measured_sections(windows, clock.result(), flops, N_TEST, peak, test_accuracy=0.9)
+    _valid(m)
+    seconds = m.seconds
+    assert seconds.train == windows["train"].seconds
+    assert seconds.predict_test == windows["predict_test"].seconds
+    assert seconds.predict_train is not None
+    assert seconds.predict_test is not None
+    assert seconds.eval == pytest.approx(seconds.predict_train + seconds.predict_test)
+    assert m.compute.timer == "perf_counter"
+    assert len(m.compute.per_epoch["layer1"]) == 2
+    f = m.flops
+    assert f.rate_seconds == m.compute.total  # epochs only, setup excluded
+    assert f.train_per_s == flops.train / m.compute.total
+    assert f.utilisation == pytest.approx(f.train_per_s / peak.flops_per_s)
+    assert f.model_utilisation == f.utilisation
+    assert f.utilisation_basis == "model"
+    assert f.executed_train is None
+    assert m.unavailable["flops.executed_train"] == "not counted"
+    assert f.peak_matmul_precision == peak.matmul_precision
+    assert f.predict == flops.predict_for(N_TEST)
+    assert m.memory.host_peak_rss_bytes == max(w.host_peak_rss_bytes or 0 for w in windows.values())
+    assert m.energy.joules is None
+    assert "device is cpu" in m.unavailable["energy.joules"]
+    assert "device is cpu" in m.unavailable["power.nvml_match"]
+    assert "predict_test window" in m.unavailable["energy.joules_per_test_point"]
+    assert "memory.torch_peak_bytes.train" in m.unavailable
+    assert "memory.torch_peak_bytes.eval" in m.unavailable
+    if m.energy.cpu_method is None:
         for key in ("cpu_method", "cpu_package_joules", "cpu_dram_joules"):
-            assert telemetry["unavailable"][f"energy.{key}"]
+            assert m.unavailable[f"energy.{key}"]
 
 
 def _measured(name: str, seconds: float, **values: Any) -> WindowResult:
@@ -171,7 +177,7 @@ TIMES = EpochTimes(timer="cuda_event", per_epoch={"train": (1.0, 1.0)}, total=2.
 
 def test_gpu_windows_map_onto_the_schema() -> None:
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
-    telemetry = telemetry_extra_info(
+    m = measured_sections(
         _fake_windows(),
         TIMES,
         flops,
@@ -180,40 +186,36 @@ def test_gpu_windows_map_onto_the_schema() -> None:
         test_accuracy=0.8,
         executed_train_flops=2 * 10**12,
     )
-    assert validate(_rest(telemetry)) == []
-    assert telemetry["seconds"]["eval"] == 0.75
-    assert telemetry["memory"]["torch_peak_bytes"] == {
-        "data": 100,
-        "train": 900,
-        "predict_train": 500,
-        "predict_test": 300,
-        "eval": 500,
-    }
-    energy = telemetry["energy"]
-    assert energy["joules"] == 1200.0
-    assert energy["joules_per_accuracy_point"] == pytest.approx(1200.0 / 80.0)
-    assert energy["predict_test_joules"] == 20.0  # the test split only, not predict_train's 90 J
-    assert energy["joules_per_test_point"] == pytest.approx(20.0 / N_TEST)
-    assert (energy["cpu_method"], energy["cpu_package_joules"], energy["cpu_dram_joules"]) == (
+    _valid(m)
+    assert m.seconds.eval == 0.75
+    assert m.memory.torch_peak_bytes == TorchPeaks(
+        data=100, train=900, predict_train=500, predict_test=300, eval=500
+    )
+    energy = m.energy
+    assert energy.joules == 1200.0
+    assert energy.joules_per_accuracy_point == pytest.approx(1200.0 / 80.0)
+    assert energy.predict_test_joules == 20.0  # the test split only, not predict_train's 90 J
+    assert energy.joules_per_test_point == pytest.approx(20.0 / N_TEST)
+    assert (energy.cpu_method, energy.cpu_package_joules, energy.cpu_dram_joules) == (
         "rapl",
         80.0,
         8.0,
     )
-    assert telemetry["power"]["nvml_match"] == "uuid"
-    assert telemetry["power"]["method"] == "nvml_power_instant"
-    f = telemetry["flops"]
-    assert f["executed_train"] == 2 * 10**12
-    assert f["executed_train_per_s"] == pytest.approx(1e12)  # over compute.total, 2 s
-    assert f["utilisation"] == pytest.approx(1.0)
-    assert f["utilisation_basis"] == "executed"
-    assert f["model_utilisation"] == pytest.approx(flops.train / 2.0 / 1e12)
-    assert f["peak_matmul_precision"] == "high"
-    assert "flops.utilisation" not in telemetry["telemetry_notes"]
+    assert m.power.nvml_match == "uuid"
+    assert m.power.method == "nvml_power_instant"
+    f = m.flops
+    assert f.executed_train == 2 * 10**12
+    assert f.executed_train_per_s == pytest.approx(1e12)  # over compute.total, 2 s
+    assert f.utilisation == pytest.approx(1.0)
+    assert f.utilisation_basis == "executed"
+    assert f.model_utilisation == pytest.approx(flops.train / 2.0 / 1e12)
+    assert f.peak_matmul_precision == "high"
+    assert "flops.utilisation" not in m.notes
 
 
 def test_executed_rate_above_peak_is_kept_with_a_note() -> None:
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
-    telemetry = telemetry_extra_info(
+    m = measured_sections(
         _fake_windows(),
         TIMES,
         flops,
@@ -222,8 +224,8 @@ def test_executed_rate_above_peak_is_kept_with_a_note() -> None:
         test_accuracy=0.8,
         executed_train_flops=8 * 10**12,
     )
-    assert telemetry["flops"]["utilisation"] == pytest.approx(4.0)
-    assert "4.00x the measured matmul peak" in telemetry["telemetry_notes"]["flops.utilisation"]
+    assert m.flops.utilisation == pytest.approx(4.0)
+    assert "4.00x the measured matmul peak" in m.notes["flops.utilisation"]
 
 
 def test_predict_test_energy_missing_gives_reasons() -> None:
@@ -232,19 +234,19 @@ def test_predict_test_energy_missing_gives_reasons() -> None:
         windows["predict_test"], energy_j=None, unavailable={"energy_j": "counter failed"}
     )
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
-    telemetry = telemetry_extra_info(windows, TIMES, flops, N_TEST, PEAK, test_accuracy=0.8)
-    assert telemetry["energy"]["joules_per_test_point"] is None
+    m = measured_sections(windows, TIMES, flops, N_TEST, PEAK, test_accuracy=0.8)
+    assert m.energy.joules_per_test_point is None
     reason = "predict_test window: counter failed"
-    assert telemetry["unavailable"]["energy.joules_per_test_point"] == reason
-    assert telemetry["unavailable"]["energy.predict_test_joules"] == reason
-    assert validate(_rest(telemetry)) == []
+    assert m.unavailable["energy.joules_per_test_point"] == reason
+    assert m.unavailable["energy.predict_test_joules"] == reason
+    _valid(m)
 
 
 def test_without_peak_the_reason_is_recorded() -> None:
     session = TelemetrySession("cpu")
     clock = session.epoch_clock()
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
-    telemetry = telemetry_extra_info(
+    m = measured_sections(
         _windows(session),
         clock.result(),
         flops,
@@ -254,12 +256,12 @@ def test_without_peak_the_reason_is_recorded() -> None:
         peak_reason="skipped by option",
         executed_train_flops=123,
     )
-    assert telemetry["flops"]["peak_per_s"] is None
+    assert m.flops.peak_per_s is None
     for key in ("utilisation", "model_utilisation", "peak_matmul_precision"):
-        assert telemetry["flops"][key] is None
-        assert telemetry["unavailable"][f"flops.{key}"] == "skipped by option"
-    assert telemetry["flops"]["executed_train"] == 123
-    assert validate(_rest(telemetry)) == []
+        assert getattr(m.flops, key) is None
+        assert m.unavailable[f"flops.{key}"] == "skipped by option"
+    assert m.flops.executed_train == 123
+    _valid(m)
 
 
 def test_missing_window_is_a_clear_error() -> None:
@@ -268,7 +270,7 @@ def test_missing_window_is_a_clear_error() -> None:
     del windows["predict_test"]
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
     with pytest.raises(TelemetryError, match="predict_test"):
-        telemetry_extra_info(
+        measured_sections(
             windows, session.epoch_clock().result(), flops, N_TEST, None, test_accuracy=0.9
         )
 
@@ -276,7 +278,7 @@ def test_missing_window_is_a_clear_error() -> None:
 def test_negative_executed_flops_is_rejected() -> None:
     flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
     with pytest.raises(TelemetryError, match="executed_train_flops"):
-        telemetry_extra_info(
+        measured_sections(
             _fake_windows(), TIMES, flops, N_TEST, PEAK, test_accuracy=0.8, executed_train_flops=-1
         )
 
@@ -293,6 +295,10 @@ def test_older_records_without_the_new_fields_still_validate() -> None:
     info = _saved_case()
     assert "predict_test" not in info["seconds"]  # saved before the new fields
     assert validate(info) == []
+    record = CaseRecord.from_extra_info(info)  # and read back typed, new fields None
+    assert record.seconds.predict_test is None
+    assert record.study is None
+    assert record.accuracy.test == info["accuracy"]["test"]
 
 
 def test_new_fields_are_checked_when_present() -> None:

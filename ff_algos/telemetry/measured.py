@@ -1,11 +1,12 @@
-"""Telemetry results mapped onto the saved-result layout of :mod:`ff_algos.schema`.
+"""Telemetry results mapped onto the measured sections of the result record
+(:mod:`ff_algos.record`).
 
-:func:`telemetry_extra_info` fills the schema's ``seconds``, ``compute``, ``flops``, ``memory``,
-``power`` and ``energy`` sections, the matching ``unavailable`` reasons (dotted schema paths) and
-``telemetry_notes`` (caveats on values that were measured). The benchmark suite adds the rest
-(dataset, method, recipe, accuracy, ...). Windows: "data", "train", "predict_train" (predicting
-the training split), "predict_test" (predicting the test split only) and "end_to_end". Choices
-made here:
+:func:`measured_sections` fills the record's ``seconds``, ``compute``, ``flops``, ``memory``,
+``power`` and ``energy`` sections, the matching ``unavailable`` reasons (dotted field names) and
+``notes`` (caveats on values that were measured, saved as ``telemetry_notes``). The suite adds
+the rest (dataset, method, recipe, accuracy, ...). Windows: "data", "train", "predict_train"
+(predicting the training split), "predict_test" (predicting the test split only) and
+"end_to_end". Choices made here:
 
 * ``seconds.eval`` is ``predict_train + predict_test``; ``memory.torch_peak_bytes.eval`` is the
   larger of the two predict windows' peaks.
@@ -28,11 +29,21 @@ made here:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import torch
 
 from ff_algos.recipes import FlopCount
+from ff_algos.record import (
+    Compute,
+    Energy,
+    Flops,
+    Measured,
+    Memory,
+    PhaseJoules,
+    Power,
+    Seconds,
+    TorchPeaks,
+)
 from ff_algos.telemetry.config import TelemetryError
 from ff_algos.telemetry.epoch_clock import EpochTimes
 from ff_algos.telemetry.flops import flop_rate
@@ -53,9 +64,7 @@ def _peak_of(windows: Mapping[str, WindowResult], field: str) -> tuple[int | Non
     return None, windows["train"].unavailable.get(field, "not measured")
 
 
-def _torch_peaks(
-    windows: Mapping[str, WindowResult], unavailable: dict[str, str]
-) -> dict[str, int | None]:
+def _torch_peaks(windows: Mapping[str, WindowResult], unavailable: dict[str, str]) -> TorchPeaks:
     peaks: dict[str, int | None] = {}
     for name in ("data", "train", *PREDICT_WINDOWS):
         peaks[name] = windows[name].torch_peak_bytes
@@ -64,15 +73,14 @@ def _torch_peaks(
                 "torch_peak_bytes", "not measured"
             )
     predicted = [p for name in PREDICT_WINDOWS if (p := peaks[name]) is not None]
-    peaks["eval"] = max(predicted) if predicted else None
     if not predicted:
         unavailable["memory.torch_peak_bytes.eval"] = unavailable[
             "memory.torch_peak_bytes.predict_test"
         ]
-    return peaks
+    return TorchPeaks(eval=max(predicted) if predicted else None, **peaks)
 
 
-def telemetry_extra_info(
+def measured_sections(
     windows: Mapping[str, WindowResult],
     compute: EpochTimes,
     flops: FlopCount,
@@ -83,10 +91,14 @@ def telemetry_extra_info(
     peak_reason: str | None = None,
     dtype: torch.dtype = torch.float32,
     executed_train_flops: int | None = None,
-) -> dict[str, Any]:
-    """Schema sections from the results of the :data:`WINDOWS` windows.
+    executed_by_phase: Mapping[str, int] | None = None,
+    energy_by_phase: Mapping[str, PhaseJoules] | None = None,
+) -> Measured:
+    """The record's measured sections from the results of the :data:`WINDOWS` windows.
 
-    ``executed_train_flops`` is the FLOPs training really executed (None: not counted).
+    ``executed_train_flops`` is the FLOPs training really executed (None: not counted),
+    ``executed_by_phase`` the same per training phase, ``energy_by_phase`` the energy of each
+    training phase (:class:`~ff_algos.telemetry.phase_energy.PhaseEnergy`).
     """
     missing = [name for name in WINDOWS if name not in windows]
     if missing:
@@ -163,51 +175,58 @@ def telemetry_extra_info(
     else:
         per_point = predict_test.energy_j / test_points
 
-    seconds = {name: windows[name].seconds for name in WINDOWS}
-    seconds["eval"] = sum(windows[name].seconds for name in PREDICT_WINDOWS)
-    return {
-        "seconds": seconds,
-        "compute": {
-            "timer": compute.timer,
-            "total": compute.total,
-            "per_epoch": {phase: list(times) for phase, times in compute.per_epoch.items()},
-        },
-        "flops": {
-            "train": flops.train,
-            "predict": flops.predict_for(test_points),
-            "train_per_s": model_rate.per_s,
-            "rate_seconds": rate_seconds,
-            "executed_train": executed_train_flops,
-            "executed_train_per_s": executed_per_s,
-            "peak_per_s": model_rate.peak_per_s,
-            "peak_dtype": peak.dtype if peak is not None else dtype_name(dtype),
-            "peak_matmul_precision": peak.matmul_precision if peak is not None else None,
-            "utilisation": utilisation,
-            "utilisation_basis": basis,
-            "model_utilisation": model_rate.utilisation,
-        },
-        "memory": {
-            "torch_peak_bytes": torch_peaks,
-            "nvml_used_peak_bytes": nvml_peak,
-            "host_peak_rss_bytes": host_peak,
-        },
-        "power": {
-            "method": train.power_method,
-            "nvml_match": train.nvml_match,
-            "samples": train.power_samples,
-            "mean_w": train.power_mean_w,
-            "max_w": train.power_max_w,
-        },
-        "energy": {
-            "method": train.energy_method,
-            "joules": train.energy_j,
-            "joules_per_accuracy_point": per_accuracy_point,
-            "predict_test_joules": predict_test.energy_j,
-            "joules_per_test_point": per_point,
-            "cpu_method": train.cpu_energy_method,
-            "cpu_package_joules": train.cpu_package_j,
-            "cpu_dram_joules": train.cpu_dram_j,
-        },
-        "unavailable": unavailable,
-        "telemetry_notes": notes,
-    }
+    return Measured(
+        seconds=Seconds(
+            end_to_end=windows["end_to_end"].seconds,
+            data=windows["data"].seconds,
+            train=train.seconds,
+            eval=sum(windows[name].seconds for name in PREDICT_WINDOWS),
+            predict_train=windows["predict_train"].seconds,
+            predict_test=predict_test.seconds,
+        ),
+        compute=Compute(
+            timer=compute.timer,
+            total=compute.total,
+            per_epoch={phase: tuple(times) for phase, times in compute.per_epoch.items()},
+        ),
+        flops=Flops(
+            train=flops.train,
+            predict=flops.predict_for(test_points),
+            train_per_s=model_rate.per_s,
+            rate_seconds=rate_seconds,
+            executed_train=executed_train_flops,
+            executed_train_per_s=executed_per_s,
+            peak_per_s=model_rate.peak_per_s,
+            peak_dtype=peak.dtype if peak is not None else dtype_name(dtype),
+            peak_matmul_precision=peak.matmul_precision if peak is not None else None,
+            utilisation=utilisation,
+            utilisation_basis=basis,
+            model_utilisation=model_rate.utilisation,
+            executed_by_phase=dict(executed_by_phase or {}),
+        ),
+        memory=Memory(
+            torch_peak_bytes=torch_peaks,
+            nvml_used_peak_bytes=nvml_peak,
+            host_peak_rss_bytes=host_peak,
+        ),
+        power=Power(
+            method=train.power_method,
+            nvml_match=train.nvml_match,
+            samples=train.power_samples,
+            mean_w=train.power_mean_w,
+            max_w=train.power_max_w,
+        ),
+        energy=Energy(
+            method=train.energy_method,
+            joules=train.energy_j,
+            joules_per_accuracy_point=per_accuracy_point,
+            predict_test_joules=predict_test.energy_j,
+            joules_per_test_point=per_point,
+            cpu_method=train.cpu_energy_method,
+            cpu_package_joules=train.cpu_package_j,
+            cpu_dram_joules=train.cpu_dram_j,
+            by_phase=dict(energy_by_phase or {}),
+        ),
+        unavailable=unavailable,
+        notes=notes,
+    )
