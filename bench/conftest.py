@@ -2,6 +2,7 @@
 
     pytest bench/ --benchmark-save=NAME [--recipe quick] [--datasets mnist,fashion_mnist]
                   [--methods ff,bp] [--device auto] [--seeds 1] [--set FIELD=VALUE ...]
+                  [--grid FIELD=V1/V2/... ...] [--shard K/N]
 
 The measuring itself is in :mod:`ff_algos.suite` and :mod:`ff_algos.telemetry`; this file only
 connects them to pytest and pytest-benchmark.
@@ -9,8 +10,10 @@ connects them to pytest and pytest-benchmark.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +30,9 @@ from ff_algos.suite.options import parse_options, resolve_device
 from ff_algos.suite.progress import Terminal
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
+from ff_algos.sweep.grid import CONFIRM_OVER, Point
+from ff_algos.sweep.matrix import case_matrix, shard_cases
+from ff_algos.sweep.record import shard_record
 from ff_algos.telemetry import TelemetrySession
 from ff_algos.telemetry import machine_info as ff_bench_machine_info
 
@@ -70,6 +76,26 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--rounds", default="1", help="timed training runs per case (default: 1)")
     add("--journal", default=DEFAULT_JOURNAL, help="JSON-lines journal of finished cases")
     add("--floors", default=None, help=f"accuracy floors file (default: {FLOORS_FILE})")
+    add(
+        "--grid",
+        dest="ff_grid",
+        action="append",
+        default=[],
+        metavar="FIELD=V1/V2/...",
+        help="several values for a recipe field, separated by '/' (commas stay inside a value: "
+        "hidden=500,500/1000,1000); repeatable, the cases are the cartesian product",
+    )
+    add(
+        "--shard",
+        default=None,
+        metavar="K/N",
+        help="run only slice K of N of the case matrix (deterministic, disjoint, complete)",
+    )
+    add(
+        "--yes",
+        action="store_true",
+        help=f"run a --grid of more than {CONFIRM_OVER} cases without asking",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -87,25 +113,46 @@ def pytest_configure(config: pytest.Config) -> None:
             journal=opt("journal"),
             floors=opt("floors"),
             method_modules=tuple(opt("method_modules")),
+            grids=tuple(opt("ff_grid")),
+            shard=opt("shard"),
+            yes=opt("yes"),
         )
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))
     except FFBenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SUITE] = Suite(options, floors, session_id=uuid.uuid4().hex[:12])
+    if options.shard is not None:  # a sweep's shard: a cancelled job still saves finished cases
+        signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "dataset" not in metafunc.fixturenames:
         return
     options = metafunc.config.stash[SUITE].options
-    cases = [
-        pytest.param(d, m, s, id=f"{d}-{m}-seed{s}")
-        for d in options.datasets
-        for m in options.methods
-        for s in range(options.seeds)
+    if not options.grid:
+        cases = [pytest.param(c.dataset, c.method, c.seed, id=c.id) for c in shard_cases(options)]
+        metafunc.parametrize(("dataset", "method", "seed"), cases)
+        return
+    gridded = [
+        pytest.param(c.dataset, c.method, c.seed, dict(c.point), id=c.id)
+        for c in shard_cases(options)
     ]
-    metafunc.parametrize(("dataset", "method", "seed"), cases)
+    metafunc.parametrize(("dataset", "method", "seed", "grid"), gridded)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]
+) -> None:
+    suite = config.stash.get(SUITE, None)
+    if suite is not None and suite.options.shard is not None:
+        options = suite.options
+        output_json["ff_bench_shard"] = shard_record(options, [c.id for c in case_matrix(options)])
 
 
 def pytest_benchmark_update_machine_info(
@@ -121,15 +168,27 @@ def pytest_benchmark_update_machine_info(
     machine_info["ff_bench"] = ff_bench_machine_info(device=device)
 
 
-@pytest.fixture(scope="session")
-def suite(request: pytest.FixtureRequest) -> Suite:
-    return request.config.stash[SUITE]
+@pytest.fixture
+def grid() -> dict[str, str]:
+    """The case's grid point (``{field: value}``); parametrized when the session has a grid."""
+    return {}
+
+
+@pytest.fixture
+def suite(request: pytest.FixtureRequest, grid: dict[str, str]) -> Suite:
+    """The session's suite; with a grid, its options carry the case's grid point as overrides
+    (the case list ``rows`` stays shared)."""
+    session = request.config.stash[SUITE]
+    if not grid:
+        return session
+    point: Point = tuple(grid.items())
+    return dataclasses.replace(session, options=session.options.at(point))
 
 
 @pytest.fixture(scope="session")
-def device(suite: Suite) -> torch.device:
+def device(request: pytest.FixtureRequest) -> torch.device:
     try:
-        return resolve_device(suite.options.device)
+        return resolve_device(request.config.stash[SUITE].options.device)
     except FFBenchError as exc:
         pytest.fail(str(exc), pytrace=False)
 

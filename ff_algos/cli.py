@@ -1,4 +1,4 @@
-"""The ``ff-bench`` command: ``data`` (fetch, list), ``report`` and ``compare``.
+"""The ``ff-bench`` command: ``data`` (fetch, list), ``report``, ``compare``, ``sweep``, ``merge``.
 
 Each sub-command lives beside the code it drives and registers itself here; this module only
 builds the parser and turns expected errors (:class:`FFBenchError`) into one-line messages with
@@ -8,6 +8,8 @@ exit status 2.
     ff-bench data list
     ff-bench report [RUN ...] [--out DIR]
     ff-bench compare RUN_A RUN_B [--fail-on-regression]
+    ff-bench sweep [suite options] [--grid FIELD=V1/V2] --shards N --name NAME [SLURM options]
+    ff-bench merge RUN... --name NAME
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The full ``ff-bench`` parser with every sub-command registered."""
     from ff_algos.data import cli as data_cli
     from ff_algos.report import cli as report_cli
+    from ff_algos.sweep import cli as sweep_cli
 
     parser = argparse.ArgumentParser(
         prog="ff-bench", description="Forward-Forward vs backprop benchmark tools."
@@ -30,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_cli.register(sub)
     report_cli.register(sub)
+    sweep_cli.register(sub)
     return parser
 
 

@@ -22,6 +22,9 @@ from ff_algos.data import DATASETS, UnknownDatasetError, dataset_info
 from ff_algos.errors import FFBenchError
 from ff_algos.precision import check_precision
 from ff_algos.recipes import apply_overrides, recipe_fields
+from ff_algos.sweep.errors import SweepError
+from ff_algos.sweep.grid import CONFIRM_OVER, GridAxis, Point, parse_grid, points
+from ff_algos.sweep.shard import Shard, parse_shard
 
 DEFAULT_RECIPE = "quick"
 EXECUTION_FIELDS = ("seed", "precision", "compile")  # --set fields that keep the floors
@@ -47,6 +50,17 @@ class SuiteOptions:
     rounds: int
     journal: Path
     floors: Path | None  # None: the reviewed floors shipped with the package
+    grid: tuple[GridAxis, ...] = ()  # --grid FIELD=V1/V2/...: one case per grid point
+    shard: Shard | None = None  # --shard K/N: this session runs only that slice of the cases
+
+    def at(self, point: Point) -> SuiteOptions:
+        """The options of one grid point: its values added to the ``--set`` overrides."""
+        return dataclasses.replace(self, overrides=(*self.overrides, *point), grid=())
+
+    @property
+    def case_count(self) -> int:
+        """Cases in the whole matrix (every shard): datasets x methods x seeds x grid points."""
+        return len(self.datasets) * len(self.methods) * self.seeds * len(points(self.grid))
 
     def recipe(self, method: str, seed: int) -> Any:
         """The recipe one case runs: the named recipe, the overrides, then the case's seed."""
@@ -67,13 +81,14 @@ class SuiteOptions:
     def check_device(self, device: torch.device) -> None:
         """Raise :class:`OptionError` when a recipe's precision or compile mode cannot run on
         ``device`` (e.g. ``precision=tf32`` on a CPU), before any case runs."""
-        for method in self.methods:
-            recipe = self.recipe(method, 0)
-            try:
-                check_precision(recipe.precision, device)
-                check_compile(recipe.compile, device)
-            except FFBenchError as exc:
-                raise OptionError(f"--set: {exc}") from None
+        for point in points(self.grid):
+            for method in self.methods:
+                recipe = self.at(point).recipe(method, 0)
+                try:
+                    check_precision(recipe.precision, device)
+                    check_compile(recipe.compile, device)
+                except FFBenchError as exc:
+                    raise OptionError(f"{'--grid' if point else '--set'}: {exc}") from None
 
 
 def parse_options(
@@ -89,6 +104,9 @@ def parse_options(
     journal: str,
     floors: str | None,
     method_modules: tuple[str, ...] = (),
+    grids: tuple[str, ...] = (),
+    shard: str | None = None,
+    yes: bool = False,
 ) -> SuiteOptions:
     """Validate the raw option strings; raises :class:`OptionError` naming the valid choices."""
     for module in method_modules:
@@ -114,6 +132,14 @@ def parse_options(
     if not _DEVICE.match(device):
         raise OptionError(f"--device {device!r} is not valid; use auto, cpu, cuda or cuda:N")
     overrides = tuple(_parse_set(s) for s in sets)
+    try:
+        grid = parse_grid(grids)
+        shard_slice = parse_shard(shard) if shard is not None else None
+    except SweepError as exc:
+        raise OptionError(str(exc)) from None
+    clash = sorted({k for k, _ in overrides} & {a.field for a in grid})
+    if clash:
+        raise OptionError(f"--set and --grid both give {clash[0]}; keep one of them")
     opts = SuiteOptions(
         recipe_name=recipe,
         datasets=tuple(dict.fromkeys(canonical)),
@@ -126,14 +152,24 @@ def parse_options(
         rounds=_positive(rounds, "--rounds"),
         journal=Path(journal).expanduser(),
         floors=Path(floors).expanduser() if floors else None,
+        grid=grid,
+        shard=shard_slice,
     )
-    for method in opts.methods:  # bad --set fields and values, before any case runs
-        try:
-            case_recipe = opts.recipe(method, 0)
-            for name in opts.datasets:
-                registry.get(method).validate(case_recipe, dataset_info(name))
-        except FFBenchError as exc:
-            raise OptionError(f"--set: {exc}") from None
+    for point in points(grid):  # bad --set/--grid fields and values, before any case runs
+        flag = "--grid" if point else "--set"
+        at = opts.at(point)
+        for method in opts.methods:
+            try:
+                case_recipe = at.recipe(method, 0)
+                for name in opts.datasets:
+                    registry.get(method).validate(case_recipe, dataset_info(name))
+            except FFBenchError as exc:
+                raise OptionError(f"{flag}: {exc}") from None
+    if grid and opts.case_count > CONFIRM_OVER and not yes:
+        raise OptionError(
+            f"--grid expands to {opts.case_count} cases (more than {CONFIRM_OVER}); add --yes "
+            "to run them all, or give fewer values"
+        )
     _check_journal(opts.journal)
     return opts
 
