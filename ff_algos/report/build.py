@@ -5,7 +5,7 @@ folder (``runs/<machine-id>/<file>``, so the folder is a storage ``ff-bench repo
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ff_algos.report.cases import CaseGroup, group_cases, merge_cases
 from ff_algos.report.figures import FIGURES, PLOTS_HINT, draw_figures
+from ff_algos.report.heatmap import GridCase, grid_figures
 from ff_algos.report.output import (
     RUNS_FOLDER,
     check_folder,
@@ -75,9 +76,15 @@ def make_report(
     pngs = draw_figures(groups, caption(runs, groups)) if figures else {}
     message = PLOTS_HINT if pngs is None else None
     pngs = pngs or {}
+    grid_cases = [
+        GridCase(c.dataset, c.method, c.recipe, c.record.accuracy.test) for c in merged.cases
+    ]
+    heatmaps = grid_figures(grid_cases, caption(runs, groups)) if figures and not message else {}
+    pngs |= {name: png for name, (_, png) in heatmaps.items()}
+    titles = {**_FIGURE_TITLES, **{name: title for name, (title, _) in heatmaps.items()}}
     old_figures = previous_figures(folder)
     summary = build_summary(runs, groups, notes, list(pngs))
-    markdown = render_markdown(runs, tables, list(pngs), caption(runs, groups), message)
+    markdown = render_markdown(runs, tables, list(pngs), caption(runs, groups), message, titles)
 
     written: list[Path] = []
     for relative, data in copies.items():
@@ -115,6 +122,7 @@ def render_markdown(
     figures: Sequence[str],
     figure_caption: str,
     plots_message: str | None,
+    titles: Mapping[str, str] = _FIGURE_TITLES,
 ) -> str:
     """``report.md``: a heading, the tables, then the figures with their captions."""
     lines = [
@@ -131,6 +139,6 @@ def render_markdown(
     if plots_message:
         lines.extend([plots_message, ""])
     for name in figures:
-        title = _FIGURE_TITLES.get(name, name)
+        title = titles.get(name, name)
         lines.extend([f"### {title}", "", f"![{title}]({name})", "", f"*{figure_caption}*", ""])
     return "\n".join(lines)
