@@ -27,6 +27,8 @@ BUILTIN: dict[str, str] = {
     "ff_head": "ff_algos.ff_head",
     "ff_finetune": "ff_algos.ff_finetune",
     "ff_strong": "ff_algos.ff_strong",
+    "ff_conv": "ff_algos.ff_conv",
+    "bp_conv": "ff_algos.bp_conv",
 }
 _REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
 _added: dict[str, Method] = {}

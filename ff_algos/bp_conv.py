@@ -1,0 +1,237 @@
+"""Backprop baseline of the convolutional pair (``bp_conv``): the conv blocks of
+:mod:`ff_algos.conv_net` (``maps_k · C`` channels, conv → ReLU → max-pool) and a linear head on
+the flattened output of the last block, trained end to end by cross entropy and Adam.
+
+It is ``ff_conv``'s architecture with the locality removed: one loss at the head, gradients
+through every block, nothing detached, no per-sample normalisation between blocks (the plain
+CNN). Mini-batches of ``batch_size`` rows in a seeded order per epoch; the learning rate is
+constant or ``cooldown`` (as ``ff_conv``), so that the two methods run the same schedule over the
+same epochs. One observer phase, ``train``.
+
+**FLOPs** per sample and epoch: forward ``Σ_k F_k + 2·F·C`` (``F_k``: block ``k``'s convolution,
+``F`` the head's input width); backward, every weight gradient (``Σ_k F_k + 2·F·C``) and every
+input gradient but block 1's (``Σ_{k≥2} F_k + 2·F·C``): the image needs none.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
+from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
+from ff_algos.method import Fitted
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.training import LossLog, seeded_linear
+
+
+@dataclass(frozen=True)
+class ConvBPRecipe:
+    """The conv blocks and a linear head, trained end to end (see the module docstring)."""
+
+    name: str = "seed"
+    maps: tuple[int, ...] = (4, 8, 16)  # channels per class of each block (as ff_conv)
+    kernels: tuple[int, ...] = (5, 3, 3)
+    pools: tuple[int, ...] = (2, 2, 1)
+    epochs: int = 10
+    batch_size: int | None = 100  # None: full batch
+    lr: float = 1e-3  # Adam
+    schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
+    train_size: int | None = None
+    seed: int = 0
+    nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 2000
+    precision: Precision = "fp32"  # fp32 | bf16 autocast, fp32 master weights
+    compile: str = "none"  # none only (eager)
+
+    method: typing.ClassVar[str] = "bp_conv"
+
+    def shapes(self, info: DatasetInfo) -> list[BlockShape]:
+        """The blocks' shapes on ``info``'s images (a one-line error if they do not fit)."""
+        return block_shapes(self.maps, self.kernels, self.pools, info)
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
+        """Model FLOPs (module docstring); prediction is one forward pass."""
+        shapes = self.shapes(info)
+        convs = [s.conv_flops for s in shapes]
+        head = 2 * shapes[-1].out_size * info.num_classes
+        per_row = sum(convs) + head
+        rows = self.epochs * n_train
+        backward = sum(convs) + head + sum(convs[1:]) + head
+        return FlopCount(
+            forward=rows * per_row, backward=rows * backward, predict=per_row, predict_samples=1
+        )
+
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        """Training FLOPs executed: the plain algorithm's (nothing is skipped)."""
+        return {"train": self.flops(n_train, info).train}
+
+
+SEED = ConvBPRecipe(name="seed")
+QUICK = ConvBPRecipe(
+    name="quick", maps=(2, 4), kernels=(5, 3), pools=(2, 2), epochs=2, train_size=10000
+)
+TINY = ConvBPRecipe(
+    name="tiny", maps=(1, 2), kernels=(3, 3), pools=(2, 2), epochs=1, batch_size=32, train_size=1024
+)
+RECIPES: dict[str, ConvBPRecipe] = {r.name: r for r in (SEED, QUICK, TINY)}
+
+
+def validate_conv_bp(recipe: ConvBPRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    recipe.shapes(info)
+    if recipe.nan_check_every < 0:
+        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.predict_batch_size < 1:
+        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
+    if recipe.schedule not in SCHEDULES:
+        raise RecipeError(
+            f"schedule={recipe.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}"
+        )
+    if recipe.precision not in PRECISIONS:
+        raise RecipeError(
+            f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
+        )
+    if recipe.compile != "none":
+        raise RecipeError(
+            f"compile={recipe.compile!r} is not supported by bp_conv (eager only); use compile=none"
+        )
+
+
+class ConvNet(nn.Module):
+    """Conv blocks and a linear head; :meth:`predict` returns the argmax class."""
+
+    def __init__(
+        self,
+        convs: list[nn.Conv2d],
+        head: nn.Linear,
+        pools: tuple[int, ...],
+        info: DatasetInfo,
+        predict_batch_size: int,
+    ) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convs)
+        self.head = head
+        self.pools = pools
+        self.info = info
+        self.predict_batch_size = max(1, predict_batch_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (N, C) for rows ``x`` (N, C·H·W)."""
+        u = as_images(x, self.info)
+        for conv, pool in zip(self.convs, self.pools, strict=True):
+            assert isinstance(conv, nn.Conv2d)
+            u = block(conv, pool, u)[1]
+        out: Tensor = self.head(u.flatten(1))
+        return out
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64, in chunks of ``predict_batch_size`` rows."""
+        size = self.predict_batch_size
+        parts = [self(x[s : s + size]).argmax(1) for s in range(0, x.shape[0], size)]
+        return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long, device=x.device)
+
+
+def train_conv_bp(
+    recipe: ConvBPRecipe,
+    x: Tensor,
+    y: Tensor,
+    info: DatasetInfo,
+    observer: TrainObserver | None = None,
+) -> Fitted[ConvNet]:
+    """Train on rows ``x`` (N, C·H·W) and labels ``y`` (N,) on their device. Random streams:
+    weights from ``seed`` (CPU generator: blocks, then head), row orders from ``seed + 1``."""
+    validate_conv_bp(recipe, info)
+    obs: TrainObserver = observer if observer is not None else NullObserver()
+    device = x.device
+    n = x.shape[0]
+    if n < 1:
+        raise RecipeError("cannot train on an empty split")
+    shapes = recipe.shapes(info)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    convs = [seeded_conv(s, gen, device) for s in shapes]
+    head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
+    model = ConvNet(convs, head, recipe.pools, info, recipe.predict_batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
+    low = product_dtype(recipe.precision)
+    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
+    log = LossLog("train", recipe.epochs, recipe.lr, device)
+    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    with precision_scope(recipe.precision, device):
+        obs.phase_start("train", recipe.epochs)
+        for e in range(recipe.epochs):
+            for group in opt.param_groups:
+                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
+            perm = torch.randperm(n, generator=shuffle, device=device)
+            total = torch.zeros((), device=device)
+            for start in range(0, n, batch):
+                idx = perm[start : start + batch]
+                with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                    loss = F.cross_entropy(model(x[idx]).float(), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+                total += loss.detach() * idx.shape[0]
+            log.record(e, total / n)
+            obs.epoch_end(e)
+            every = recipe.nan_check_every
+            if every > 0 and (e + 1) % every == 0:
+                log.check(e + 1)
+        log.check(recipe.epochs)
+        obs.phase_end()
+    options: dict[str, object] = {
+        "compile": recipe.compile,
+        "compiled": False,
+        "cuda_graphs": False,
+        "compile_seconds": 0.0,
+        "precision": recipe.precision,
+        "product_dtype": str(low or torch.float32).removeprefix("torch."),
+        "predict_dtype": "float32",
+        "input_pipeline": "tensor",
+        "schedule": recipe.schedule,
+        "channels": [s.c_out for s in shapes],
+        "fused_adam": device.type == "cuda",
+    }
+    return Fitted(model=model, losses={"train": log.host()}, options=options)
+
+
+class _ConvBP:
+    """The :class:`~ff_algos.method.Method` contract for the backprop CNN baseline."""
+
+    name = "bp_conv"
+    description = "backprop CNN of ff_conv's conv blocks plus a linear head (its baseline)"
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, ConvBPRecipe] = dict(RECIPES)
+
+    def validate(self, recipe: ConvBPRecipe, info: DatasetInfo) -> None:
+        validate_conv_bp(recipe, info)
+
+    def fit(
+        self, recipe: ConvBPRecipe, data: LoadedDataset, observer: TrainObserver
+    ) -> Fitted[ConvNet]:
+        return train_conv_bp(recipe, data.train.x, data.train.y, data.info, observer)
+
+    def flops(self, recipe: ConvBPRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info)
+
+    def executed_flops(
+        self, recipe: ConvBPRecipe, n_train: int, info: DatasetInfo
+    ) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info)
+
+    def warm_up_recipe(self, recipe: ConvBPRecipe, rows: int) -> ConvBPRecipe:
+        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
+
+
+METHOD = _ConvBP()

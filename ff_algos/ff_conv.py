@@ -1,0 +1,470 @@
+"""Convolutional Forward-Forward (``ff_conv``): conv blocks trained one after the other, each by
+a channel-wise competitive goodness objective on its own detached input; no negative data, no
+label overlay, no gradient ever crossing a block.
+
+The reference study's Conv2D layer with a goodness objective "did not yield promising results".
+This method follows the idea of channel-wise competitive learning (Papachristodoulou et al.,
+"Convolutional Channel-wise Competitive Learning for the Forward-Forward Algorithm", AAAI 2024),
+written afresh on the blocks of :mod:`ff_algos.conv_net` (conv, ReLU, max-pool).
+
+**Goodness per class.** Block ``k`` has ``maps_k`` output channels per class; its activity
+``h = relu(conv_k(u_k))`` (m, C·maps_k, H, W) is split into ``C`` channel groups and the
+goodness of class ``c`` is the group's mean squared activity,
+``g_c = mean_{j ∈ group c, y, x} h_{j,y,x}²``. Positive and negative data become one softmax:
+the block's loss is the cross-entropy of the logits ``g / T`` (``T = temperature``) against the
+true label, ``L_k = -log softmax(g/T)_y``. Raising the true class's goodness is FF's positive
+phase, lowering every other class's goodness (in proportion to its softmax weight) the negative
+phase; a single forward pass of the image serves both.
+
+**Locality.** Block ``k+1``'s input is block ``k``'s pooled output, normalised per sample
+(``u_{k+1} = p / sqrt(mean(p²) + ε)`` over all its channels and positions, so the next block
+reads the pattern, not its overall size) and *detached*. Blocks train greedily: block 1 for
+``epochs`` epochs, then its output over the training rows is computed once (no gradient) and
+kept as block 2's input, and so on. Block ``k``'s loss depends on block ``k``'s parameters
+only, and the backward pass of a block computes its weight gradient alone (its input needs no
+gradient): a block costs a forward and a weight gradient per row and epoch, plus one forward
+over the training rows to hand its output on.
+
+**Predictors.** ``goodness`` (the model's :meth:`ConvFFNet.predict`): one forward pass through the
+blocks; the class whose summed log-softmax of ``g / T`` over blocks ``goodness_from..K`` is
+highest. ``head``: a linear softmax classifier on the flattened, normalised output of the last
+block, trained by cross entropy for ``head_epochs`` after the blocks (backprop inside that single
+linear map only; phase ``head``), scored beside it (``accuracy.predictors.head``).
+
+**Training.** Adam per block (fresh state), mini-batches of ``batch_size`` rows in a seeded
+order per epoch, learning rate constant or ``cooldown`` (constant for the first half of the
+block's epochs, then linear down to ``2/epochs`` of it; the schedule of :mod:`ff_algos.ff_strong`).
+Observer phases ``layer1``..``layerK`` then ``head``; per-epoch mean losses stay on the device.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
+from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
+from ff_algos.method import Fitted
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.training import LossLog, seeded_linear
+
+EPS = 1e-12  # added to the mean square before the square root
+COMPILES = ("none",)  # eager only: no compiled or captured block step yet
+
+
+@dataclass(frozen=True)
+class ConvFFRecipe:
+    """Channel-wise competitive FF on conv blocks (see the module docstring)."""
+
+    name: str = "seed"
+    maps: tuple[int, ...] = (4, 8, 16)  # channels per class of each block
+    kernels: tuple[int, ...] = (5, 3, 3)  # odd kernel sizes, "same" padding
+    pools: tuple[int, ...] = (2, 2, 1)  # max-pool size after each block (1: none)
+    epochs: int = 10  # per block
+    batch_size: int | None = 100  # None: the whole training split as one batch
+    lr: float = 1e-3  # Adam, every block
+    schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
+    temperature: float = 0.1  # logits = group goodness / temperature (1.0 learnt slower)
+    goodness_from: int = 3  # first block (1-based) whose goodness predict() sums
+    head_epochs: int = 5  # linear head on the last block's output (0: no head)
+    head_lr: float = 1e-3
+    head_batch_size: int | None = 100
+    train_size: int | None = None  # None: the whole training split
+    seed: int = 0
+    nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 2000  # rows per prediction or hand-on chunk
+    precision: Precision = "fp32"  # fp32 | bf16 autocast, fp32 master weights
+    compile: str = "none"  # none only (eager)
+
+    method: typing.ClassVar[str] = "ff_conv"
+
+    def shapes(self, info: DatasetInfo) -> list[BlockShape]:
+        """The blocks' shapes on ``info``'s images (a one-line error if they do not fit)."""
+        return block_shapes(self.maps, self.kernels, self.pools, info)
+
+    def head_width(self, info: DatasetInfo) -> int:
+        """Input width of the linear head: the last block's flattened output."""
+        return self.shapes(info)[-1].out_size
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
+        """Model FLOPs of the plain algorithm: per block, epoch and row a forward convolution
+        and its weight gradient (inputs are detached: no input gradient); the head's forward and
+        weight gradient (``2·F·C`` each) per head epoch and row. Prediction by goodness is one
+        forward pass through the blocks."""
+        conv = sum(s.conv_flops for s in self.shapes(info))
+        head = 2 * self.head_width(info) * info.num_classes
+        forward = n_train * (self.epochs * conv + self.head_epochs * head)
+        return FlopCount(forward=forward, backward=forward, predict=conv, predict_samples=1)
+
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        """Training FLOPs executed per phase: the plain algorithm's, plus one forward pass of
+        each block over the training rows to hand its output on (to the next block, or the
+        head; the last block hands on only when there is a head)."""
+        shapes = self.shapes(info)
+        out: dict[str, int] = {}
+        for k, s in enumerate(shapes, start=1):
+            hand_on = k < len(shapes) or self.head_epochs > 0
+            out[f"layer{k}"] = n_train * s.conv_flops * (2 * self.epochs + int(hand_on))
+        if self.head_epochs > 0:
+            head = 2 * self.head_width(info) * info.num_classes
+            out["head"] = self.head_epochs * n_train * 2 * head
+        return out
+
+
+SEED = ConvFFRecipe(name="seed")
+QUICK = ConvFFRecipe(
+    name="quick",
+    maps=(2, 4),
+    kernels=(5, 3),
+    pools=(2, 2),
+    epochs=2,
+    goodness_from=2,
+    head_epochs=2,
+    train_size=10000,
+)
+TINY = ConvFFRecipe(
+    name="tiny",
+    maps=(1, 2),
+    kernels=(3, 3),
+    pools=(2, 2),
+    epochs=1,
+    batch_size=32,
+    goodness_from=1,
+    head_epochs=1,
+    head_batch_size=32,
+    train_size=1024,
+)
+RECIPES: dict[str, ConvFFRecipe] = {r.name: r for r in (SEED, QUICK, TINY)}
+
+
+def validate_conv_ff(recipe: ConvFFRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    shapes = recipe.shapes(info)
+    if recipe.head_epochs > 0:
+        check_schedule("head_", recipe.head_epochs, recipe.head_lr, recipe.head_batch_size)
+    if not recipe.temperature > 0:
+        raise RecipeError(f"temperature={recipe.temperature!r} must be positive, e.g. 1.0")
+    if not 1 <= recipe.goodness_from <= len(shapes):
+        raise RecipeError(
+            f"goodness_from={recipe.goodness_from} must name a block 1..{len(shapes)} of "
+            f"maps={recipe.maps!r}; e.g. --set goodness_from={len(shapes)}"
+        )
+    if recipe.nan_check_every < 0:
+        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.predict_batch_size < 1:
+        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
+    if recipe.schedule not in SCHEDULES:
+        raise RecipeError(
+            f"schedule={recipe.schedule!r} is unknown; choose one of constant, cooldown"
+        )
+    if recipe.precision not in PRECISIONS:
+        raise RecipeError(
+            f"precision={recipe.precision!r} is unknown; choose one of fp32, tf32, bf16"
+        )
+    if recipe.compile not in COMPILES:
+        raise RecipeError(
+            f"compile={recipe.compile!r} is not supported by ff_conv (eager only); use compile=none"
+        )
+
+
+def normalise(p: Tensor) -> Tensor:
+    """Each sample of ``p`` (N, ...) divided by ``sqrt(mean(p²) + EPS)`` over all its entries."""
+    return F.rms_norm(p, p.shape[1:], eps=EPS)
+
+
+def group_goodness(h: Tensor, num_classes: int) -> Tensor:
+    """Goodness per class (m, C): the mean square of each class's channel group of the
+    activity ``h`` (m, C·maps, H, W) (channel ``j`` belongs to class ``j // maps``)."""
+    return h.square().view(h.shape[0], num_classes, -1).mean(2)
+
+
+class ConvFFNet(nn.Module):
+    """The trained blocks and linear head; :meth:`predict` by goodness (module docstring)."""
+
+    def __init__(
+        self,
+        convs: list[nn.Conv2d],
+        head: nn.Linear | None,
+        recipe: ConvFFRecipe,
+        info: DatasetInfo,
+    ) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(convs)
+        self.head = head
+        self.pools = recipe.pools
+        self.temperature = recipe.temperature
+        self.goodness_from = recipe.goodness_from
+        self.info = info
+        self.predict_batch_size = recipe.predict_batch_size
+
+    def blocks(self) -> list[tuple[nn.Conv2d, int]]:
+        """Every block's convolution and pooling size, first to last."""
+        convs = [c for c in self.convs if isinstance(c, nn.Conv2d)]
+        return list(zip(convs, self.pools, strict=True))
+
+    def _chunks(self, x: Tensor) -> list[Tensor]:
+        size = self.predict_batch_size
+        return [x[s : s + size] for s in range(0, x.shape[0], size)]
+
+    @torch.no_grad()
+    def scores(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """For rows ``x`` (N, D): the summed log-softmax of ``g/T`` over blocks
+        ``goodness_from..K`` (N, C), and the last block's flattened normalised output (N, F)."""
+        c = self.info.num_classes
+        parts: list[Tensor] = []
+        feats: list[Tensor] = []
+        for chunk in self._chunks(x):
+            u = as_images(chunk, self.info)
+            score = torch.zeros(chunk.shape[0], c, device=x.device)
+            for k, (conv, pool) in enumerate(self.blocks(), start=1):
+                h, p = block(conv, pool, u)
+                if k >= self.goodness_from:
+                    score += F.log_softmax(group_goodness(h, c) / self.temperature, 1)
+                u = normalise(p)
+            parts.append(score)
+            feats.append(u.flatten(1))
+        if not parts:
+            return x.new_empty(0, c), x.new_empty(0, 0)
+        return torch.cat(parts), torch.cat(feats)
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by goodness."""
+        return self.scores(x)[0].argmax(1)
+
+    @torch.no_grad()
+    def predict_head(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by the linear head."""
+        assert self.head is not None, "this network has no head (head_epochs=0)"
+        logits: Tensor = self.head(self.scores(x)[1])
+        return logits.argmax(1)
+
+
+@dataclass(frozen=True)
+class HeadClassifier:
+    """:meth:`ConvFFNet.predict_head` behind a ``predict`` method."""
+
+    net: ConvFFNet
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by the linear head."""
+        return self.net.predict_head(x)
+
+
+def block_loss(
+    conv: nn.Conv2d, u: Tensor, y: Tensor, num_classes: int, temperature: float
+) -> Tensor:
+    """Block ``conv``'s channel-wise competitive loss on its (detached) input ``u`` (m, c_in,
+    H, W) with labels ``y`` (m,): cross-entropy of the group goodness over ``temperature``."""
+    h = torch.relu(conv(u))
+    loss: Tensor = F.cross_entropy(
+        group_goodness(h, num_classes).to(conv.weight.dtype) / temperature, y
+    )
+    return loss
+
+
+StepFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def handed_on(conv: nn.Conv2d, pool: int, u: Tensor, chunk: int) -> Tensor:
+    """Block ``conv``'s normalised pooled output for every row of its input ``u`` (N, c_in, H,
+    W), computed in chunks of ``chunk`` rows without gradient: the next block's input."""
+    with torch.no_grad():
+        return torch.cat(
+            [normalise(block(conv, pool, u[s : s + chunk])[1]) for s in range(0, u.shape[0], chunk)]
+        )
+
+
+def _train_phase(
+    name: str,
+    params: list[nn.Parameter],
+    loss_of: StepFn,
+    u: Tensor,
+    y: Tensor,
+    epochs: int,
+    lr: float,
+    batch_size: int | None,
+    recipe: ConvFFRecipe,
+    obs: TrainObserver,
+    gen: torch.Generator,
+    hand_on: Callable[[], Tensor] | None,
+) -> tuple[list[float], Tensor | None]:
+    """Train ``params`` by Adam on ``loss_of(u_b, y_b)`` for ``epochs`` epochs (phase ``name``);
+    ``hand_on`` runs inside the last epoch (timed with it). The per-epoch mean losses and what
+    ``hand_on`` returned."""
+    n = u.shape[0]
+    batch = min(n if batch_size is None else batch_size, n)
+    opt = torch.optim.Adam(params, lr=lr, fused=u.device.type == "cuda" or None)
+    log = LossLog(name, epochs, lr, u.device)
+    out: Tensor | None = None
+    obs.phase_start(name, epochs)
+    for e in range(epochs):
+        for group in opt.param_groups:
+            group["lr"] = lr * lr_factor(recipe.schedule, e, epochs)
+        perm = torch.randperm(n, generator=gen, device=u.device)
+        total = torch.zeros((), device=u.device)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            loss = loss_of(u[idx], y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += loss.detach() * idx.shape[0]
+        log.record(e, total / n)
+        if e == epochs - 1 and hand_on is not None:
+            out = hand_on()
+        obs.epoch_end(e)
+        every = recipe.nan_check_every
+        if every > 0 and (e + 1) % every == 0:
+            log.check(e + 1)
+    log.check(epochs)
+    obs.phase_end()
+    return log.host(), out
+
+
+def train_conv_ff(
+    recipe: ConvFFRecipe,
+    x: Tensor,
+    y: Tensor,
+    info: DatasetInfo,
+    observer: TrainObserver | None = None,
+) -> Fitted[ConvFFNet]:
+    """Train on rows ``x`` (N, C·H·W) and labels ``y`` (N,) on their device. Random streams:
+    weights from ``seed`` (CPU generator: blocks, then head), row orders from ``seed + 1``."""
+    validate_conv_ff(recipe, info)
+    obs: TrainObserver = observer if observer is not None else NullObserver()
+    device = x.device
+    if x.shape[0] < 1:
+        raise RecipeError("cannot train on an empty split")
+    shapes = recipe.shapes(info)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    convs = [seeded_conv(s, gen, device) for s in shapes]
+    head: nn.Linear | None = None
+    if recipe.head_epochs > 0:
+        head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+    net = ConvFFNet(convs, head, recipe, info)
+    low = product_dtype(recipe.precision)
+    c = info.num_classes
+    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    losses: dict[str, list[float]] = {}
+    u = as_images(x, info)  # block 1's input (N, C, H, W): a view of the rows
+    with precision_scope(recipe.precision, device):
+        for k, (conv, shape) in enumerate(zip(convs, shapes, strict=True), start=1):
+
+            def loss_of(ub: Tensor, yb: Tensor, conv: nn.Conv2d = conv) -> Tensor:
+                with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                    return block_loss(conv, ub, yb, c, recipe.temperature)
+
+            last = k == len(shapes) and head is None
+            hand_on = functools.partial(handed_on, conv, shape.pool, u, recipe.predict_batch_size)
+            losses[f"layer{k}"], out = _train_phase(
+                f"layer{k}",
+                list(conv.parameters()),
+                loss_of,
+                u,
+                y,
+                recipe.epochs,
+                recipe.lr,
+                recipe.batch_size,
+                recipe,
+                obs,
+                shuffle,
+                None if last else hand_on,
+            )
+            if out is not None:
+                u = out
+        if head is not None:
+            feats = u.flatten(1)  # (N, F), normalised and detached
+
+            def head_loss(fb: Tensor, yb: Tensor) -> Tensor:
+                assert head is not None
+                return F.cross_entropy(head(fb), yb)
+
+            losses["head"], _ = _train_phase(
+                "head",
+                list(head.parameters()),
+                head_loss,
+                feats,
+                y,
+                recipe.head_epochs,
+                recipe.head_lr,
+                recipe.head_batch_size,
+                recipe,
+                obs,
+                shuffle,
+                None,
+            )
+    options: dict[str, object] = {
+        "compile": recipe.compile,
+        "compiled": False,
+        "cuda_graphs": False,
+        "compile_seconds": 0.0,
+        "precision": recipe.precision,
+        "product_dtype": str(low or torch.float32).removeprefix("torch."),
+        "predict_dtype": "float32",
+        "input_pipeline": "tensor",
+        "schedule": recipe.schedule,
+        "channels": [s.c_out for s in shapes],
+        "predictors": ["goodness", "head"] if head is not None else ["goodness"],
+        "goodness_layers": list(range(recipe.goodness_from, len(shapes) + 1)),
+        "greedy": True,
+        "negative_data": False,
+    }
+    return Fitted(model=net, losses=losses, options=options)
+
+
+class _ConvFF:
+    """The :class:`~ff_algos.method.Method` contract for convolutional FF."""
+
+    name = "ff_conv"
+    description = (
+        "FF on conv blocks: channel-wise competitive goodness per block, greedy and local, no "
+        "negative data; goodness predictor, plus a linear head scored beside it"
+    )
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, ConvFFRecipe] = dict(RECIPES)
+
+    def validate(self, recipe: ConvFFRecipe, info: DatasetInfo) -> None:
+        validate_conv_ff(recipe, info)
+
+    def fit(
+        self, recipe: ConvFFRecipe, data: LoadedDataset, observer: TrainObserver
+    ) -> Fitted[ConvFFNet]:
+        t = train_conv_ff(recipe, data.train.x, data.train.y, data.info, observer)
+        if t.model.head is None:
+            return t
+        return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
+
+    def flops(self, recipe: ConvFFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info)
+
+    def executed_flops(
+        self, recipe: ConvFFRecipe, n_train: int, info: DatasetInfo
+    ) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info)
+
+    def warm_up_recipe(self, recipe: ConvFFRecipe, rows: int) -> ConvFFRecipe:
+        return dataclasses.replace(
+            recipe,
+            epochs=1,
+            head_epochs=min(recipe.head_epochs, 1),
+            train_size=rows,
+            compile="none",
+        )
+
+
+METHOD = _ConvFF()
