@@ -41,7 +41,7 @@ class ConvBPRecipe:
     maps: tuple[int, ...] = (4, 8, 16)  # channels per class of each block (as ff_conv)
     kernels: tuple[int, ...] = (5, 3, 3)
     pools: tuple[int, ...] = (2, 2, 1)
-    epochs: int = 10
+    epochs: int = 4  # as ff_conv's epochs per block
     batch_size: int | None = 100  # None: full batch
     lr: float = 1e-3  # Adam
     schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
