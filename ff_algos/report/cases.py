@@ -3,7 +3,8 @@
 A *case* is one entry of a saved run's ``benchmarks`` list that carries ff-bench results
 (``extra_info`` in the :mod:`ff_algos.schema` layout). Cases are identified by their pytest name
 (``test_fit[mnist-ff]``). A *group* gathers the cases of one dataset, method and recipe that
-differ only in their seed; report tables show a group's mean.
+differ only in their seed; report tables show a group's mean and, over several seeds, its spread
+(:mod:`ff_algos.report.spread`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from ff_algos.record import CaseRecord
+from ff_algos.report.spread import Spread, spread_of
 from ff_algos.report.study import dataset_order, method_label
 
 _FIRST_METHODS = ("ff", "bp")  # the pair the study compares, first in every table
@@ -118,6 +120,10 @@ class CaseGroup:
         """Mean over the group's cases of a metric; None when no case has it."""
         values = [v for v in (get(c) for c in self.cases) if v is not None]
         return sum(values) / len(values) if values else None
+
+    def spread(self, get: Callable[[Case], float | None]) -> Spread | None:
+        """Spread over the group's cases of a metric; None when fewer than two cases have it."""
+        return spread_of(v for v in (get(c) for c in self.cases) if v is not None)
 
     def phases(self) -> list[str]:
         """Phases of the group's first case (every case of a recipe has the same)."""

@@ -1,10 +1,22 @@
-"""``ff-bench compare``: saved runs side by side, case by case, against a baseline run A.
+"""``ff-bench compare``: saved runs side by side, group by group, against a baseline run A.
 
-For each case in both runs, every metric is shown for A and B with the change: the ratio B/A for
-times, memory, power and energy, the difference B - A for accuracy. Flagged:
+Cases are paired by pytest name (the same case in both runs). The paired cases of one dataset,
+method and recipe of A, seeds apart, are compared as one group: a single case, or several seeds.
+Every metric is shown for A and B (over several seeds: ``mean ± half-width (n=k)`` of the 95% t
+interval, :mod:`ff_algos.report.spread`) with the change of the means: the ratio B/A for times,
+memory, power and energy, the difference B − A for accuracy. Flagged, with the rule used named in
+each row:
 
-* an accuracy (train or test) that dropped by more than ``accuracy_tol`` (absolute, a fraction);
-* an end-to-end or train time whose ratio B/A exceeds ``slowdown``;
+* an accuracy (train or test) drop, by one of two rules:
+
+  - ``threshold`` (either run has one seed of the group): the drop of the mean exceeds
+    ``accuracy_tol`` (absolute, a fraction);
+  - ``Welch`` (both runs have two or more seeds): the drop exceeds ``accuracy_tol`` *and*
+    Welch's t-test puts B's mean below A's at 95% (two-sided: t above the 0.975 quantile at the
+    Welch–Satterthwaite degrees of freedom). A drop inside the seeds' spread is noise, not a
+    regression; a real drop smaller than the tolerance is too small to matter.
+
+* an end-to-end or train time whose ratio of means B/A exceeds ``slowdown``;
 * a case of A that B does not have (it may have failed or been dropped).
 
 Cases only B has are listed, not flagged. Runs whose cases ran different recipes (seed included)
@@ -18,9 +30,10 @@ from dataclasses import dataclass
 
 from ff_algos.report import sections
 from ff_algos.report.cases import Case, group_cases
-from ff_algos.report.metrics import metric
-from ff_algos.report.rows import case_label
+from ff_algos.report.metrics import Metric, metric
+from ff_algos.report.rows import case_label, with_spread
 from ff_algos.report.runs import SavedRun
+from ff_algos.report.spread import Spread, spread_of, welch
 from ff_algos.report.tables import Table
 from ff_algos.telemetry import units
 
@@ -77,45 +90,83 @@ class Comparison:
     only_b: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Side:
+    """One metric of one group in one run: the mean and, over several seeds, the spread."""
+
+    mean: float | None
+    spread: Spread | None
+
+    @classmethod
+    def of(cls, m: Metric, cases: Sequence[Case]) -> Side:
+        values = [v for v in (m.get(c) for c in cases) if v is not None]
+        mean = sum(values) / len(values) if values else None
+        return cls(mean, spread_of(values))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether one metric's change is flagged, and the rule that decided it."""
+
+    flag: str | None
+    rule: str
+
+
 def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison:
-    """Compare every case of B with the same case of A (same pytest name)."""
+    """Compare each group of A's cases with the same cases (by pytest name) of B."""
     cases_a = {c.name: c for c in a.cases}
     cases_b = {c.name: c for c in b.cases}
-    common = [c.name for g in group_cases(a.cases) for c in g.cases if c.name in cases_b]
+    pairs = [
+        (paired, tuple(cases_b[c.name] for c in paired))
+        for g in group_cases(a.cases)
+        if (paired := tuple(c for c in g.cases if c.name in cases_b))
+    ]
+    common = [c.name for paired, _ in pairs for c in paired]
     only_a = tuple(n for n in cases_a if n not in cases_b)
     only_b = tuple(n for n in cases_b if n not in cases_a)
-    labels = _labels([cases_a[n] for n in common])
+    labels = _labels([paired for paired, _ in pairs])
     rows: list[tuple[str, ...]] = []
-    flags: list[Flag] = [Flag(case_label(cases_a[n]), "missing from B") for n in only_a]
+    flags: list[Flag] = [Flag(_case_name(cases_a[n], a.cases), "missing from B") for n in only_a]
     unmeasured: dict[str, None] = {}
-    for name in common:
-        ca, cb = cases_a[name], cases_b[name]
+    for (group_a, group_b), label in zip(pairs, labels, strict=True):
         first = True
         for key in COMPARED:
             m = metric(key)
-            va, vb = m.get(ca), m.get(cb)
-            if va is None and vb is None:
+            sa, sb = Side.of(m, group_a), Side.of(m, group_b)
+            if sa.mean is None and sb.mean is None:
                 unmeasured[m.label] = None
                 continue
-            flag = _flag(key, va, vb, thresholds)
-            if flag:
-                flags.append(Flag(labels[name], f"{m.label} {flag}"))
+            decision = decide(key, sa, sb, thresholds)
+            if decision.flag:
+                flags.append(Flag(label, f"{m.label} {decision.flag}"))
             if key in ACCURACY:
-                change = units.accuracy_diff(None if va is None or vb is None else vb - va)
+                change = units.accuracy_diff(_minus(sb.mean, sa.mean))
             else:
-                change = units.ratio(units.safe_ratio(vb, va))
-            case_cell = labels[name] if first else ""
+                change = units.ratio(units.safe_ratio(sb.mean, sa.mean))
+            rows.append(
+                (
+                    label if first else "",
+                    m.label,
+                    with_spread(m.show, sa.mean, sa.spread),
+                    with_spread(m.show, sb.mean, sb.spread),
+                    change,
+                    decision.flag or "",
+                    decision.rule,
+                )
+            )
             first = False
-            rows.append((case_cell, m.label, m.show(va), m.show(vb), change, flag or ""))
     notes = [
-        f"flagged: accuracy drop > {thresholds.accuracy_tol:g}; end-to-end or train time "
-        f"B/A > {thresholds.slowdown:g}; a case of A missing from B"
+        f"flagged: accuracy drop > {thresholds.accuracy_tol:g} (rule threshold; rule Welch where "
+        "both runs have 2+ seeds: also beyond the seeds' spread, Welch's t-test at 95%); "
+        f"end-to-end or train time B/A > {thresholds.slowdown:g}; a case of A missing from B",
+        "several seeds: mean ± half-width (n=k) of the 95% t interval over the seeds both runs "
+        "have; the change compares the means",
     ]
     if unmeasured:
         notes.append(f"not shown where neither run measured them (n/a): {', '.join(unmeasured)}")
     table = Table(
         title=f"A = {a.label}  vs  B = {b.label}",
-        columns=("case", "metric", "A", "B", "B/A (accuracy: B − A)", "flag"),
+        columns=("case", "metric", "A", "B", "B/A (accuracy: B − A)", "flag", "rule"),
         rows=tuple(rows),
         notes=tuple(notes),
         left=2,
@@ -129,6 +180,34 @@ def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison
         only_a=only_a,
         only_b=only_b,
     )
+
+
+def decide(key: str, a: Side, b: Side, t: Thresholds) -> Decision:
+    """Flag an accuracy drop (rule threshold, or Welch where both sides have a spread) or a
+    slowdown of ``key`` from A to B; other metrics are shown, not judged (rule "—")."""
+    if key in ACCURACY:
+        if a.spread is not None and b.spread is not None:
+            return _welch_drop(a.spread, b.spread, t.accuracy_tol)
+        rule = "threshold"
+        if a.mean is not None and b.mean is not None and a.mean - b.mean > t.accuracy_tol:
+            return Decision(f"dropped {a.mean - b.mean:.3f} > {t.accuracy_tol:g}", rule)
+        return Decision(None, rule)
+    if key in SLOWDOWN:
+        rule = "threshold"
+        ratio = units.safe_ratio(b.mean, a.mean)
+        if ratio is not None and a.mean is not None and a.mean > 0 and ratio > t.slowdown:
+            return Decision(f"slower {ratio:.3g}× > {t.slowdown:g}×", rule)
+        return Decision(None, rule)
+    return Decision(None, units.NOT_APPLICABLE)
+
+
+def _welch_drop(a: Spread, b: Spread, tol: float) -> Decision:
+    test = welch(a, b)
+    rule = f"Welch t {test.t:.2f} {'>' if test.a_above_b else '≤'} {test.critical:.2f}"
+    drop = a.mean - b.mean
+    if drop > tol and test.a_above_b:
+        return Decision(f"dropped {drop:.3f} > {tol:g} ({rule})", rule)
+    return Decision(None, rule)
 
 
 def runs_table(runs: Sequence[SavedRun]) -> Table:
@@ -158,25 +237,25 @@ def recipe_warnings(
     ]
 
 
-def _flag(key: str, va: float | None, vb: float | None, t: Thresholds) -> str | None:
-    if va is None or vb is None:
-        return None
-    if key in ACCURACY and va - vb > t.accuracy_tol:
-        return f"dropped {va - vb:.3f} > {t.accuracy_tol:g}"
-    if key in SLOWDOWN and va > 0 and vb / va > t.slowdown:
-        return f"slower {vb / va:.3g}× > {t.slowdown:g}×"
-    return None
+def _labels(groups: Sequence[Sequence[Case]]) -> list[str]:
+    """Readable group labels: dataset and method, then the recipe name or the first case's
+    pytest name where that is not enough."""
+    plain = [case_label(g[0]) for g in groups]
+    named = [f"{p} ({g[0].recipe_name})" for p, g in zip(plain, groups, strict=True)]
+    return [
+        p if plain.count(p) == 1 else n if named.count(n) == 1 else f"{p} {g[0].name}"
+        for p, n, g in zip(plain, named, groups, strict=True)
+    ]
 
 
-def _labels(cases: Sequence[Case]) -> dict[str, str]:
-    """Readable case labels; the seed is added where one dataset and method has several."""
-    counts: dict[str, int] = {}
-    for case in cases:
-        counts[case_label(case)] = counts.get(case_label(case), 0) + 1
-    return {
-        c.name: case_label(c) + (f" seed {c.seed}" if counts[case_label(c)] > 1 else "")
-        for c in cases
-    }
+def _case_name(case: Case, cases: Sequence[Case]) -> str:
+    """A case's label, with its seed where its dataset and method ran more than once."""
+    twins = sum(case_label(c) == case_label(case) for c in cases)
+    return case_label(case) + (f" seed {case.seed}" if twins > 1 else "")
+
+
+def _minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
 
 
 def _plain(value: object) -> object:

@@ -3,18 +3,22 @@
 matplotlib is an optional extra (``pip install 'ff-bench[plots]'``): it is imported only when
 figures are drawn, and :func:`draw_figures` returns None when it is not installed, so tables and
 Markdown still work without it. Every figure has a title, labelled axes with units, a legend and,
-in its caption, the device(s) the numbers were measured on.
+in its caption, the device(s) the numbers were measured on. Bars and points of groups run with
+several seeds are their means, with error bars spanning the 95% t interval of the mean
+(:mod:`ff_algos.report.spread`); the caption then says so.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ff_algos.report.cases import Case, CaseGroup
 from ff_algos.report.metrics import metric, phase_total
 from ff_algos.report.rows import datasets, row_label
+from ff_algos.report.spread import INTERVAL, spread_of
 from ff_algos.report.study import dataset_label, method_label, study_accuracy
 
 if TYPE_CHECKING:
@@ -35,6 +39,7 @@ FIGURES = (
 )
 
 _GIB = 2**30
+ERROR_BARS = f"Error bars: {INTERVAL} over the seeds."
 
 
 def draw_figures(groups: Sequence[CaseGroup], caption: str) -> dict[str, bytes] | None:
@@ -59,6 +64,8 @@ def draw_figures(groups: Sequence[CaseGroup], caption: str) -> dict[str, bytes] 
         ("accuracy.png", lambda: _accuracy(new, groups)),
         ("memory_energy.png", lambda: _memory_energy(new, groups)),
     ]
+    if any(len(g.cases) > 1 for g in groups):
+        caption = f"{caption} {ERROR_BARS}"
     out: dict[str, bytes] = {}
     for name, draw in drawers:
         fig = draw()
@@ -91,13 +98,16 @@ def _grouped_bars(
     categories: Sequence[str],
     series: dict[str, list[float | None]],
     fmt: Callable[[float], str],
+    errors: dict[str, list[float | None]] | None = None,
 ) -> None:
-    """Bars side by side per category; a missing value is marked "n/a" instead of a bar."""
+    """Bars side by side per category; a missing value is marked "n/a" instead of a bar. A
+    series with ``errors`` (half-widths; None where there is no spread) gets error bars."""
     width = 0.8 / max(len(series), 1)
     for i, (name, values) in enumerate(series.items()):
         xs = [j + (i - (len(series) - 1) / 2) * width for j in range(len(categories))]
         heights = [0.0 if v is None else v for v in values]
         study = name.startswith("study")  # the study's values: hatched, so they read as reference
+        half = (errors or {}).get(name, [])
         bars = ax.bar(
             xs,
             heights,
@@ -107,6 +117,10 @@ def _grouped_bars(
             alpha=0.55 if study else 1.0,
             edgecolor="black" if study else None,
             linewidth=0.4,
+            yerr=[math.nan if h is None else h for h in half]
+            if any(h is not None for h in half)
+            else None,
+            capsize=3,
         )
         ax.bar_label(bars, labels=["n/a" if v is None else fmt(v) for v in values], fontsize=7)
     ax.set_xticks(range(len(categories)), categories)
@@ -116,10 +130,12 @@ def _end_to_end(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     fig, (ax,) = new(7.0, 4.2)
     names = datasets(groups)
     get = metric("seconds.end_to_end").get
-    series = {}
+    series, errors = {}, {}
     for label in _series(groups):
-        series[label] = [_mean(_lookup(groups, label, d), get) for d in names]
-    _grouped_bars(ax, [dataset_label(d) for d in names], series, lambda v: f"{v:.3g}")
+        rows = [_lookup(groups, label, d) for d in names]
+        series[label] = [_mean(g, get) for g in rows]
+        errors[label] = [_half(g, get) for g in rows]
+    _grouped_bars(ax, [dataset_label(d) for d in names], series, lambda v: f"{v:.3g}", errors)
     ax.set_title("End-to-end training run time per dataset")
     ax.set_xlabel("dataset")
     ax.set_ylabel("time (s)")
@@ -140,6 +156,17 @@ def _ff_layers(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure | None:
         heights = [_mean(g, phase_total(layer)) or 0.0 for g in ff]
         ax.bar(range(len(ff)), heights, 0.6, bottom=bottom, label=layer)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    # one error bar per stack: the spread over seeds of the layers' total
+    half = [_half(g, _layers_total(layers)) for g in ff]
+    if any(h is not None for h in half):
+        ax.errorbar(
+            range(len(ff)),
+            bottom,
+            yerr=[math.nan if h is None else h for h in half],
+            fmt="none",
+            ecolor="black",
+            capsize=3,
+        )
     ax.set_xticks(range(len(ff)), labels)
     ax.set_title("FF compute time per layer")
     ax.set_xlabel("dataset")
@@ -167,15 +194,17 @@ def _per_epoch(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
                     name += f" {phase}"
                 if len({x.recipe_key for x in mine}) > 1:
                     name += f" ({g.recipe_name})"
-                ax.plot(
+                ax.errorbar(
                     range(1, len(seconds) + 1),
                     seconds,
-                    styles[p_index % len(styles)],
+                    yerr=_epoch_halves(g, phase, len(seconds)),
+                    fmt=styles[p_index % len(styles)],
                     color=color,
                     label=name,
                     linewidth=1.2,
                     marker="o" if len(seconds) <= 30 else None,
                     markersize=3,
+                    capsize=2,
                 )
         ax.set_title(f"{title}: compute time per epoch")
         ax.set_xlabel("epoch" + (" (of each layer)" if method == "ff" else ""))
@@ -200,14 +229,16 @@ def _accuracy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
         title = method_label(method)
         mine = [g for g in groups if g.method == method]
         series: dict[str, list[float | None]] = {}
+        errors: dict[str, list[float | None]] = {}
         for label in dict.fromkeys(row_label(g, groups) for g in mine):
             rows = [_lookup(groups, label, d) for d in names]
-            series[f"{label} train"] = [_mean(g, train_get) for g in rows]
-            series[f"{label} test"] = [_mean(g, test_get) for g in rows]
+            for part, get in (("train", train_get), ("test", test_get)):
+                series[f"{label} {part}"] = [_mean(g, get) for g in rows]
+                errors[f"{label} {part}"] = [_half(g, get) for g in rows]
         studies = [study_accuracy(method, d) for d in names]
         series["study train"] = [None if s is None else s.train for s in studies]
         series["study test"] = [None if s is None else s.test for s in studies]
-        _grouped_bars(ax, [dataset_label(d) for d in names], series, lambda v: f"{v:.2f}")
+        _grouped_bars(ax, [dataset_label(d) for d in names], series, lambda v: f"{v:.2f}", errors)
         ax.set_title(f"{title}: accuracy, measured and the study's")
         ax.set_xlabel("dataset")
         ax.set_ylabel("accuracy (fraction correct)")
@@ -226,16 +257,20 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
         "NVML used peak": "memory.nvml_used_peak_bytes",
     }
     series: dict[str, list[float | None]] = {}
+    errors: dict[str, list[float | None]] = {}
     for name, key in memory_keys.items():
         values = [_mean(g, metric(key).get) for g in groups]
         series[name] = [None if v is None else v / _GIB for v in values]
-    _grouped_bars(mem, labels, series, lambda v: f"{v:.2f}")
+        halves = [_half(g, metric(key).get) for g in groups]
+        errors[name] = [None if h is None else h / _GIB for h in halves]
+    _grouped_bars(mem, labels, series, lambda v: f"{v:.2f}", errors)
     mem.set_title("Memory peaks per case")
     mem.set_xlabel("case")
     mem.set_ylabel("memory (GiB)")
     mem.legend(fontsize=7)
     mem.set_ylim(bottom=0)
     joules = {"energy": [_mean(g, metric("energy.joules").get) for g in groups]}
+    joules_half = {"energy": [_half(g, metric("energy.joules").get) for g in groups]}
     energy.set_title("Training-stage energy per case")
     energy.set_xlabel("case")
     energy.set_ylabel("energy (J)")
@@ -252,7 +287,7 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
             transform=energy.transAxes,
         )
     else:
-        _grouped_bars(energy, labels, joules, lambda v: f"{v:.3g}")
+        _grouped_bars(energy, labels, joules, lambda v: f"{v:.3g}", joules_half)
         energy.set_ylim(bottom=0)
         energy.legend(fontsize=7)
     fig.suptitle("Memory and energy")
@@ -262,3 +297,23 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
 def _mean(group: CaseGroup | None, get: Callable[[Case], float | None]) -> float | None:
     """A group's mean of one metric; None for a missing group or value."""
     return None if group is None else group.mean(get)
+
+
+def _half(group: CaseGroup | None, get: Callable[[Case], float | None]) -> float | None:
+    """Half-width of a group's interval for one metric; None without a group or a spread."""
+    spread = None if group is None else group.spread(get)
+    return None if spread is None else spread.half_width
+
+
+def _layers_total(layers: Sequence[str]) -> Callable[[Case], float | None]:
+    """A getter for a case's compute seconds summed over FF's layers (missing ones count 0)."""
+    return lambda case: sum(phase_total(layer)(case) or 0.0 for layer in layers)
+
+
+def _epoch_halves(group: CaseGroup, phase: str, epochs: int) -> list[float] | None:
+    """Per-epoch half-widths of one phase's seconds over the seeds; None for a single seed."""
+    series = [c.phase_seconds(phase) for c in group.cases]
+    spreads = [spread_of(s[i] for s in series) for i in range(epochs)]
+    if all(s is None for s in spreads):
+        return None
+    return [math.nan if s is None else s.half_width for s in spreads]

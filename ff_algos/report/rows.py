@@ -1,12 +1,14 @@
 """What the report's tables, figures and ``summary.json`` share: how a group's row and a case are
-labelled, the datasets in order, a group's metrics as cells, and the FF/backprop time ratios."""
+labelled, the datasets in order, a group's metrics as cells (``mean ± half-width (n=k)`` over
+several seeds, see :mod:`ff_algos.report.spread`), and the FF/backprop time ratios."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ff_algos.report.cases import Case, CaseGroup
 from ff_algos.report.metrics import metric
+from ff_algos.report.spread import INTERVAL, Spread
 from ff_algos.report.study import dataset_label, method_label
 from ff_algos.telemetry import units
 
@@ -35,9 +37,37 @@ def case_label(case: Case) -> str:
     return f"{dataset_label(case.dataset)} {method_label(case.method)}"
 
 
+def with_spread(
+    show: Callable[[float | None], str],
+    mean: float | None,
+    spread: Spread | None,
+    *,
+    count: bool = True,
+) -> str:
+    """``mean ± half-width (n=k)`` when there is a spread (``count=False``: without the n), else
+    the mean alone, each printed by ``show``."""
+    if spread is None:
+        return show(mean)
+    text = f"{show(spread.mean)} ± {show(spread.half_width)}"
+    return f"{text} (n={spread.n})" if count else text
+
+
+def metric_cell(group: CaseGroup, key: str, *, count: bool = True) -> str:
+    """The group's mean of one metric in its unit, with its spread over several seeds."""
+    m = metric(key)
+    return with_spread(m.show, group.mean(m.get), group.spread(m.get), count=count)
+
+
 def metric_cells(group: CaseGroup, keys: Sequence[str]) -> list[str]:
-    """The group's mean of each metric, printed in the metric's unit."""
-    return [metric(k).show(group.mean(metric(k).get)) for k in keys]
+    """:func:`metric_cell` of each metric."""
+    return [metric_cell(group, k) for k in keys]
+
+
+def spread_notes(groups: Sequence[CaseGroup]) -> list[str]:
+    """What ``±`` means in the cells (nothing when every group has one seed)."""
+    if all(len(g.cases) < 2 for g in groups):
+        return []
+    return [f"a ± b (n=k): mean over k seeds ± half-width of the {INTERVAL}"]
 
 
 def ratio_pairs(groups: Sequence[CaseGroup]) -> list[tuple[CaseGroup, CaseGroup]]:

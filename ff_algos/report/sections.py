@@ -1,7 +1,8 @@
 """The tables of ``ff-bench report``: the runs, accuracy beside the study's Table 1, time, FF vs
 backprop ratios, and cost (FLOPs, memory, power, energy).
 
-Every table is built from groups of cases (a group's cells are the mean over its seeds) and
+Every table is built from groups of cases (a group's cells are the mean over its seeds, with the
+95% t interval's half-width where there are several: :mod:`ff_algos.report.spread`) and
 carries, as notes (:mod:`ff_algos.report.notes`), whatever a reader needs to judge it: the recipe
 each number came from, why a value is "n/a", which run a merged case came from. What tables share
 with the figures and ``summary.json`` is in :mod:`ff_algos.report.rows`.
@@ -9,7 +10,7 @@ with the figures and ``summary.json`` is in :mod:`ff_algos.report.rows`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ff_algos.report import machine
 from ff_algos.report.cases import CaseGroup
@@ -24,12 +25,16 @@ from ff_algos.report.notes import (
 from ff_algos.report.rows import (
     RATIO_KEYS,
     datasets,
+    metric_cell,
     metric_cells,
     pair_ratios,
     ratio_pairs,
     row_label,
+    spread_notes,
+    with_spread,
 )
 from ff_algos.report.runs import SavedRun
+from ff_algos.report.spread import Spread, spread_of
 from ff_algos.report.study import dataset_label, study_accuracy
 from ff_algos.report.tables import Table
 from ff_algos.telemetry import units
@@ -90,14 +95,18 @@ def accuracy_table(groups: Sequence[CaseGroup]) -> Table:
                 measured.append(units.NOT_APPLICABLE)
                 diff.append(units.NOT_APPLICABLE)
             else:
-                train = g.mean(metric("accuracy.train").get)
-                test = g.mean(metric("accuracy.test").get)
-                measured.append(f"{units.accuracy(train)} / {units.accuracy(test)}")
+                train, test = metric("accuracy.train").get, metric("accuracy.test").get
+                spreads = (g.spread(train), g.spread(test))
+                means = (g.mean(train), g.mean(test))
+                measured.append(_accuracy_pair(units.accuracy, means, spreads))
                 diff.append(
                     units.NOT_APPLICABLE
                     if ref is None
-                    else f"{units.accuracy_diff(_minus(train, ref.train))} / "
-                    f"{units.accuracy_diff(_minus(test, ref.test))}"
+                    else _accuracy_pair(
+                        units.accuracy_diff,
+                        (_minus(means[0], ref.train), _minus(means[1], ref.test)),
+                        spreads,
+                    )
                 )
             study.append(
                 units.NOT_APPLICABLE
@@ -110,7 +119,7 @@ def accuracy_table(groups: Sequence[CaseGroup]) -> Table:
             rows.extend((tuple(study), tuple(diff)))
     notes = ["cells are train / test accuracy (fractions); — : not run, or not in the study"]
     notes.extend(recipe_notes(groups))
-    notes.extend(seed_notes(groups))
+    notes.extend(_seed_notes(groups))
     notes.extend(floor_notes(groups))
     return Table(
         title="Accuracy (the study's Table 1 layout)",
@@ -137,7 +146,7 @@ def _predictor_rows(
             scores = [c.record.accuracy.predictors.get(pred) for c in (g.cases if g else ())]
             values = [s.test for s in scores if s is not None]
             cells.append(
-                f"— / {units.accuracy(sum(values) / len(values))}"
+                f"— / {with_spread(units.accuracy, sum(values) / len(values), spread_of(values))}"
                 if values
                 else units.NOT_APPLICABLE
             )
@@ -164,9 +173,11 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
             if layer not in g.phases() or g.method != "ff":
                 cells.append(units.NOT_APPLICABLE)
                 continue
-            total = g.mean(phase_total(layer))
+            total = with_spread(
+                units.seconds, g.mean(phase_total(layer)), g.spread(phase_total(layer)), count=False
+            )
             per_epoch = g.mean(phase_epoch_mean(layer))
-            cells.append(f"{units.seconds(total)} ({units.seconds(per_epoch)}/epoch)")
+            cells.append(f"{total} ({units.seconds(per_epoch)}/epoch)")
         cells.append(_bench_cell(g))
         rows.append(tuple(cells))
     timers = sorted({c.record.compute.timer for g in groups for c in g.cases})
@@ -178,7 +189,7 @@ def time_table(groups: Sequence[CaseGroup]) -> Table:
     if layers:
         notes.append("FF layerN = that layer's compute seconds (and per epoch); — : not applicable")
     notes.append("benchmark = pytest-benchmark's mean ± stddev over rounds of the end-to-end run")
-    notes.extend(seed_notes(groups))
+    notes.extend(_seed_notes(groups))
     return Table(
         title="Time",
         columns=(
@@ -200,15 +211,18 @@ def ratio_table(groups: Sequence[CaseGroup]) -> Table | None:
     if not pairs:
         return None
     rows = []
+    notes = ["same dataset and recipe name; each ratio = FF seconds / backprop seconds"]
     for ff, bp in pairs:
         cells = [dataset_label(ff.dataset), ff.recipe_name]
         cells.extend(units.ratio(r) for r in pair_ratios(ff, bp).values())
         rows.append(tuple(cells))
+    if any(len(g.cases) > 1 for pair in pairs for g in pair):
+        notes.append("over several seeds: the ratio of the means (no interval)")
     return Table(
         title="FF / backprop time ratios (above 1: FF is slower)",
         columns=("dataset", "recipe", *(metric(k).label for k in RATIO_KEYS)),
         rows=tuple(rows),
-        notes=("same dataset and recipe name; each ratio = FF seconds / backprop seconds",),
+        notes=tuple(notes),
         left=2,
     )
 
@@ -230,12 +244,8 @@ def compute_memory_table(groups: Sequence[CaseGroup]) -> Table:
     for g in groups:
         cells = [dataset_label(g.dataset), row_label(g, groups)]
         cells.extend(metric_cells(g, COMPUTE_KEYS))
-        cells.append(
-            " / ".join(
-                units.nbytes(g.mean(metric(f"memory.torch_peak_bytes.{p}").get))
-                for p in _TORCH_PEAKS
-            )
-        )
+        peaks = [metric_cell(g, f"memory.torch_peak_bytes.{p}", count=False) for p in _TORCH_PEAKS]
+        cells.append(" / ".join(peaks))
         cells.extend(metric_cells(g, MEMORY_KEYS))
         rows.append(tuple(cells))
     notes = [
@@ -243,6 +253,7 @@ def compute_memory_table(groups: Sequence[CaseGroup]) -> Table:
         "achieved FLOP/s = train FLOPs / train seconds; utilisation = achieved / peak",
         "torch peak = torch's peak allocated device memory in the data, train and eval stages",
     ]
+    notes.extend(_seed_notes(groups))
     notes.extend(unavailable_notes(groups, ("flops.", "memory.")))
     notes.extend(telemetry_notes(groups, _MEMORY_WORDS))
     return Table(
@@ -273,6 +284,7 @@ def energy_table(groups: Sequence[CaseGroup]) -> Table:
         "power and train energy cover the training stage; J per accuracy point = train energy "
         "/ (100 x test accuracy); eval energy per test sample = evaluation energy / test samples",
     ]
+    notes.extend(_seed_notes(groups))
     notes.extend(unavailable_notes(groups, ("power.", "energy.")))
     notes.extend(telemetry_notes(groups, _MEMORY_WORDS, others=True))
     return Table(
@@ -316,16 +328,35 @@ def _ff_layers(groups: Sequence[CaseGroup]) -> list[str]:
 
 def _bench_cell(group: CaseGroup) -> str:
     if len(group.cases) > 1:
-        mean = group.mean(metric("stats.mean").get)
-        return f"{units.seconds(mean)} (mean of {len(group.cases)} seeds)"
+        return metric_cell(group, "stats.mean")
     stats = group.cases[0].stats
     rounds = int(stats.get("rounds", 1))
     mean = float(stats["mean"])
-    spread = stats.get("stddev")
+    stddev = stats.get("stddev")
     text = units.seconds(mean)
-    if rounds > 1 and isinstance(spread, int | float):
-        text += f" ± {units.seconds(float(spread))}"
+    if rounds > 1 and isinstance(stddev, int | float):
+        text += f" ± {units.seconds(float(stddev))}"
     return f"{text} ({rounds} round{'s' if rounds != 1 else ''})"
+
+
+def _accuracy_pair(
+    show: Callable[[float | None], str],
+    values: tuple[float | None, float | None],
+    spreads: tuple[Spread | None, Spread | None],
+) -> str:
+    """``train / test``, each ± its half-width over several seeds, then ``(n=k)`` once. ``values``
+    are what is shown (the means, or their difference from the study's values)."""
+    cells = [
+        show(v) if s is None else f"{show(v)} ± {units.accuracy(s.half_width)}"
+        for v, s in zip(values, spreads, strict=True)
+    ]
+    counts = sorted({s.n for s in spreads if s is not None})
+    suffix = f" (n={'/'.join(map(str, counts))})" if counts else ""
+    return " / ".join(cells) + suffix
+
+
+def _seed_notes(groups: Sequence[CaseGroup]) -> list[str]:
+    return [*seed_notes(groups), *spread_notes(groups)]
 
 
 def _minus(a: float | None, b: float) -> float | None:

@@ -1,7 +1,10 @@
 """``summary.json``: the report's numbers as plain data, for scripts and for comparing reports.
 
 Values are raw SI numbers (seconds, bytes, FLOPs, watts, joules; accuracies as fractions);
-a value that was not measured is ``null`` and its reason is under ``unavailable``.
+a value that was not measured is ``null`` and its reason is under ``unavailable``. A group's
+``metrics`` are means over its seeds; ``metrics_spread`` holds, for each metric measured by two or
+more seeds, ``{n, mean, sd, half_width, min, max}`` (half-width of the interval named by
+``spread_interval``; see :mod:`ff_algos.report.spread`).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from ff_algos.report.cases import CaseGroup
 from ff_algos.report.metrics import METRICS, phase_epoch_mean, phase_total
 from ff_algos.report.rows import pair_ratios, ratio_pairs
 from ff_algos.report.runs import SavedRun
+from ff_algos.report.spread import INTERVAL
 from ff_algos.report.study import recorded_match, study_accuracy
 
 SUMMARY_FORMAT = "ff-bench-report/1"
@@ -29,6 +33,7 @@ def build_summary(
         "format": SUMMARY_FORMAT,
         "runs": [_run(r) for r in runs],
         "notes": list(notes),
+        "spread_interval": INTERVAL,
         "groups": [_group(g) for g in groups],
         "ratios_ff_over_bp": [
             {"dataset": ff.dataset, "recipe": ff.recipe_name, **pair_ratios(ff, bp)}
@@ -84,6 +89,9 @@ def _group(group: CaseGroup) -> dict[str, Any]:
         "seeds": [c.seed for c in group.cases],
         "cases": [{"name": c.name, "run": c.run, "device": c.device_label} for c in group.cases],
         "metrics": values,
+        "metrics_spread": {
+            m.key: s.as_dict() for m in METRICS if (s := group.spread(m.get)) is not None
+        },
         "study": None if study is None else {"train": study.train, "test": study.test},
         "accuracy_minus_study": None
         if study is None
