@@ -109,6 +109,14 @@ def test_groups_gather_seeds_and_average_them() -> None:
     ]
     assert groups[0].mean(metric("accuracy.test").get) == pytest.approx(0.85)
     assert groups[0].mean(lambda c: None) is None  # nothing measured: None, never 0
+    # two seeds: sd 0.0707, half-width t_{0.975,1} * 0.0707 / sqrt(2) = 12.706 * 0.05
+    spread = groups[0].spread(metric("accuracy.test").get)
+    assert spread is not None
+    assert spread.n == 2
+    assert spread.mean == pytest.approx(0.85)
+    assert spread.half_width == pytest.approx(0.6353, abs=1e-4)
+    assert groups[1].spread(metric("accuracy.test").get) is None  # one seed: no spread
+    assert groups[0].spread(lambda c: None) is None
 
 
 def test_methods_are_ordered_ff_bp_then_by_name() -> None:

@@ -63,6 +63,8 @@ def test_ratios_are_b_over_a_for_the_fixture_pair() -> None:
             b[name]["accuracy"]["test"] - a[name]["accuracy"]["test"]
         )
         assert ("slower" in e2e[5]) == (ratio > 1.10)
+        assert (acc[6], e2e[6]) == ("threshold", "threshold")  # one seed per run
+        assert case_rows["data"][6] == units.NOT_APPLICABLE  # shown, not judged
     assert set(result.only_a) == {n for n in a if n not in b}
     assert set(result.only_b) == {n for n in b if n not in a}
 
