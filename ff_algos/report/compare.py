@@ -99,6 +99,7 @@ class Side:
 
     @classmethod
     def of(cls, m: Metric, cases: Sequence[Case]) -> Side:
+        """The metric over ``cases`` (unmeasured values left out)."""
         values = [v for v in (m.get(c) for c in cases) if v is not None]
         mean = sum(values) / len(values) if values else None
         return cls(mean, spread_of(values))
