@@ -63,8 +63,9 @@ def find_grids(cases: Sequence[GridCase]) -> list[Grid]:
     grids = []
     for (dataset, method), members in groups.items():
         fields = [f for f in members[0].recipe if f not in _IGNORED]
-        varying = [f for f in fields if len({_key(c.recipe.get(f)) for c in members}) > 1]
-        if len(varying) != 2:
+        counts = {f: len({_key(c.recipe.get(f)) for c in members}) for f in fields}
+        varying = sorted((f for f in fields if counts[f] > 1), key=lambda f: -counts[f])
+        if len(varying) != 2:  # x: the field with more values (ties: recipe order)
             continue
         x_field, y_field = varying
         cells: dict[tuple[str, str], list[float]] = {}
