@@ -90,7 +90,10 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument("--out", type=Path, help=f"sweep folder (default: {SWEEPS}/NAME)")
     run.add_argument(
-        "--storage", type=Path, default=DEFAULT_STORAGE, help="where the merged run is saved"
+        "--storage",
+        type=Path,
+        help=f"where the merged run is saved (default: {DEFAULT_STORAGE}; on --resume and "
+        "--status: the sweep's own)",
     )
     run.add_argument("--bench", type=Path, default=Path("bench"), help="the suite's folder")
     run.add_argument(
@@ -238,6 +241,7 @@ def _start(args: argparse.Namespace) -> int:
     )  # fmt: skip
     manifest["launcher"] = {"kind": launcher, "slurm": dataclasses.asdict(_slurm(args))}
     manifest["launcher"] |= {"workers": args.workers, "threads": args.threads}
+    manifest["storage"] = str((args.storage or DEFAULT_STORAGE).resolve())
     sweep.write_manifest(manifest)
     print(f"sweep {name}: {len(ids)} cases in {count} shards, {launcher}; folder {out}")
     launched = launch.submit(sweep, manifest, list(cases), launcher, _slurm(args), slots)
@@ -309,7 +313,8 @@ def _report(
         print(f"resubmit them with: ff-bench sweep --resume {sweep.root}")
         return 1
     if merge_done and all(s.state == "done" for s in states):
-        path = _merge([sweep.root], manifest["name"], args.storage, allow_missing=False)
+        storage = args.storage or Path(manifest.get("storage", DEFAULT_STORAGE))
+        path = _merge([sweep.root], manifest["name"], storage, allow_missing=False)
         print(f"merged run: {path}")
         print(f"report it with: ff-bench report {path}")
     return 0
