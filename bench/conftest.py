@@ -25,8 +25,9 @@ import torch
 from rich.console import Console
 
 from ff_algos.errors import FFBenchError
+from ff_algos.scaling import configs as scaling_configs
 from ff_algos.suite.floors import load_floors
-from ff_algos.suite.options import parse_options, resolve_device
+from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
 from ff_algos.suite.progress import Terminal
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
@@ -92,6 +93,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only slice K of N of the case matrix (deterministic, disjoint, complete)",
     )
     add(
+        "--curve-points",
+        default="4",
+        metavar="K",
+        help="learning-curve points per training phase (per FF layer), scored on validation "
+        "rows; 0: no curve (default: 4)",
+    )
+    add(
+        "--val-size",
+        default="auto",
+        metavar="N",
+        help="validation rows for the curves: auto (up to 5000 rows the recipe leaves unused; "
+        "none when it trains on every row), or N (carved from the training split when needed)",
+    )
+    add(
         "--yes",
         action="store_true",
         help=f"run a --grid of more than {CONFIRM_OVER} cases without asking",
@@ -116,6 +131,8 @@ def pytest_configure(config: pytest.Config) -> None:
             grids=tuple(opt("ff_grid")),
             shard=opt("shard"),
             yes=opt("yes"),
+            curve_points=opt("curve_points"),
+            val_size=opt("val_size"),
         )
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))
@@ -131,9 +148,11 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    options = metafunc.config.stash[SUITE].options
+    if "scaling" in metafunc.fixturenames:
+        _scaling_cases(metafunc, options)
     if "dataset" not in metafunc.fixturenames:
         return
-    options = metafunc.config.stash[SUITE].options
     if not options.grid:
         cases = [pytest.param(c.dataset, c.method, c.seed, id=c.id) for c in shard_cases(options)]
         metafunc.parametrize(("dataset", "method", "seed"), cases)
@@ -143,6 +162,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         for c in shard_cases(options)
     ]
     metafunc.parametrize(("dataset", "method", "seed", "grid"), gridded)
+
+
+def _scaling_cases(metafunc: pytest.Metafunc, options: SuiteOptions) -> None:
+    """The scaling benchmark's configurations (not in sharded or gridded sessions)."""
+    found = scaling_configs(options.recipe_name, options.methods)
+    why = (
+        "the scaling benchmark runs in sessions without --shard and --grid"
+        if options.shard is not None or options.grid
+        else None
+        if found
+        else "the scaling benchmark compares ff and bp; --methods names neither"
+    )
+    if why is not None:
+        params = [pytest.param(None, id="scaling", marks=pytest.mark.skip(reason=why))]
+    else:
+        params = [pytest.param(c, id=f"{c.algorithm}-batch{c.batch}-depth{c.depth}") for c in found]
+    metafunc.parametrize("scaling", params)
 
 
 @pytest.hookimpl(optionalhook=True)

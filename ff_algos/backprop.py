@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from ff_algos.compiled import EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset, Split, torchvision_dataset
 from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import precision_scope, product_dtype
 from ff_algos.recipes import BPRecipe, FlopCount, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
@@ -155,6 +155,7 @@ def train_bp(
                 loss = loader_epoch(next(loader))
             log.record(e, loss)
             obs.epoch_end(e)
+            offer_model(obs, e, lambda: model)
             if every > 0 and (e + 1) % every == 0:
                 log.check(e + 1)
         log.check(recipe.epochs)

@@ -36,8 +36,10 @@ What is computed once instead of every epoch or every label (same function up to
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,7 +50,7 @@ from torch import Tensor, nn
 from ff_algos.compiled import EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import precision_scope, product_dtype
 from ff_algos.recipes import FFRecipe, FlopCount, Goodness, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
@@ -462,7 +464,11 @@ def train_ff(
             fitter = _LayerFit(layer, inputs, recipe, shuffle_gen)
             compile_seconds += fitter.prepare()
             obs.phase_start(phase, recipe.epochs)
-            logs.append(fitter.run(phase, obs))
+            # the network trained so far predicts with the layers it has
+            so_far = functools.partial(
+                FFNet, layers[:k], num_classes, recipe.goodness, recipe.predict_batch_size
+            )
+            logs.append(fitter.run(phase, obs, so_far))
             if k < len(layers):
                 inputs = _PlainPairs(inputs.outputs(layer), mm_dtype)
             obs.phase_end()
@@ -541,8 +547,9 @@ class _LayerFit:
         warm = None if self.full_batch else torch.arange(self.rows, device=device)
         return self.runner.prepare(warm)
 
-    def run(self, phase: str, obs: TrainObserver) -> LossLog:
-        """Train for ``recipe.epochs`` epochs; no host sync except the divergence checks."""
+    def run(self, phase: str, obs: TrainObserver, model: Callable[[], FFNet]) -> LossLog:
+        """Train for ``recipe.epochs`` epochs; no host sync except the divergence checks (and
+        the evaluations of an observer that scores ``model()``, the network so far)."""
         recipe, device = self.recipe, self.layer.weight.device
         log = LossLog(phase, recipe.epochs, recipe.lr, device)
         every = recipe.nan_check_every
@@ -552,6 +559,7 @@ class _LayerFit:
                 perm = torch.randperm(self.rows, generator=self.shuffle_gen, device=device)
             log.record(epoch, self.runner(perm))
             obs.epoch_end(epoch)
+            offer_model(obs, epoch, model)
             if every > 0 and (epoch + 1) % every == 0:
                 log.check(epoch + 1)
         log.check(recipe.epochs)

@@ -27,7 +27,7 @@ from ff_algos.ff import METHOD as FF
 from ff_algos.ff import FFNet, train_ff
 from ff_algos.ff_head import layer_features
 from ff_algos.method import Fitted
-from ff_algos.observe import TrainObserver
+from ff_algos.observe import TrainObserver, offer_model
 from ff_algos.precision import product_dtype
 from ff_algos.recipes import FFRecipe, FlopCount, check_schedule
 from ff_algos.training import LossLog, seeded_linear
@@ -97,6 +97,7 @@ def finetune(
             total += loss.detach() * idx.shape[0]
         log.record(epoch, total / n)
         obs.epoch_end(epoch)
+        offer_model(obs, epoch, lambda: net)
     log.check(recipe.finetune_epochs)
     obs.phase_end()
     return log.host()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -26,8 +26,8 @@ from torch import Tensor, nn
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.ff import METHOD as FF
 from ff_algos.ff import FFNet, direction, train_ff
-from ff_algos.method import Fitted
-from ff_algos.observe import TrainObserver
+from ff_algos.method import Classifier, Fitted
+from ff_algos.observe import TrainObserver, offer_model
 from ff_algos.recipes import FFRecipe, FlopCount, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
@@ -88,9 +88,15 @@ class HeadClassifier(nn.Module):
 
 
 def fit_head(
-    recipe: FFHeadRecipe, feats: Tensor, y: Tensor, num_classes: int, obs: TrainObserver
+    recipe: FFHeadRecipe,
+    feats: Tensor,
+    y: Tensor,
+    num_classes: int,
+    obs: TrainObserver,
+    as_model: Callable[[nn.Linear], Classifier] | None = None,
 ) -> tuple[nn.Linear, list[float]]:
-    """Train the linear head on fixed features (N, F) by cross entropy and Adam."""
+    """Train the linear head on fixed features (N, F) by cross entropy and Adam; ``as_model``
+    makes a classifier of the head so far for observers that score it."""
     device, n = feats.device, feats.shape[0]
     gen_init = torch.Generator().manual_seed(recipe.seed + 3)
     head = seeded_linear(feats.shape[1], num_classes, gen_init, device)
@@ -111,6 +117,8 @@ def fit_head(
             total += loss.detach() * idx.shape[0]
         log.record(epoch, total / n)
         obs.epoch_end(epoch)
+        if as_model is not None:
+            offer_model(obs, epoch, lambda: as_model(head))
     log.check(recipe.head_epochs)
     obs.phase_end()
     return head, log.host()
@@ -141,7 +149,14 @@ class _FFHead:
         x, y, c = data.train.x, data.train.y, data.info.num_classes
         ff = train_ff(recipe, x, y, c, observer)
         feats = neutral_features(ff.model, x, x.max(), recipe.predict_batch_size)  # (N, F)
-        head, head_losses = fit_head(recipe, feats, y, c, observer)
+        head, head_losses = fit_head(
+            recipe,
+            feats,
+            y,
+            c,
+            observer,
+            lambda h: HeadClassifier(ff.model, h, recipe.predict_batch_size),
+        )
         model = HeadClassifier(ff.model, head, recipe.predict_batch_size)
         options = {**ff.options, "head": "linear softmax, Adam, eager fp32"}
         return Fitted(

@@ -88,7 +88,7 @@ from torch import Tensor, nn
 from ff_algos.compiled import COMPILE_MODES, Compile, EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
@@ -119,6 +119,7 @@ class StrongFFRecipe:
     peer_norm: float = 0.03  # weight of the peer-normalisation term (0: off)
     peer_momentum: float = 0.9  # running mean of each unit's positive activity
     label_value: float = 3.0  # value of the label entry appended to the normalised image
+    shift: int = 0  # each epoch, every image moved by up to ±shift pixels (0: off)
     negatives: Negatives = "hard"  # random | hard (drawn from the head's softmax)
     goodness_from: int = 2  # first layer (1-based) whose goodness predict() sums
     head_from: int = 2  # first layer (1-based) whose activities feed the linear head
@@ -249,6 +250,8 @@ def validate_strong(recipe: StrongFFRecipe, input_size: int, num_classes: int) -
             )
     if recipe.nan_check_every < 0:
         raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.shift < 0:
+        raise RecipeError(f"shift={recipe.shift} must be >= 0 pixels; use --set shift=0 for none")
     if recipe.predict_batch_size < 1:
         raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
     choices: dict[str, tuple[str, ...]] = {
@@ -297,6 +300,25 @@ def peer_loss(h_pos: Tensor, running: Tensor, momentum: float) -> Tensor:
     with torch.no_grad():
         running.copy_(r)
     return r.var(unbiased=False)
+
+
+def translate(
+    x: Tensor, image_shape: tuple[int, int, int], shift: int, generator: torch.Generator
+) -> Tensor:
+    """Every row of ``x`` (N, C*H*W) as an image moved by its own random offset (dy, dx) in
+    ``[-shift, shift]²``, the border replicated into the space it leaves (a data augmentation:
+    the layers see a slightly different image of each digit every epoch)."""
+    n = x.shape[0]
+    c, h, w = image_shape
+    padded = F.pad(x.view(n, c, h, w), (shift, shift, shift, shift), mode="replicate")
+    # padded: (N, C, H + 2s, W + 2s); offsets index its top-left corner per row
+    off = torch.randint(0, 2 * shift + 1, (2, n), generator=generator, device=x.device)
+    rows = off[0, :, None] + torch.arange(h, device=x.device)  # (N, H)
+    cols = off[1, :, None] + torch.arange(w, device=x.device)  # (N, W)
+    n_idx = torch.arange(n, device=x.device)[:, None, None, None]
+    c_idx = torch.arange(c, device=x.device)[None, :, None, None]
+    moved = padded[n_idx, c_idx, rows[:, None, :, None], cols[:, None, None, :]]  # (N, C, H, W)
+    return moved.reshape(n, c * h * w)
 
 
 class StrongFFNet(nn.Module):
@@ -580,13 +602,21 @@ def train_strong(
     y: Tensor,
     num_classes: int,
     observer: TrainObserver | None = None,
+    image_shape: tuple[int, int, int] | None = None,
 ) -> StrongTraining:
     """Train on ``x`` (N, D) and labels ``y`` (N,), on their device, in float32 master weights
     (products in ``recipe.precision``). The same seed gives bit-identical weights on the CPU.
+    ``image_shape`` (C, H, W) of a row is needed when ``recipe.shift`` moves the images.
 
     Random streams: the weights from ``seed`` (CPU generator, layers then head), the row order
-    from ``seed + 1`` and the negatives' noise from ``seed + 2`` (device generators)."""
+    from ``seed + 1``, the negatives' noise from ``seed + 2`` and the shifts from ``seed + 3``
+    (device generators)."""
     validate_strong(recipe, x.shape[1], num_classes)
+    if recipe.shift > 0 and (image_shape is None or math.prod(image_shape) != x.shape[1]):
+        raise RecipeError(
+            f"shift={recipe.shift} moves images, but the rows ({x.shape[1]} entries) are not "
+            f"images of shape {image_shape}; use --set shift=0"
+        )
     obs: TrainObserver = observer if observer is not None else NullObserver()
     device = x.device
     n = x.shape[0]
@@ -596,7 +626,7 @@ def train_strong(
     graphs = recipe.compile == "cudagraphs"
     net = build_net(recipe, x.shape[1], num_classes, device)
     running = [torch.zeros(w, device=device) for w in recipe.hidden]
-    x_hat = rms_normalise(x.float())  # (N, D), once
+    x_hat = rms_normalise(x.float())  # (N, D); once, or refilled in place each epoch (shift)
     features = [p for layer in net.linear_layers() for p in layer.parameters()]
     head = list(net.head.parameters())
 
@@ -639,6 +669,7 @@ def train_strong(
     logs = [LossLog(name, recipe.epochs, recipe.lr, device) for name in names]
     shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     noise_gen = torch.Generator(device=device).manual_seed(recipe.seed + 2)
+    shift_gen = torch.Generator(device=device).manual_seed(recipe.seed + 3)
     every = recipe.nan_check_every
     with precision_scope(recipe.precision, device):
         gumbel.exponential_(generator=noise_gen).log_().neg_()
@@ -654,10 +685,14 @@ def train_strong(
                     group["lr"] = base * factor
             if e > 0:
                 gumbel.exponential_(generator=noise_gen).log_().neg_()
+            if recipe.shift > 0 and image_shape is not None:
+                moved = translate(x.float(), image_shape, recipe.shift, shift_gen)
+                x_hat.copy_(rms_normalise(moved))
             mean = runner(torch.randperm(n, generator=shuffle_gen, device=device))  # (K+1,)
             for k, log in enumerate(logs):
                 log.record(e, mean[k])
             obs.epoch_end(e)
+            offer_model(obs, e, lambda: net)
             if every > 0 and (e + 1) % every == 0:
                 for log in logs:
                     log.check(e + 1)
@@ -705,7 +740,14 @@ class _StrongFF:
     def fit(
         self, recipe: StrongFFRecipe, data: LoadedDataset, observer: TrainObserver
     ) -> Fitted[StrongFFNet]:
-        t = train_strong(recipe, data.train.x, data.train.y, data.info.num_classes, observer)
+        t = train_strong(
+            recipe,
+            data.train.x,
+            data.train.y,
+            data.info.num_classes,
+            observer,
+            image_shape=data.info.image_shape,
+        )
         return Fitted(
             model=t.model,
             losses=t.losses,

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+
 from ff_algos import registry
 from ff_algos.data import LoadedDataset, Split
 from ff_algos.method import Classifier
@@ -19,7 +21,15 @@ from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.recipes import RecipeError
 from ff_algos.training import DivergenceError
 
-__all__ = ["Classifier", "DivergenceError", "FitResult", "accuracy", "fit", "training_rows"]
+__all__ = [
+    "Classifier",
+    "DivergenceError",
+    "FitResult",
+    "accuracy",
+    "fit",
+    "training_rows",
+    "validation_split",
+]
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,66 @@ def training_rows(recipe: Any, data: LoadedDataset) -> Split:
             f"use 1..{n} or none (all)"
         )
     return data.train.subset(recipe.train_size, recipe.seed)
+
+
+AUTO_VAL_ROWS = 5000  # validation rows by default, where the recipe leaves that many unused
+UNUSED = "unused training rows"
+CARVED = "carved from the training split"
+
+
+def validation_split(
+    recipe: Any, data: LoadedDataset, size: int | None
+) -> tuple[LoadedDataset, Split | None, str]:
+    """Validation rows for learning curves, drawn (seeded by ``recipe.seed``) from the training
+    split and never trained on: ``(data to fit on, validation rows, where they came from or why
+    there are none)``.
+
+    ``size`` None (auto): up to :data:`AUTO_VAL_ROWS` of the rows the recipe's ``train_size``
+    subset leaves unused, so training is unchanged; none when the recipe trains on every row.
+    ``size`` N: N rows, from the unused rows when there are enough, else carved from the training
+    split (which then has N rows fewer; ``train_size`` applies to the rest). 0: none.
+    """
+    n = len(data.train)
+    if size == 0:
+        return data, None, "learning curve switched off (--val-size 0)"
+    if size is not None and not 0 < size < n:
+        raise RecipeError(
+            f"--val-size {size}: {data.info.name} has {n} training rows; use 1..{n - 1}"
+        )
+    train = training_rows(recipe, data)
+    unused = _unused_rows(train, n)
+    wanted = min(AUTO_VAL_ROWS, len(unused)) if size is None else size
+    if size is None and wanted == 0:
+        return (
+            data,
+            None,
+            (
+                "the recipe trains on every training row; pass --val-size N to carve N validation "
+                "rows from the training split (training then sees N rows fewer)"
+            ),
+        )
+    generator = torch.Generator().manual_seed(recipe.seed + 7919)
+    if len(unused) >= wanted:
+        rows = unused[torch.randperm(len(unused), generator=generator)[:wanted]].sort().values
+        return data, _rows(data.train, rows), UNUSED
+    perm = torch.randperm(n, generator=generator)
+    val_rows, rest = perm[:wanted].sort().values, perm[wanted:].sort().values
+    carved = dataclasses.replace(data, train=_rows(data.train, rest))
+    return carved, _rows(data.train, val_rows), CARVED
+
+
+def _unused_rows(train: Split, n: int) -> torch.Tensor:
+    """Indices (CPU, sorted) of the full split's rows that ``train`` does not hold."""
+    if train.rows is None:
+        return torch.empty(0, dtype=torch.int64)
+    keep = torch.ones(n, dtype=torch.bool)
+    keep[train.rows] = False
+    return keep.nonzero().flatten()
+
+
+def _rows(split: Split, rows: torch.Tensor) -> Split:
+    on_device = rows.to(split.x.device)
+    return Split(split.x[on_device], split.y[on_device], rows)
 
 
 def fit(recipe: Any, data: LoadedDataset, *, observer: TrainObserver | None = None) -> FitResult:

@@ -7,8 +7,11 @@ does not change how fast it goes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from ff_algos.method import Classifier
 
 
 class TrainObserver(Protocol):
@@ -22,6 +25,23 @@ class TrainObserver(Protocol):
 
     def phase_end(self) -> None:
         """The current phase has been queued in full."""
+
+
+@runtime_checkable
+class ModelObserver(Protocol):
+    """An observer that also looks at the network trained so far (learning curves)."""
+
+    def checkpoint(self, epoch: int, model: Callable[[], Classifier]) -> None:
+        """Epoch ``epoch`` of the current phase has ended (after ``epoch_end``); ``model()``
+        builds a classifier of the network trained so far. The observer may evaluate it (and
+        synchronise the device to do so); it keeps that work out of the epochs' time."""
+
+
+def offer_model(observer: TrainObserver, epoch: int, model: Callable[[], Classifier]) -> None:
+    """Called by training loops after ``epoch_end``: hand the network trained so far to an
+    observer that looks at models (observers without ``checkpoint`` are left alone)."""
+    if isinstance(observer, ModelObserver):
+        observer.checkpoint(epoch, model)
 
 
 class NullObserver:
@@ -54,3 +74,7 @@ class FanOut:
     def phase_end(self) -> None:
         for o in self._observers:
             o.phase_end()
+
+    def checkpoint(self, epoch: int, model: Callable[[], Classifier]) -> None:
+        for o in self._observers:
+            offer_model(o, epoch, model)

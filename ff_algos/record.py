@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 SCHEMA_VERSION = "ff-bench/2"
+SCALING_SCHEMA = "ff-bench-scaling/1"  # the scaling benchmark's records (ScalingPoint)
 READABLE_SCHEMAS = ("ff-bench/1", "ff-bench/2")  # the report reads both
 
 _T = TypeVar("_T")
@@ -140,12 +141,26 @@ class TorchPeaks:
 
 
 @dataclass(frozen=True)
+class HeldMemory:
+    """What a training run holds, counted exactly (:mod:`ff_algos.telemetry.held_memory`):
+    peak bytes saved for backward (parameters aside), and the parameters and optimiser state of
+    the optimiser that held the most; measured on an untimed run of ``rows`` training rows."""
+
+    saved_for_backward_peak_bytes: int
+    parameter_bytes: int
+    optimizer_state_bytes: int
+    rows: int
+
+
+@dataclass(frozen=True)
 class Memory:
-    """Peak memory: torch allocator per window, NVML device memory used, host RSS."""
+    """Peak memory: torch allocator per window, NVML device memory used, host RSS, and what
+    training holds by its own account (None: not measured)."""
 
     torch_peak_bytes: TorchPeaks
     nvml_used_peak_bytes: int | None = None
     host_peak_rss_bytes: int | None = None
+    held: HeldMemory | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +209,35 @@ class DataRecord:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """One point of a learning curve: the network trained so far, scored on the validation rows."""
+
+    phase: str  # the training phase it ended ("layer1", "train", ...)
+    epoch: int  # epochs of that phase done (1-based)
+    seconds: float  # training compute so far (device time of the epochs, evaluation excluded)
+    model_flops: int  # model FLOPs of the training so far (see Curve)
+    executed_flops: int  # FLOPs the implementation executed so far
+    energy_j: float | None  # training energy so far (Curve.energy_method), evaluation excluded
+    val_accuracy: float
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Validation accuracy over a method's training budget (``points_per_phase`` points in every
+    phase: every k epochs, per FF layer for greedy FF). Rows come from the training split (seeded,
+    never trained on); the test split is only scored at the end. FLOPs so far count the finished
+    phases whole and the open one pro rata by epochs; the model FLOPs so far are the executed ones
+    scaled by the run's model/executed ratio."""
+
+    val_rows: int
+    val_source: str  # "unused training rows" or "carved from the training split"
+    points_per_phase: int
+    eval_seconds: float  # host time spent evaluating (outside the compute time)
+    energy_method: str | None
+    points: tuple[CurvePoint, ...]
+
+
+@dataclass(frozen=True)
 class Measured:
     """What telemetry measured around one case (the sections it owns, see
     :func:`ff_algos.telemetry.measured_sections`)."""
@@ -232,6 +276,7 @@ class CaseRecord:
     losses_final: Mapping[str, float] = field(default_factory=dict)
     telemetry_notes: Mapping[str, str] = field(default_factory=dict)
     recipe_name: str | None = None
+    curve: Curve | None = None  # None: not measured (reason under unavailable["curve"])
     schema: str = SCHEMA_VERSION
 
     @classmethod
@@ -309,6 +354,9 @@ class CaseRecord:
                 torch_peak_bytes=_make(TorchPeaks, memory["torch_peak_bytes"]),
                 nvml_used_peak_bytes=memory.get("nvml_used_peak_bytes"),
                 host_peak_rss_bytes=memory.get("host_peak_rss_bytes"),
+                held=_make(HeldMemory, memory["held"])
+                if isinstance(memory.get("held"), Mapping)
+                else None,
             ),
             power=_make(Power, info["power"]),
             energy=dataclasses.replace(
@@ -323,7 +371,43 @@ class CaseRecord:
             options=dict(info["options"]),
             unavailable={str(k): str(v) for k, v in info["unavailable"].items()},
             telemetry_notes=dict(info.get("telemetry_notes", {})),
+            curve=_curve(info.get("curve")),
         )
+
+
+@dataclass(frozen=True)
+class ScalingPoint:
+    """One configuration of the depth/batch scaling benchmark (:mod:`ff_algos.scaling`)."""
+
+    algorithm: str  # "ff" or "bp"
+    depth: int
+    width: int
+    batch: int
+    steps: int  # steps in the timed epoch
+    epoch_seconds: float
+    timer: str
+    saved_for_backward_peak_bytes: int
+    parameter_bytes: int
+    optimizer_state_bytes: int
+    allocator_peak_bytes: int | None  # torch's CUDA allocator peak of the timed epoch
+    device: str
+    schema: str = SCALING_SCHEMA
+
+    def to_extra_info(self) -> dict[str, Any]:
+        """The JSON form saved in ``extra_info``."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_extra_info(cls, info: Mapping[str, Any]) -> ScalingPoint:
+        """The point of a saved ``extra_info`` (``KeyError``/``TypeError`` when malformed)."""
+        return cls(**{f.name: info[f.name] for f in dataclasses.fields(cls)})
+
+
+def _curve(saved: Any) -> Curve | None:
+    if not isinstance(saved, Mapping):
+        return None
+    points = tuple(_make(CurvePoint, p) for p in saved.get("points", ()))
+    return dataclasses.replace(_make(Curve, saved), points=points)
 
 
 def _make(cls: type[_T], values: Mapping[str, Any]) -> _T:

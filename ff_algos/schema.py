@@ -41,7 +41,10 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
         rate_seconds, the epochs' compute time (older records: the training window)
     memory: {torch_peak_bytes: {data: int?, train: int?, eval: int?, predict_train: int?*,
              predict_test: int?*}, nvml_used_peak_bytes: int?, host_peak_rss_bytes: int?}
-        torch_peak_bytes.eval is the larger of the two predict windows' peaks
+        torch_peak_bytes.eval is the larger of the two predict windows' peaks;
+        held*: {saved_for_backward_peak_bytes, parameter_bytes, optimizer_state_bytes, rows}?
+        what training holds by its own account, counted exactly on an untimed run
+        (ff_algos.telemetry.held_memory)
     power: {method: str?, samples: int, mean_w: float?, max_w: float?, nvml_match: str?*}
         method is "nvml_power_instant" or "nvml_power_average" (NVML's 1 s average; older runs
         say "nvml_power_usage"); nvml_match is how the NVML device was matched to torch's:
@@ -59,6 +62,12 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
     precision: {precision: str, autocast_dtype: str?, matmul_allow_tf32: bool?, ...}*
         what really ran: the recipe's precision, TF32 flags, float32 matmul precision, the
         TF32 environment overrides (see ff_algos.telemetry.precision_state)
+    curve: {val_rows: int, val_source: str, points_per_phase: int, eval_seconds: float,
+            energy_method: str?, points: [{phase, epoch, seconds, model_flops, executed_flops,
+            energy_j?, val_accuracy}]}?*
+        the learning curve (ff_algos.record.Curve): validation accuracy of the network trained
+        so far; seconds is training compute so far (evaluation excluded; the evaluation's host
+        time, eval_seconds, is inside seconds.train and the train window's energy)
     options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured);
         compile, compile_seconds (compiling/capturing, outside compute, inside seconds.train)
     unavailable: {field: reason}
@@ -152,6 +161,8 @@ _OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "flops.rate_seconds": _NUM,
     "flops.executed_by_phase": (dict,),
     "precision": (dict,),
+    "curve": (dict, _N),
+    "memory.held": (dict, _N),
 }
 
 

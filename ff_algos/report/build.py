@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ff_algos.report.cases import CaseGroup, group_cases, merge_cases
+from ff_algos.report.curves import curve_figures, curve_tables
 from ff_algos.report.figures import FIGURES, PLOTS_HINT, draw_figures
 from ff_algos.report.heatmap import GridCase, grid_figures
 from ff_algos.report.output import (
@@ -25,6 +26,7 @@ from ff_algos.report.output import (
     write_atomic,
 )
 from ff_algos.report.runs import SavedRun, find_runs, load_runs
+from ff_algos.report.scaling import scaling_figures, scaling_table
 from ff_algos.report.sections import report_tables
 from ff_algos.report.summary import build_summary
 from ff_algos.report.tables import Table, print_tables, to_markdown
@@ -70,18 +72,26 @@ def make_report(
     }
     check_run_copies(folder, copies)
 
-    tables = report_tables(runs, groups, notes)
+    scaling = [p for r in runs for p in r.scaling]
+    tables = [
+        *(report_tables(runs, groups, notes) if groups else []),
+        *curve_tables(groups),
+        *scaling_table(scaling),
+    ]
     print_tables(console, tables)
 
-    pngs = draw_figures(groups, caption(runs, groups)) if figures else {}
+    pngs = draw_figures(groups, caption(runs, groups)) if figures and groups else {}
     message = PLOTS_HINT if pngs is None else None
     pngs = pngs or {}
     grid_cases = [
         GridCase(c.dataset, c.method, c.recipe, c.record.accuracy.test) for c in merged.cases
     ]
     heatmaps = grid_figures(grid_cases, caption(runs, groups)) if figures and not message else {}
-    pngs |= {name: png for name, (_, png) in heatmaps.items()}
-    titles = {**_FIGURE_TITLES, **{name: title for name, (title, _) in heatmaps.items()}}
+    curves = curve_figures(groups, caption(runs, groups)) if figures and not message else {}
+    scaled = scaling_figures(scaling, caption(runs, groups)) if figures and not message else {}
+    extra = {**heatmaps, **curves, **scaled}
+    pngs |= {name: png for name, (_, png) in extra.items()}
+    titles = {**_FIGURE_TITLES, **{name: title for name, (title, _) in extra.items()}}
     old_figures = previous_figures(folder)
     summary = build_summary(runs, groups, notes, list(pngs))
     markdown = render_markdown(runs, tables, list(pngs), caption(runs, groups), message, titles)

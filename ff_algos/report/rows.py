@@ -4,6 +4,7 @@ several seeds, see :mod:`ff_algos.report.spread`), and the FF/backprop time rati
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 from ff_algos.report.cases import Case, CaseGroup
@@ -22,9 +23,23 @@ RATIO_KEYS = (
 
 
 def row_label(group: CaseGroup, groups: Sequence[CaseGroup]) -> str:
-    """``FF``, or ``FF (quick)`` when the same method ran more than one recipe."""
-    keys = {g.recipe_key for g in groups if g.method == group.method}
-    return group.label if len(keys) == 1 else f"{group.label} ({group.recipe_name})"
+    """``FF``; ``FF (quick)`` when the same method ran more than one recipe; with the fields that
+    tell its recipes apart when they share a name (a grid): ``FF (quick, threshold=4, lr=0.1)``."""
+    mine = {g.recipe_key: g for g in groups if g.method == group.method}
+    if len(mine) == 1:
+        return group.label
+    recipes = [g.cases[0].recipe for g in mine.values()]
+    varying = [
+        f
+        for f in group.cases[0].recipe
+        if f not in ("seed", "name") and len({json.dumps(r.get(f)) for r in recipes}) > 1
+    ]
+    shown = [f"{f}={_value(group.cases[0].recipe[f])}" for f in varying]
+    return f"{group.label} ({', '.join([group.recipe_name, *shown])})"
+
+
+def _value(value: object) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
 
 
 def datasets(groups: Sequence[CaseGroup]) -> list[str]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
+from ff_algos.record import SCALING_SCHEMA, ScalingPoint
 from ff_algos.report import machine
 from ff_algos.report.cases import Case
 from ff_algos.report.errors import BadRunError, RunNotFoundError
@@ -204,6 +205,7 @@ class SavedRun:
     version: str
     cases: tuple[Case, ...]
     ignored: tuple[str, ...]  # benchmarks in the file without ff-bench results
+    scaling: tuple[ScalingPoint, ...] = ()  # the scaling benchmark's points, if it ran
 
     @property
     def label(self) -> str:
@@ -262,14 +264,19 @@ def load_run(ref: RunRef) -> SavedRun:
     label = ref.label
     when = str(data.get("datetime", ""))
     host_cpu = machine.cpu_model(data["machine_info"])
+    scaling: list[ScalingPoint] = []
     for index, bench in enumerate(data["benchmarks"]):
+        point = _scaling_point(path, index, bench)
+        if point is not None:
+            scaling.append(point)
+            continue
         case = _case(path, label, when, index, bench, host_cpu)
         if case is None:
             name = bench.get("name") if isinstance(bench, dict) else None
             ignored.append(str(name or f"benchmark #{index}"))
         else:
             cases.append(case)
-    if not cases:
+    if not cases and not scaling:
         raise BadRunError(
             f"{path} holds no ff-bench cases ({len(ignored)} benchmarks without ff-bench "
             f"{SCHEMA_VERSION} results); report runs saved from `pytest bench/`"
@@ -284,7 +291,21 @@ def load_run(ref: RunRef) -> SavedRun:
         version=str(data.get("version", "")),
         cases=tuple(cases),
         ignored=tuple(ignored),
+        scaling=tuple(scaling),
     )
+
+
+def _scaling_point(path: Path, index: int, bench: Any) -> ScalingPoint | None:
+    """The scaling benchmark's point of one saved benchmark; None for any other benchmark."""
+    info = bench.get("extra_info") if isinstance(bench, dict) else None
+    if not isinstance(info, dict) or info.get("schema") != SCALING_SCHEMA:
+        return None
+    try:
+        return ScalingPoint.from_extra_info(info)
+    except (KeyError, TypeError):
+        raise BadRunError(
+            f"{path}: benchmark #{index} is a damaged {SCALING_SCHEMA} record"
+        ) from None
 
 
 def load_runs(refs: Sequence[RunRef]) -> list[SavedRun]:

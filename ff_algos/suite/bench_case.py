@@ -16,7 +16,7 @@ import torch
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
 from ff_algos.record import CaseRecord
-from ff_algos.suite.case import CaseSpec, case_peak, run_case, warm_up
+from ff_algos.suite.case import CaseSpec, case_peak, held_memory, run_case, warm_up
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
 from ff_algos.suite.progress import Terminal, progress_observer
@@ -46,7 +46,14 @@ def benchmark_case(
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
 
-    spec = CaseSpec(dataset, options.recipe(method, seed), device, options.data_root)
+    spec = CaseSpec(
+        dataset,
+        options.recipe(method, seed),
+        device,
+        options.data_root,
+        curve_points=options.curve_points,
+        val_size=options.val_size,
+    )
     floor = suite.floors.lookup(options.recipe_name, dataset, method, options.overridden)
     benchmark.group = dataset
     record: dict[str, Any] = {
@@ -60,12 +67,13 @@ def benchmark_case(
     try:
         case_peak(telemetry, spec)  # measured once per precision, before the timed run
         warm_up(spec)
+        held = held_memory(spec)  # untimed: the hooks run Python per saved tensor
         with terminal() as console:
             observer, bar = progress_observer(console, f"{dataset}/{method}/seed{seed}")
             try:
                 result: CaseRecord = benchmark.pedantic(
                     run_case,
-                    args=(spec, telemetry, floor, observer, options.recipe_name),
+                    args=(spec, telemetry, floor, observer, options.recipe_name, held),
                     rounds=options.rounds,
                     iterations=1,
                     warmup_rounds=0,

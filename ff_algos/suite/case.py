@@ -7,6 +7,7 @@ a script can run a case without pytest. Its result is the case's typed record
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +17,18 @@ import torch
 
 from ff_algos import registry
 from ff_algos.data import Split, load_dataset
-from ff_algos.methods import FitResult, accuracy, fit
+from ff_algos.methods import FitResult, accuracy, fit, training_rows, validation_split
 from ff_algos.observe import FanOut, TrainObserver
 from ff_algos.precision import cpu_native_bf16, precision_scope, product_dtype
 from ff_algos.recipes import recipe_dict
-from ff_algos.record import AccuracyRecord, CaseRecord, DataRecord, DeviceRecord, PredictorScore
+from ff_algos.record import (
+    AccuracyRecord,
+    CaseRecord,
+    DataRecord,
+    DeviceRecord,
+    HeldMemory,
+    PredictorScore,
+)
 from ff_algos.study_recipe import like_the_study
 from ff_algos.suite.floors import Floor
 from ff_algos.telemetry import (
@@ -29,6 +37,8 @@ from ff_algos.telemetry import (
     precision_state,
     release_cached_memory,
 )
+from ff_algos.telemetry.curve import CurveObserver
+from ff_algos.telemetry.held_memory import HeldMemoryMeter
 from ff_algos.telemetry.machine import cpu_model
 from ff_algos.telemetry.peak_flops import PeakResult
 from ff_algos.telemetry.phase_energy import PhaseEnergy
@@ -42,6 +52,8 @@ class CaseSpec:
     recipe: Any  # the method's frozen recipe dataclass
     device: torch.device
     data_root: Path | None
+    curve_points: int = 0  # learning-curve points per phase (0: no curve)
+    val_size: int | None = None  # validation rows (None: auto, see methods.validation_split)
 
 
 def warm_up(spec: CaseSpec) -> None:
@@ -58,6 +70,24 @@ def warm_up(spec: CaseSpec) -> None:
     release_cached_memory(spec.device)  # so the warm-up's cached blocks do not count in NVML
 
 
+def held_memory(spec: CaseSpec) -> HeldMemory:
+    """What training holds by its own account (peak bytes saved for backward, parameters and
+    optimiser state; :mod:`ff_algos.telemetry.held_memory`), counted on an untimed eager run at
+    the case's shapes: one epoch of one step per phase for mini-batch recipes, one epoch on every
+    training row for full-batch ones (the batch is then all of them)."""
+    data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
+    fit_data, _, _ = validation_split(spec.recipe, data, spec.val_size)
+    n_train = len(training_rows(spec.recipe, fit_data))
+    batch = getattr(spec.recipe, "batch_size", None)
+    rows = n_train if batch is None else min(n_train, batch)
+    probe = registry.get(spec.recipe.method).warm_up_recipe(spec.recipe, rows)
+    with HeldMemoryMeter() as meter:
+        fit(probe, fit_data)
+    del data, fit_data
+    release_cached_memory(spec.device)
+    return meter.result(rows)
+
+
 def case_peak(session: TelemetrySession, spec: CaseSpec) -> PeakResult:
     """The device's measured matmul peak in the case's precision (bf16 products, or float32
     with or without TF32), measured once per session and precision, then cached."""
@@ -72,26 +102,45 @@ def run_case(
     floor: Floor,
     observer: TrainObserver,
     recipe_name: str | None = None,
+    held: HeldMemory | None = None,
 ) -> CaseRecord:
-    """Run and measure one case (``recipe_name``: the name the recipe was chosen by)."""
+    """Run and measure one case (``recipe_name``: the name the recipe was chosen by; ``held``:
+    :func:`held_memory`, measured before, untimed)."""
     clock = session.epoch_clock()
-    phase_energy = PhaseEnergy(spec.device, session.nvml_gpu()[0], session.rapl()[0])
+    gpu, rapl = session.nvml_gpu()[0], session.rapl()[0]
+    phase_energy = PhaseEnergy(spec.device, gpu, rapl)
+    method = registry.get(spec.recipe.method)
     with session.window("end_to_end") as e2e:
         with session.window("data") as w_data:
             data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
+            fit_data, val, val_source = validation_split(spec.recipe, data, spec.val_size)
+        info = data.info
+        n_train = len(training_rows(spec.recipe, fit_data))
+        flops = method.flops(spec.recipe, n_train, info)
+        executed = method.executed_flops(spec.recipe, n_train, info)
+        curve = None
+        if val is not None and spec.curve_points > 0:
+            curve = CurveObserver(
+                clock,
+                val,
+                spec.curve_points,
+                executed,
+                flops.train,
+                val_source=val_source,
+                gpu=gpu,
+                rapl=rapl,
+            )
+        watchers: list[TrainObserver] = [clock, phase_energy, observer]
+        if curve is not None:
+            watchers.append(curve)
         with session.window("train") as w_train:
-            result = fit(spec.recipe, data, observer=FanOut([clock, phase_energy, observer]))
+            result = fit(spec.recipe, fit_data, observer=FanOut(watchers))
         with session.window("predict_train") as w_predict_train:
             train_acc = accuracy(result.model, result.train)
         with session.window("predict_test") as w_predict_test:
             test_acc = accuracy(result.model, data.test)
         predictors = _score_predictors(session, result, data.test)
     peak = case_peak(session, spec)  # cached: measured before the case
-    info = data.info
-    n_train = len(result.train)
-    method = registry.get(spec.recipe.method)
-    flops = method.flops(spec.recipe, n_train, info)
-    executed = method.executed_flops(spec.recipe, n_train, info)
     measured = measured_sections(
         {
             "data": w_data.result,
@@ -113,10 +162,18 @@ def run_case(
     passed = floor.check(test_acc)
     if floor.value is None:
         unavailable["accuracy.floor"] = unavailable["accuracy.passed"] = floor.reason or ""
+    if held is None:
+        unavailable["memory.held"] = "not measured (held_memory was not run for this case)"
+    curve_record = curve.result() if curve is not None else None
+    if curve_record is None:
+        unavailable["curve"] = val_source if val is None else "--curve-points 0"
+    elif not curve_record.points:
+        unavailable["curve"] = f"{method.name} offers no model to score during training"
+        curve_record = None
     with precision_scope(spec.recipe.precision, spec.device):
         precision = precision_state(spec.device)
     return CaseRecord.build(
-        measured,
+        dataclasses.replace(measured, memory=dataclasses.replace(measured.memory, held=held)),
         dataset=info.name,
         method=spec.recipe.method,
         recipe=recipe_dict(spec.recipe),
@@ -135,6 +192,7 @@ def run_case(
         losses_final={phase: losses[-1] for phase, losses in result.losses.items() if losses},
         options=dict(result.options),
         unavailable=unavailable,
+        curve=curve_record,
     )
 
 

@@ -52,6 +52,8 @@ class SuiteOptions:
     floors: Path | None  # None: the reviewed floors shipped with the package
     grid: tuple[GridAxis, ...] = ()  # --grid FIELD=V1/V2/...: one case per grid point
     shard: Shard | None = None  # --shard K/N: this session runs only that slice of the cases
+    curve_points: int = 4  # --curve-points: learning-curve points per phase (0: none)
+    val_size: int | None = None  # --val-size: validation rows (None: auto)
 
     def at(self, point: Point) -> SuiteOptions:
         """The options of one grid point: its values added to the ``--set`` overrides."""
@@ -107,6 +109,8 @@ def parse_options(
     grids: tuple[str, ...] = (),
     shard: str | None = None,
     yes: bool = False,
+    curve_points: str = "4",
+    val_size: str = "auto",
 ) -> SuiteOptions:
     """Validate the raw option strings; raises :class:`OptionError` naming the valid choices."""
     for module in method_modules:
@@ -154,6 +158,8 @@ def parse_options(
         floors=Path(floors).expanduser() if floors else None,
         grid=grid,
         shard=shard_slice,
+        curve_points=_count(curve_points, "--curve-points"),
+        val_size=None if val_size == "auto" else _count(val_size, "--val-size"),
     )
     for point in points(grid):  # bad --set/--grid fields and values, before any case runs
         flag = "--grid" if point else "--set"
@@ -233,6 +239,17 @@ def _parse_set(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise OptionError(f"--set {text!r}: expected FIELD=VALUE, e.g. --set epochs=10")
     return key.strip(), value.strip()
+
+
+def _count(text: str, flag: str) -> int:
+    """A whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise OptionError(f"{flag} {text!r}: expected a whole number of 0 or more")
+    return value
 
 
 def _positive(text: str, flag: str) -> int:

@@ -30,31 +30,56 @@ class EpochTimes:
 
 
 class _PerfMarks:
-    def __init__(self) -> None:
-        self._stamps: list[float] = []
+    """(start, end) stamps of each epoch; an epoch starts where the previous one ended unless
+    :meth:`restart` moved its start (work between epochs left out)."""
 
-    def mark(self) -> None:
-        self._stamps.append(time.perf_counter())
+    def __init__(self) -> None:
+        self._starts: list[float] = []
+        self._ends: list[float] = []
+
+    def start(self) -> None:
+        self._starts.append(time.perf_counter())
+
+    def end(self) -> None:
+        now = time.perf_counter()
+        self._ends.append(now)
+        self._starts.append(now)
+
+    def restart(self) -> None:
+        self._starts[-1] = time.perf_counter()
 
     def durations(self) -> tuple[float, ...]:
-        s = self._stamps
-        return tuple(s[i + 1] - s[i] for i in range(len(s) - 1))
+        return tuple(e - s for s, e in zip(self._starts, self._ends, strict=False))
 
 
 class _EventMarks:
+    """The same with CUDA events recorded on the device's current stream."""
+
     def __init__(self, device: torch.device) -> None:
         self._device = device
-        self._events: list[torch.cuda.Event] = []
+        self._starts: list[torch.cuda.Event] = []
+        self._ends: list[torch.cuda.Event] = []
 
-    def mark(self) -> None:
+    def _event(self) -> torch.cuda.Event:
         event = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
         event.record(torch.cuda.current_stream(self._device))
-        self._events.append(event)
+        return event
+
+    def start(self) -> None:
+        self._starts.append(self._event())
+
+    def end(self) -> None:
+        event = self._event()
+        self._ends.append(event)
+        self._starts.append(event)
+
+    def restart(self) -> None:
+        self._starts[-1] = self._event()
 
     def durations(self) -> tuple[float, ...]:
-        e = self._events
         # elapsed_time is in milliseconds
-        return tuple(e[i].elapsed_time(e[i + 1]) / 1000.0 for i in range(len(e) - 1))
+        pairs = zip(self._starts, self._ends, strict=False)
+        return tuple(s.elapsed_time(e) / 1000.0 for s, e in pairs)
 
 
 class EpochClock:
@@ -82,13 +107,24 @@ class EpochClock:
         marks = _EventMarks(self._device) if self._cuda else _PerfMarks()
         self._phases[name] = marks
         self._current = name
-        marks.mark()
+        marks.start()
 
     def epoch_end(self, epoch: int) -> None:
         """Mark the end of an epoch of the open phase."""
         if self._current is None:
             raise TelemetryError(f"epoch_end({epoch}) outside a phase; call phase_start first")
-        self._phases[self._current].mark()
+        self._phases[self._current].end()
+
+    def restart(self) -> None:
+        """Time the next epoch from now: work queued since the last ``epoch_end`` (an
+        evaluation for a learning curve) is left out of every epoch."""
+        if self._current is not None:
+            self._phases[self._current].restart()
+
+    def elapsed(self) -> float:
+        """Seconds of every epoch timed so far (synchronises the device: for checkpoints)."""
+        synchronize(self._device)
+        return sum(sum(marks.durations()) for marks in self._phases.values())
 
     def phase_end(self) -> None:
         """Close the open phase."""
