@@ -579,6 +579,9 @@ class _ForwardForward:
             "tiny": FFRecipe(
                 name="tiny", hidden=(64, 64), epochs=5, batch_size=256, train_size=1024
             ),
+            # matched: quick's FF under its own name, for budget-matched comparisons; model
+            # FLOPs on MNIST: ff 1.03, bp 1.02, ff_head 1.04, ff_finetune 1.09 TFLOP
+            "matched": FFRecipe(name="matched", epochs=20, batch_size=250, train_size=10000),
         }
 
     def validate(self, recipe: FFRecipe, info: DatasetInfo) -> None:

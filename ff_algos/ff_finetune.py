@@ -113,7 +113,7 @@ class _FFFinetune:
         self.recipes: dict[str, FFFinetuneRecipe] = {
             name: FFFinetuneRecipe(**dataclasses.asdict(r)) for name, r in FF.recipes.items()
         }
-        for name, epochs in (("quick", 2), ("tiny", 1)):
+        for name, epochs in (("quick", 2), ("matched", 2), ("tiny", 1)):
             self.recipes[name] = dataclasses.replace(self.recipes[name], finetune_epochs=epochs)
 
     def validate(self, recipe: FFFinetuneRecipe, info: DatasetInfo) -> None:

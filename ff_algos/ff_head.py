@@ -135,8 +135,8 @@ class _FFHead:
             name: FFHeadRecipe(**dataclasses.asdict(r))
             for name, r in FF.recipes.items()  # the same FF layers as each ff recipe
         }
-        quick = self.recipes["quick"]
-        self.recipes["quick"] = dataclasses.replace(quick, head_epochs=5)
+        for name in ("quick", "matched"):
+            self.recipes[name] = dataclasses.replace(self.recipes[name], head_epochs=5)
         self.recipes["tiny"] = dataclasses.replace(self.recipes["tiny"], head_epochs=1)
 
     def validate(self, recipe: FFHeadRecipe, info: DatasetInfo) -> None:

@@ -88,7 +88,10 @@ def test_case_below_its_floor_fails_and_is_still_saved(bench: pytest.Pytester) -
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--recipe=nope"], "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, strong"),
+        (
+            ["--recipe=nope"],
+            "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, matched, strong",
+        ),
         (["--set=bogus=1"], "--set: unknown recipe field 'bogus'; valid fields: *"),
     ],
 )
