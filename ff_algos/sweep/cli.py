@@ -30,6 +30,8 @@ _SUITE_VALUES = (
     "device",
     "data_root",
     "floors",
+    "curve_points",
+    "val_size",
 )
 _SUITE_LISTS = (("set", "ff_set"), ("grid", "ff_grid"), ("method-module", "method_modules"))
 
@@ -71,6 +73,8 @@ def register(subparsers: Any) -> None:
     suite.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N, per task")
     suite.add_argument("--data-root", help="dataset root on the nodes ($FF_BENCH_DATA if unset)")
     suite.add_argument("--floors", help="accuracy floors file")
+    suite.add_argument("--curve-points", help="learning-curve points per phase (suite default 4)")
+    suite.add_argument("--val-size", help="validation rows for the curves (suite default auto)")
     suite.add_argument(
         "--method-module",
         dest="method_modules",
