@@ -29,7 +29,10 @@ import sys
 import tarfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ff_algos.record import CaseRecord
 
 REPO = Path(__file__).resolve().parent.parent
 PACKED = REPO / "gpu_data"
@@ -130,31 +133,33 @@ def run_config(
     return code
 
 
-def cases(storage: Path) -> list[tuple[str, dict[str, Any]]]:
-    """(run file name, extra_info) of every case saved under ``storage``."""
+def cases(storage: Path) -> list[tuple[str, CaseRecord]]:
+    """(run file name, record) of every fit case saved under ``storage``."""
+    from ff_algos.record import READABLE_SCHEMAS, CaseRecord  # installed by then
+
     found = []
     for path in sorted(storage.glob("*/*.json")):
         for bench in json.loads(path.read_text())["benchmarks"]:
-            found.append((path.stem, bench["extra_info"]))
+            info = bench["extra_info"]
+            if info.get("schema") in READABLE_SCHEMAS:
+                found.append((path.stem, CaseRecord.from_extra_info(info)))
     return found
 
 
-def sanity(info: dict[str, Any], cuda: bool, limit_w: float | None) -> list[str]:
+def sanity(rec: CaseRecord, cuda: bool, limit_w: float | None) -> list[str]:
     """Failed sanity checks of one case (empty when all pass)."""
     bad = []
-    if info["compute"]["total"] > info["seconds"]["end_to_end"]:
-        total, e2e = info["compute"]["total"], info["seconds"]["end_to_end"]
+    if rec.compute.total > rec.seconds.end_to_end:
+        total, e2e = rec.compute.total, rec.seconds.end_to_end
         bad.append(f"compute {total:.3f} s > end to end {e2e:.3f} s")
     if cuda:
-        joules = info["energy"]["joules"]
+        joules = rec.energy.joules
         if not joules or joules <= 0:
-            bad.append(
-                f"energy {joules} J is not positive ({info['unavailable'].get('energy.joules')})"
-            )
-        mean_w = info["power"]["mean_w"]
+            bad.append(f"energy {joules} J is not positive ({rec.reason('energy.joules')})")
+        mean_w = rec.power.mean_w
         if mean_w is None or (limit_w is not None and mean_w >= limit_w):
             bad.append(f"mean power {mean_w} W not below the board limit {limit_w} W")
-        peak = info["memory"]["torch_peak_bytes"].get("train")
+        peak = rec.memory.torch_peak_bytes.train
         if not peak or peak <= 0:
             bad.append(f"allocator peak {peak} is not positive")
     return bad
@@ -173,7 +178,7 @@ def power_limit_w() -> float | None:
 
 
 def write_summary(
-    folder: Path, rows: list[tuple[str, dict[str, Any]]], cuda: bool, header: list[str]
+    folder: Path, rows: list[tuple[str, CaseRecord]], cuda: bool, header: list[str]
 ) -> bool:
     """``gpu_check.md``: every case with its checks, and the best configuration per method."""
     limit = power_limit_w() if cuda else None
@@ -196,25 +201,25 @@ def write_summary(
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     ok = True
     best: dict[tuple[str, str], tuple[float, str]] = {}
-    for run, info in rows:
-        opts, recipe = info["options"], info["recipe"]
-        bad = sanity(info, cuda, limit)
+    for run, rec in rows:
+        opts, recipe = rec.options, rec.recipe
+        bad = sanity(rec, cuda, limit)
         ok = ok and not bad
-        compute = info["compute"]["total"]
-        key = (info["dataset"], info["method"])
+        compute = rec.compute.total
+        key = (rec.dataset, rec.method)
         if key not in best or compute < best[key][0]:
             best[key] = (compute, run)
-        energy, mean_w = info["energy"]["joules"], info["power"]["mean_w"]
+        energy, mean_w = rec.energy.joules, rec.power.mean_w
         cells = [
             run,
-            info["dataset"],
-            info["method"],
+            rec.dataset,
+            rec.method,
             recipe.get("precision", "fp32"),
             recipe.get("compile", "none"),
-            f"{info['accuracy']['test']:.4f}",
+            f"{rec.accuracy.test:.4f}",
             f"{compute:.3f}",
-            f"{info['seconds']['train']:.3f}",
-            f"{info['seconds']['end_to_end']:.3f}",
+            f"{rec.seconds.train:.3f}",
+            f"{rec.seconds.end_to_end:.3f}",
             f"{opts.get('compile_seconds', 0.0):.2f}",
             "n/a" if energy is None else f"{energy:.1f}",
             "n/a" if mean_w is None else f"{mean_w:.1f}",
