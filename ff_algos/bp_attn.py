@@ -1,0 +1,247 @@
+"""Backprop baseline of the attention pair (``bp_attn``): the vision transformer of
+:mod:`ff_algos.attn_net` (patch embedding, ``K`` pre-norm blocks of multi-head self-attention and
+MLP, width ``maps · C``) and a linear head on the token mean of the last block's layer-normed
+output, trained end to end by cross entropy and Adam.
+
+It is ``ff_attn``'s architecture with the locality removed: one loss at the head, gradients
+through every block, nothing detached, no per-token normalisation between blocks (the plain
+pre-norm transformer, with its final layer norm). Mini-batches of ``batch_size`` rows in a seeded
+order per epoch; the learning rate is constant or ``cooldown`` (as ``ff_attn``), so that the two
+methods run the same schedule over the same epochs. One observer phase, ``train``.
+
+**FLOPs** per sample and epoch (:class:`~ff_algos.attn_net.AttnShape`): forward
+``E + K·F_b + 2·D·C``; backward, every weight gradient and every input gradient but the
+embedding's (the image needs none): ``E + K·B_b + 4·D·C``, where ``B_b`` includes the q, k, v
+map's input gradient in every block (block 1's reaches the embedding).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
+from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
+from ff_algos.method import Fitted
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
+from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.training import LossLog, seeded_linear
+
+
+@dataclass(frozen=True)
+class AttnBPRecipe:
+    """The transformer and a linear head, trained end to end (see the module docstring)."""
+
+    name: str = "seed"
+    patch: int = 4
+    maps: int = 8  # features per class: width D = maps x classes (as ff_attn)
+    heads: int = 4
+    mlp_ratio: int = 2
+    blocks: int = 3
+    epochs: int = 6  # as ff_attn's epochs per block
+    batch_size: int | None = 100  # None: full batch
+    lr: float = 1e-3  # Adam
+    schedule: Schedule = "cooldown"
+    train_size: int | None = None
+    seed: int = 0
+    nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 1000
+    precision: Precision = "fp32"  # fp32 | tf32 | bf16 autocast, fp32 master weights
+    compile: str = "none"  # none only (eager)
+
+    method: typing.ClassVar[str] = "bp_attn"
+
+    def shape(self, info: DatasetInfo) -> AttnShape:
+        """The transformer's shapes on ``info`` (a one-line error if they do not fit)."""
+        return attn_shape(self.patch, self.maps, self.heads, self.mlp_ratio, self.blocks, info)
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
+        """Model FLOPs (module docstring); prediction is one forward pass."""
+        s = self.shape(info)
+        head = 2 * s.dim * info.num_classes
+        per_row = s.embed_flops + s.blocks * s.block_flops + head
+        backward = s.embed_flops + s.blocks * s.block_backward_flops(True) + 2 * head
+        rows = self.epochs * n_train
+        return FlopCount(
+            forward=rows * per_row, backward=rows * backward, predict=per_row, predict_samples=1
+        )
+
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        """Training FLOPs executed: the plain algorithm's (nothing is skipped)."""
+        return {"train": self.flops(n_train, info).train}
+
+
+SEED = AttnBPRecipe(name="seed")
+QUICK = AttnBPRecipe(name="quick", maps=6, heads=4, blocks=2, epochs=2, train_size=10000)
+TINY = AttnBPRecipe(
+    name="tiny",
+    patch=7,
+    maps=2,
+    heads=2,
+    mlp_ratio=1,
+    blocks=2,
+    epochs=1,
+    batch_size=32,
+    train_size=1024,
+)
+RECIPES: dict[str, AttnBPRecipe] = {r.name: r for r in (SEED, QUICK, TINY)}
+
+
+def validate_attn_bp(recipe: AttnBPRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    recipe.shape(info)
+    if recipe.nan_check_every < 0:
+        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.predict_batch_size < 1:
+        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
+    if recipe.schedule not in SCHEDULES:
+        raise RecipeError(
+            f"schedule={recipe.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}"
+        )
+    if recipe.precision not in PRECISIONS:
+        raise RecipeError(
+            f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
+        )
+    if recipe.compile != "none":
+        raise RecipeError(
+            f"compile={recipe.compile!r} is not supported by bp_attn (eager only); use compile=none"
+        )
+
+
+class AttnNet(nn.Module):
+    """The transformer and its linear head; :meth:`predict` returns the argmax class."""
+
+    def __init__(
+        self, embed: PatchEmbed, blocks: list[Block], head: nn.Linear, predict_batch_size: int
+    ) -> None:
+        super().__init__()
+        self.embed = embed
+        self.blocks = nn.ModuleList(blocks)
+        self.head = head
+        self.predict_batch_size = max(1, predict_batch_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (N, C) for rows ``x`` (N, c·h·w)."""
+        u = self.embed(x)
+        for block in self.blocks:
+            u = block(u)
+        out: Tensor = self.head(F.layer_norm(u, (u.shape[-1],)).mean(1))
+        return out
+
+    @torch.no_grad()
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64, in chunks of ``predict_batch_size`` rows."""
+        size = self.predict_batch_size
+        parts = [self(x[s : s + size]).argmax(1) for s in range(0, x.shape[0], size)]
+        return torch.cat(parts) if parts else torch.empty(0, dtype=torch.long, device=x.device)
+
+
+def train_attn_bp(
+    recipe: AttnBPRecipe,
+    x: Tensor,
+    y: Tensor,
+    info: DatasetInfo,
+    observer: TrainObserver | None = None,
+) -> Fitted[AttnNet]:
+    """Train on rows ``x`` (N, c·h·w) and labels ``y`` (N,) on their device. Random streams:
+    weights from ``seed`` (CPU generator: embedding, blocks, then head; as ``ff_attn``), row
+    orders from ``seed + 1``."""
+    validate_attn_bp(recipe, info)
+    obs: TrainObserver = observer if observer is not None else NullObserver()
+    device = x.device
+    n = x.shape[0]
+    if n < 1:
+        raise RecipeError("cannot train on an empty split")
+    shape = recipe.shape(info)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    embed, blocks = seeded_modules(shape, gen, device)
+    head = seeded_linear(shape.dim, info.num_classes, gen, device)
+    model = AttnNet(embed, blocks, head, recipe.predict_batch_size)
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
+    low = product_dtype(recipe.precision)
+    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
+    log = LossLog("train", recipe.epochs, recipe.lr, device)
+    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    with precision_scope(recipe.precision, device):
+        obs.phase_start("train", recipe.epochs)
+        for e in range(recipe.epochs):
+            for group in opt.param_groups:
+                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
+            perm = torch.randperm(n, generator=shuffle, device=device)
+            total = torch.zeros((), device=device)
+            for start in range(0, n, batch):
+                idx = perm[start : start + batch]
+                with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                    loss = F.cross_entropy(model(x[idx]).float(), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+                total += loss.detach() * idx.shape[0]
+            log.record(e, total / n)
+            obs.epoch_end(e)
+            offer_model(obs, e, lambda: model)
+            every = recipe.nan_check_every
+            if every > 0 and (e + 1) % every == 0:
+                log.check(e + 1)
+        log.check(recipe.epochs)
+        obs.phase_end()
+    options: dict[str, object] = {
+        "compile": recipe.compile,
+        "compiled": False,
+        "cuda_graphs": False,
+        "compile_seconds": 0.0,
+        "precision": recipe.precision,
+        "product_dtype": str(low or torch.float32).removeprefix("torch."),
+        "predict_dtype": "float32",
+        "input_pipeline": "tensor",
+        "schedule": recipe.schedule,
+        "tokens": shape.tokens,
+        "width": shape.dim,
+        "heads": shape.heads,
+        "blocks": shape.blocks,
+        "attention": "explicit-matmul",
+        "fused_adam": device.type == "cuda",
+    }
+    return Fitted(model=model, losses={"train": log.host()}, options=options)
+
+
+class _AttnBP:
+    """The :class:`~ff_algos.method.Method` contract for the backprop transformer baseline."""
+
+    name = "bp_attn"
+    description = (
+        "backprop vision transformer of ff_attn's blocks plus a linear head (its baseline)"
+    )
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, AttnBPRecipe] = dict(RECIPES)
+
+    def validate(self, recipe: AttnBPRecipe, info: DatasetInfo) -> None:
+        validate_attn_bp(recipe, info)
+
+    def fit(
+        self, recipe: AttnBPRecipe, data: LoadedDataset, observer: TrainObserver
+    ) -> Fitted[AttnNet]:
+        return train_attn_bp(recipe, data.train.x, data.train.y, data.info, observer)
+
+    def flops(self, recipe: AttnBPRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info)
+
+    def executed_flops(
+        self, recipe: AttnBPRecipe, n_train: int, info: DatasetInfo
+    ) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info)
+
+    def warm_up_recipe(self, recipe: AttnBPRecipe, rows: int) -> AttnBPRecipe:
+        return dataclasses.replace(recipe, epochs=1, train_size=rows)
+
+
+METHOD = _AttnBP()

@@ -1,0 +1,496 @@
+"""Forward-Forward with attention (``ff_attn``): the small vision transformer of
+:mod:`ff_algos.attn_net`, every block trained by its own class-group goodness objective on its
+detached input; no gradient crosses a block, no negative data, no label overlay.
+
+**Choice of objective.** Three ways for the label to reach a layer-local FF block were weighed.
+*Overlaying the label on the image* (Hinton's FF, this suite's ``ff``) needs a forward pass per
+candidate class to predict (``C`` passes of the whole transformer), and negatives made of wrong
+labels; in a patch model the label lands in one patch only, and attention must first carry it to
+the others. *A label token* has the same cost at prediction. *A channel/group-wise competitive
+goodness* (Papachristodoulou et al., "Convolutional Channel-wise Competitive Learning for the
+Forward-Forward Algorithm", AAAI 2024; this suite's ``ff_conv``) needs one pass of the image
+only: each block's output features are split into one group per class, and the groups compete.
+It is the one chosen here, with the goodness read from the token stream a block hands on (so
+that every weight of the block, attention included, is trained by it).
+
+**Goodness per class.** Block ``k``'s output tokens ``z`` (m, L, D), ``D = maps·C``, are split
+by feature into ``C`` groups of ``maps``; the goodness of class ``c`` is the group's mean square
+over tokens and features, ``g_c = mean_{t, j ∈ group c} z_{t,j}²`` (FF's sum of squared
+activity, per class). The loss is the cross-entropy of ``g / T`` (``T = temperature``) against
+the true label, ``L_k = -log softmax(g/T)_y``: raising the true class's goodness is FF's
+positive phase, lowering the other classes' (weighted by their softmax share) its negative
+phase, both from one forward pass of the real image.
+
+**Locality.** Block 1 is the patch embedding and the first transformer block. Block ``k+1``'s
+input is block ``k``'s output tokens, each token normalised to unit mean square
+(``u_{k+1} = z / sqrt(mean_j z_j² + ε)``: the next block reads the pattern, not the size that
+block ``k``'s goodness pushed up) and *detached*. Blocks train greedily: block 1 for ``epochs``
+epochs, then its output over the training rows is computed once (no gradient) and kept as block
+2's input, and so on. A block's loss depends on its own parameters only; since its input is
+detached and its layer norms have no parameters, its first linear map (q, k, v) computes a
+weight gradient only. Per row and epoch a block ``k ≥ 2`` costs ``F_b`` forward and
+``B_b = F_b − qkv + (F_b − qkv − proj − mlp + attention)`` backward (see
+:meth:`AttnShape.block_backward_flops`); block 1 adds the embedding's forward and weight
+gradient and the q, k, v input gradient that reaches the embedding.
+
+**Predictors.** ``goodness`` (the model's :meth:`AttnFFNet.predict`): one pass through the
+blocks; the class whose summed log-softmax of ``g / T`` over blocks ``goodness_from..K`` is
+highest. ``head``: a linear softmax classifier on the last block's normalised output tokens,
+flattened (``L·D`` features; the token mean loses where things are and scored far lower),
+trained by cross entropy for ``head_epochs`` after the blocks (backprop inside that single
+linear map; phase ``head``), scored beside it (``accuracy.predictors.head``).
+
+**Training.** Adam per block (fresh state), mini-batches of ``batch_size`` rows in a seeded order
+per epoch, learning rate constant or ``cooldown`` (the schedule of :mod:`ff_algos.ff_strong`).
+Observer phases ``layer1``..``layerK`` then ``head``; after every epoch the network trained so
+far (blocks ``1..k``) is offered to model observers (learning curves).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
+from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
+from ff_algos.method import Classifier, Fitted
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
+from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.training import LossLog, seeded_linear
+
+EPS = 1e-12  # added to each token's mean square before the square root
+COMPILES = ("none",)  # eager only
+
+
+@dataclass(frozen=True)
+class AttnFFRecipe:
+    """Class-group goodness FF on transformer blocks (see the module docstring)."""
+
+    name: str = "seed"
+    patch: int = 4  # patch side in pixels (7x7 = 49 tokens on 28x28, 8x8 = 64 on 32x32)
+    maps: int = 8  # features per class: width D = maps x classes
+    heads: int = 4
+    mlp_ratio: int = 2  # MLP hidden = mlp_ratio x D
+    blocks: int = 3
+    epochs: int = 6  # per block
+    batch_size: int | None = 100  # None: the whole training split as one batch
+    lr: float = 3e-3  # Adam, every block (1e-3 learnt slower: quick MNIST .60 vs .77)
+    schedule: Schedule = "cooldown"
+    temperature: float = 0.1  # logits = group goodness / temperature
+    goodness_from: int = 1  # first block (1-based) whose goodness predict() sums
+    head_epochs: int = 2  # linear head on the last block's pooled output (0: no head)
+    head_lr: float = 3e-3
+    head_batch_size: int | None = 100
+    train_size: int | None = None
+    seed: int = 0
+    nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 1000  # rows per prediction or hand-on chunk
+    precision: Precision = "fp32"  # fp32 | tf32 | bf16 autocast, fp32 master weights
+    compile: str = "none"  # none only (eager)
+
+    method: typing.ClassVar[str] = "ff_attn"
+
+    def shape(self, info: DatasetInfo) -> AttnShape:
+        """The transformer's shapes on ``info`` (a one-line error if they do not fit)."""
+        return attn_shape(self.patch, self.maps, self.heads, self.mlp_ratio, self.blocks, info)
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
+        """Model FLOPs of the plain algorithm (module docstring): per block, epoch and row a
+        forward and a local backward; the head's forward and weight gradient per head epoch and
+        row. Prediction by goodness is one forward pass through the blocks."""
+        s = self.shape(info)
+        head = 2 * s.tokens * s.dim * info.num_classes
+        first = s.embed_flops + s.block_flops
+        forward = n_train * (self.epochs * (first + (s.blocks - 1) * s.block_flops))
+        backward = n_train * self.epochs * (s.embed_flops + s.block_backward_flops(True))
+        backward += n_train * self.epochs * (s.blocks - 1) * s.block_backward_flops(False)
+        forward += n_train * self.head_epochs * head
+        backward += n_train * self.head_epochs * head
+        predict = s.embed_flops + s.blocks * s.block_flops
+        return FlopCount(forward=forward, backward=backward, predict=predict, predict_samples=1)
+
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        """Training FLOPs executed per phase: the plain algorithm's, plus one forward pass of
+        each block over the training rows to hand its output on (the last block's only when
+        there is a head)."""
+        s = self.shape(info)
+        out: dict[str, int] = {}
+        for k in range(1, s.blocks + 1):
+            fwd = s.block_flops + (s.embed_flops if k == 1 else 0)
+            bwd = s.block_backward_flops(k == 1) + (s.embed_flops if k == 1 else 0)
+            hand_on = k < s.blocks or self.head_epochs > 0
+            out[f"layer{k}"] = n_train * (self.epochs * (fwd + bwd) + int(hand_on) * fwd)
+        if self.head_epochs > 0:
+            out["head"] = self.head_epochs * n_train * 4 * s.tokens * s.dim * info.num_classes
+        return out
+
+
+# SEED: the published-run recipe (3 blocks of width 80 on 10 classes, 6 epochs per block);
+# bp_attn's SEED has the same blocks and epochs.
+SEED = AttnFFRecipe(name="seed")
+QUICK = AttnFFRecipe(
+    name="quick", maps=6, heads=4, blocks=2, epochs=2, head_epochs=1, train_size=10000
+)
+TINY = AttnFFRecipe(
+    name="tiny",
+    patch=7,
+    maps=2,
+    heads=2,
+    mlp_ratio=1,
+    blocks=2,
+    epochs=1,
+    batch_size=32,
+    head_epochs=1,
+    head_batch_size=32,
+    train_size=1024,
+)
+RECIPES: dict[str, AttnFFRecipe] = {r.name: r for r in (SEED, QUICK, TINY)}
+
+
+def validate_attn_ff(recipe: AttnFFRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    shape = recipe.shape(info)
+    if recipe.head_epochs > 0:
+        check_schedule("head_", recipe.head_epochs, recipe.head_lr, recipe.head_batch_size)
+    if not recipe.temperature > 0:
+        raise RecipeError(f"temperature={recipe.temperature!r} must be positive, e.g. 0.1")
+    if not 1 <= recipe.goodness_from <= shape.blocks:
+        raise RecipeError(
+            f"goodness_from={recipe.goodness_from} must name a block 1..{shape.blocks}; "
+            f"e.g. --set goodness_from={shape.blocks}"
+        )
+    if recipe.nan_check_every < 0:
+        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.predict_batch_size < 1:
+        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
+    if recipe.schedule not in SCHEDULES:
+        raise RecipeError(
+            f"schedule={recipe.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}"
+        )
+    if recipe.precision not in PRECISIONS:
+        raise RecipeError(
+            f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
+        )
+    if recipe.compile not in COMPILES:
+        raise RecipeError(
+            f"compile={recipe.compile!r} is not supported by ff_attn (eager only); use compile=none"
+        )
+
+
+def normalise(z: Tensor) -> Tensor:
+    """Each token of ``z`` (N, L, D) divided by ``sqrt(mean(z²) + EPS)`` over its features."""
+    return F.rms_norm(z, (z.shape[-1],), eps=EPS)
+
+
+def group_goodness(z: Tensor, num_classes: int) -> Tensor:
+    """Goodness per class (m, C): the mean square of each class's feature group of the tokens
+    ``z`` (m, L, C·maps), over tokens and the group's features."""
+    m, length, d = z.shape
+    return z.square().view(m, length, num_classes, d // num_classes).mean((1, 3))
+
+
+def stage(embed: PatchEmbed, block: Block, first: bool, u: Tensor) -> Tensor:
+    """Block ``k``'s output tokens (m, L, D) from its input: rows (m, c·h·w) for block 1 (which
+    embeds them first), normalised tokens (m, L, D) after."""
+    out: Tensor = block(embed(u) if first else u)
+    return out
+
+
+class AttnFFNet(nn.Module):
+    """The trained embedding, blocks and linear head; :meth:`predict` by goodness."""
+
+    def __init__(
+        self,
+        embed: PatchEmbed,
+        blocks: list[Block],
+        head: nn.Linear | None,
+        recipe: AttnFFRecipe,
+        info: DatasetInfo,
+    ) -> None:
+        super().__init__()
+        self.embed = embed
+        self.blocks = nn.ModuleList(blocks)
+        self.head = head
+        self.temperature = recipe.temperature
+        self.goodness_from = min(recipe.goodness_from, len(blocks))
+        self.info = info
+        self.predict_batch_size = recipe.predict_batch_size
+
+    @torch.no_grad()
+    def scores(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """For rows ``x`` (N, D_in): the summed log-softmax of ``g/T`` over blocks
+        ``goodness_from..K`` (N, C), and the last block's normalised output tokens, flattened
+        (N, L·D)."""
+        c = self.info.num_classes
+        size = self.predict_batch_size
+        parts: list[Tensor] = []
+        feats: list[Tensor] = []
+        for s in range(0, x.shape[0], size):
+            u = self.embed(x[s : s + size])
+            score = torch.zeros(u.shape[0], c, device=x.device)
+            for k, block in enumerate(self.blocks, start=1):
+                z = block(u)
+                if k >= self.goodness_from:
+                    score += F.log_softmax(group_goodness(z, c).float() / self.temperature, 1)
+                u = normalise(z)
+            parts.append(score)
+            feats.append(u.flatten(1))
+        if not parts:
+            return x.new_empty(0, c), x.new_empty(0, 0)
+        return torch.cat(parts), torch.cat(feats)
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by goodness."""
+        return self.scores(x)[0].argmax(1)
+
+    @torch.no_grad()
+    def predict_head(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by the linear head."""
+        assert self.head is not None, "this network has no head (head_epochs=0)"
+        logits: Tensor = self.head(self.scores(x)[1])
+        return logits.argmax(1)
+
+
+@dataclass(frozen=True)
+class HeadClassifier:
+    """:meth:`AttnFFNet.predict_head` behind a ``predict`` method."""
+
+    net: AttnFFNet
+
+    def predict(self, x: Tensor) -> Tensor:
+        """Predicted labels (N,) int64 by the linear head."""
+        return self.net.predict_head(x)
+
+
+def block_loss(z: Tensor, y: Tensor, num_classes: int, temperature: float) -> Tensor:
+    """A block's class-group competitive loss on its output tokens ``z`` (m, L, D) with labels
+    ``y`` (m,): cross-entropy of the group goodness over ``temperature``."""
+    return F.cross_entropy(group_goodness(z, num_classes).float() / temperature, y)
+
+
+StepFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One greedy phase: its name, parameters, loss, schedule, and what it hands on."""
+
+    name: str
+    params: list[nn.Parameter]
+    loss_of: StepFn
+    epochs: int
+    lr: float
+    batch_size: int | None
+    hand_on: Callable[[], Tensor] | None
+    model: Callable[[], Classifier]
+
+
+def train_phase(
+    phase: Phase,
+    u: Tensor,
+    y: Tensor,
+    recipe: AttnFFRecipe,
+    obs: TrainObserver,
+    gen: torch.Generator,
+) -> tuple[list[float], Tensor | None]:
+    """Train ``phase.params`` by Adam on ``phase.loss_of(u_b, y_b)``; ``hand_on`` runs inside
+    the last epoch (timed with it). The per-epoch mean losses and what ``hand_on`` returned."""
+    n = u.shape[0]
+    batch = min(n if phase.batch_size is None else phase.batch_size, n)
+    opt = torch.optim.Adam(phase.params, lr=phase.lr, fused=u.device.type == "cuda" or None)
+    log = LossLog(phase.name, phase.epochs, phase.lr, u.device)
+    out: Tensor | None = None
+    obs.phase_start(phase.name, phase.epochs)
+    for e in range(phase.epochs):
+        for group in opt.param_groups:
+            group["lr"] = phase.lr * lr_factor(recipe.schedule, e, phase.epochs)
+        perm = torch.randperm(n, generator=gen, device=u.device)
+        total = torch.zeros((), device=u.device)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            loss = phase.loss_of(u[idx], y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += loss.detach() * idx.shape[0]
+        log.record(e, total / n)
+        if e == phase.epochs - 1 and phase.hand_on is not None:
+            out = phase.hand_on()
+        obs.epoch_end(e)
+        offer_model(obs, e, phase.model)
+        every = recipe.nan_check_every
+        if every > 0 and (e + 1) % every == 0:
+            log.check(e + 1)
+    log.check(phase.epochs)
+    obs.phase_end()
+    return log.host(), out
+
+
+def train_attn_ff(
+    recipe: AttnFFRecipe,
+    x: Tensor,
+    y: Tensor,
+    info: DatasetInfo,
+    observer: TrainObserver | None = None,
+) -> Fitted[AttnFFNet]:
+    """Train on rows ``x`` (N, c·h·w) and labels ``y`` (N,) on their device. Random streams:
+    weights from ``seed`` (CPU generator: embedding, blocks, then head), row orders from
+    ``seed + 1``."""
+    validate_attn_ff(recipe, info)
+    obs: TrainObserver = observer if observer is not None else NullObserver()
+    device = x.device
+    if x.shape[0] < 1:
+        raise RecipeError("cannot train on an empty split")
+    shape = recipe.shape(info)
+    gen = torch.Generator().manual_seed(recipe.seed)
+    embed, blocks = seeded_modules(shape, gen, device)
+    head: nn.Linear | None = None
+    if recipe.head_epochs > 0:
+        head = seeded_linear(shape.tokens * shape.dim, info.num_classes, gen, device)
+        with torch.no_grad():
+            head.weight.zero_()
+            head.bias.zero_()
+    net = AttnFFNet(embed, blocks, head, recipe, info)
+    low = product_dtype(recipe.precision)
+    c = info.num_classes
+    chunk = recipe.predict_batch_size
+    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    losses: dict[str, list[float]] = {}
+    u = x  # block 1's input: the rows
+    with precision_scope(recipe.precision, device):
+        for k, block in enumerate(blocks, start=1):
+            first = k == 1
+
+            def loss_of(
+                ub: Tensor, yb: Tensor, block: Block = block, first: bool = first
+            ) -> Tensor:
+                with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                    return block_loss(stage(embed, block, first, ub), yb, c, recipe.temperature)
+
+            def hand_on(u: Tensor = u, block: Block = block, first: bool = first) -> Tensor:
+                with (
+                    torch.no_grad(),
+                    torch.autocast(device.type, dtype=low, enabled=low is not None),
+                ):
+                    parts = [
+                        normalise(stage(embed, block, first, u[s : s + chunk])).float()
+                        for s in range(0, u.shape[0], chunk)
+                    ]
+                return torch.cat(parts)
+
+            params = [*embed.parameters(), *block.parameters()] if first else [*block.parameters()]
+            last = k == shape.blocks and head is None
+            so_far = AttnFFNet(embed, blocks[:k], None, recipe, info)
+            losses[f"layer{k}"], out = train_phase(
+                Phase(
+                    f"layer{k}",
+                    params,
+                    loss_of,
+                    recipe.epochs,
+                    recipe.lr,
+                    recipe.batch_size,
+                    None if last else hand_on,
+                    lambda so_far=so_far: so_far,  # type: ignore[misc]
+                ),
+                u,
+                y,
+                recipe,
+                obs,
+                shuffle,
+            )
+            if out is not None:
+                u = out
+        if head is not None:
+            feats = u.flatten(1)  # (N, L·D): the last block's normalised output tokens
+
+            def head_loss(fb: Tensor, yb: Tensor) -> Tensor:
+                assert head is not None
+                return F.cross_entropy(head(fb), yb)
+
+            losses["head"], _ = train_phase(
+                Phase(
+                    "head",
+                    list(head.parameters()),
+                    head_loss,
+                    recipe.head_epochs,
+                    recipe.head_lr,
+                    recipe.head_batch_size,
+                    None,
+                    lambda: net,
+                ),
+                feats,
+                y,
+                recipe,
+                obs,
+                shuffle,
+            )
+    options: dict[str, object] = {
+        "compile": recipe.compile,
+        "compiled": False,
+        "cuda_graphs": False,
+        "compile_seconds": 0.0,
+        "precision": recipe.precision,
+        "product_dtype": str(low or torch.float32).removeprefix("torch."),
+        "predict_dtype": "float32",
+        "input_pipeline": "tensor",
+        "schedule": recipe.schedule,
+        "tokens": shape.tokens,
+        "width": shape.dim,
+        "heads": shape.heads,
+        "blocks": shape.blocks,
+        "attention": "explicit-matmul",
+        "predictors": ["goodness", "head"] if head is not None else ["goodness"],
+        "goodness_layers": list(range(recipe.goodness_from, shape.blocks + 1)),
+        "greedy": True,
+        "negative_data": False,
+    }
+    return Fitted(model=net, losses=losses, options=options)
+
+
+class _AttnFF:
+    """The :class:`~ff_algos.method.Method` contract for FF on transformer blocks."""
+
+    name = "ff_attn"
+    description = (
+        "FF on vision-transformer blocks: class-group competitive goodness per block, greedy "
+        "and local, no negative data; goodness predictor, plus a linear head scored beside it"
+    )
+
+    def __init__(self) -> None:
+        self.recipes: dict[str, AttnFFRecipe] = dict(RECIPES)
+
+    def validate(self, recipe: AttnFFRecipe, info: DatasetInfo) -> None:
+        validate_attn_ff(recipe, info)
+
+    def fit(
+        self, recipe: AttnFFRecipe, data: LoadedDataset, observer: TrainObserver
+    ) -> Fitted[AttnFFNet]:
+        t = train_attn_ff(recipe, data.train.x, data.train.y, data.info, observer)
+        if t.model.head is None:
+            return t
+        return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
+
+    def flops(self, recipe: AttnFFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info)
+
+    def executed_flops(
+        self, recipe: AttnFFRecipe, n_train: int, info: DatasetInfo
+    ) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info)
+
+    def warm_up_recipe(self, recipe: AttnFFRecipe, rows: int) -> AttnFFRecipe:
+        return dataclasses.replace(
+            recipe, epochs=1, head_epochs=min(recipe.head_epochs, 1), train_size=rows
+        )
+
+
+METHOD = _AttnFF()
