@@ -29,6 +29,8 @@ BUILTIN: dict[str, str] = {
     "ff_strong": "ff_algos.ff_strong",
     "ff_conv": "ff_algos.ff_conv",
     "bp_conv": "ff_algos.bp_conv",
+    "ff_attn": "ff_algos.ff_attn",
+    "bp_attn": "ff_algos.bp_attn",
 }
 _REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
 _added: dict[str, Method] = {}

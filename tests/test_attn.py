@@ -135,9 +135,10 @@ def test_the_pair_shares_its_architecture() -> None:
     for name in ("tiny", "quick", "seed"):
         f, b = ff_attn.RECIPES[name], bp_attn.RECIPES[name]
         assert f.shape(MNIST) == b.shape(MNIST)
-        assert (f.epochs, f.batch_size, f.schedule, f.train_size) == (
+        assert (f.epochs, f.batch_size, f.lr, f.schedule, f.train_size) == (
             b.epochs,
             b.batch_size,
+            b.lr,
             b.schedule,
             b.train_size,
         )
