@@ -28,10 +28,13 @@ block ``k``'s goodness pushed up) and *detached*. Blocks train greedily: block 1
 epochs, then its output over the training rows is computed once (no gradient) and kept as block
 2's input, and so on. A block's loss depends on its own parameters only; since its input is
 detached and its layer norms have no parameters, its first linear map (q, k, v) computes a
-weight gradient only. Per row and epoch a block ``k ≥ 2`` costs ``F_b`` forward and
-``B_b = F_b − qkv + (F_b − qkv − proj − mlp + attention)`` backward (see
-:meth:`AttnShape.block_backward_flops`); block 1 adds the embedding's forward and weight
-gradient and the q, k, v input gradient that reaches the embedding.
+weight gradient only. Per row and epoch a block ``k ≥ 2`` costs its forward ``F_b`` and a
+backward of every weight gradient (``F_b`` less the attention products, which have no weights)
+and every input gradient inside the block (``F_b`` less the q, k, v map, plus the attention
+products once more: each has two inputs needing a gradient); see
+:meth:`AttnShape.block_backward_flops`. Block 1 adds the embedding's forward and weight gradient
+and the q, k, v input gradient that reaches the embedding. The executed FLOPs add one forward of
+each block over the training rows, to hand its output on.
 
 **Predictors.** ``goodness`` (the model's :meth:`AttnFFNet.predict`): one pass through the
 blocks; the class whose summed log-softmax of ``g / T`` over blocks ``goodness_from..K`` is
