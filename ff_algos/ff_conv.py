@@ -35,6 +35,12 @@ linear map only; phase ``head``), scored beside it (``accuracy.predictors.head``
 order per epoch, learning rate constant or ``cooldown`` (constant for the first half of the
 block's epochs, then linear down to ``2/epochs`` of it; the schedule of :mod:`ff_algos.ff_strong`).
 Observer phases ``layer1``..``layerK`` then ``head``; per-epoch mean losses stay on the device.
+
+**Measured** (test accuracy, goodness / head; 2-core CPU shared with other jobs,
+``reports/cpu-2core-conv/``): ``SEED``'s blocks with 2 epochs per block and 1 head epoch
+(``--set epochs=2 --set head_epochs=1``), seed 0: MNIST 0.9715 / 0.9812 (bp_conv 0.9866),
+FashionMNIST 0.8488 / 0.8756 (bp_conv 0.9054), about 10-14 minutes of training each. ``QUICK``,
+seeds 0, 1: MNIST 0.732, 0.787 / 0.949, 0.952; FashionMNIST 0.687, 0.675 / 0.808, 0.822.
 """
 
 from __future__ import annotations
@@ -121,9 +127,9 @@ class ConvFFRecipe:
         return out
 
 
-# SEED: the published runs on a shared 2-core CPU: 3 blocks of 40, 80, 160 channels (MNIST), 4
-# epochs per block on the full training split, then 2 head epochs; bp_conv's SEED has the same
-# blocks and epochs.
+# SEED: 3 blocks of 40, 80, 160 channels (10 classes), 4 epochs per block on the full training
+# split, then 2 head epochs; bp_conv's SEED has the same blocks and epochs. The published runs
+# (shared 2-core CPU) had time for 2 epochs per block only (module docstring).
 SEED = ConvFFRecipe(name="seed")
 QUICK = ConvFFRecipe(
     name="quick",
