@@ -27,11 +27,12 @@ if TYPE_CHECKING:
 
 NOT_REACHED = "not reached"
 
-# Validation-accuracy targets per dataset, reviewed: a level FF's study recipe reaches, one that
-# the tuned methods reach, and one near backprop's (study Table 1 and this suite's runs).
+# Validation-accuracy targets per dataset, reviewed: the lowest is reached by every method's
+# `matched` (about 1 TFLOP) budget on this suite's CPU runs (reports/cpu-2core-fair-matched), the
+# next by FF's study recipe (study Table 1), the higher ones by the tuned methods and backprop.
 TARGETS: Mapping[str, tuple[float, ...]] = {
-    "mnist": (0.90, 0.95, 0.97),
-    "fashion_mnist": (0.80, 0.85, 0.88),
+    "mnist": (0.85, 0.90, 0.95, 0.97),
+    "fashion_mnist": (0.70, 0.80, 0.85, 0.88),
     "cifar10": (0.40, 0.45, 0.50),
     "cifar100": (0.10, 0.15, 0.20),
     "svhn": (0.60, 0.70, 0.80),
@@ -213,11 +214,14 @@ def _panel(
     groups: Sequence[CaseGroup],
     get: Callable[[MeanPoint], float],
 ) -> None:
+    from matplotlib.ticker import NullFormatter
+
     for g, curve in curves:
         xs = [max(get(p), 1e-12) for p in curve]
         ys = [p.val_accuracy for p in curve]
         ax.plot(xs, ys, marker="o", markersize=3, label=row_label(g, groups))
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # decades only: minor labels overlap
     low = min(p.val_accuracy for _, c in curves for p in c)
     ax.set_ylim(max(0.0, math.floor(low * 20) / 20), 1.0)
     ax.grid(True, which="both", alpha=0.3)
