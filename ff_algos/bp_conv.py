@@ -27,7 +27,7 @@ from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
@@ -184,6 +184,7 @@ def train_conv_bp(
                 total += loss.detach() * idx.shape[0]
             log.record(e, total / n)
             obs.epoch_end(e)
+            offer_model(obs, e, lambda: model)
             every = recipe.nan_check_every
             if every > 0 and (e + 1) % every == 0:
                 log.check(e + 1)

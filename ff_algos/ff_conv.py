@@ -58,8 +58,8 @@ from torch import Tensor, nn
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
-from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.method import Classifier, Fitted
+from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_schedule
 from ff_algos.training import LossLog, seeded_linear
@@ -307,10 +307,11 @@ def _train_phase(
     obs: TrainObserver,
     gen: torch.Generator,
     hand_on: Callable[[], Tensor] | None,
+    model: Callable[[], Classifier],
 ) -> tuple[list[float], Tensor | None]:
     """Train ``params`` by Adam on ``loss_of(u_b, y_b)`` for ``epochs`` epochs (phase ``name``);
-    ``hand_on`` runs inside the last epoch (timed with it). The per-epoch mean losses and what
-    ``hand_on`` returned."""
+    ``hand_on`` runs inside the last epoch (timed with it); ``model()`` is the network trained so
+    far, for observers that score it. The per-epoch mean losses and what ``hand_on`` returned."""
     n = u.shape[0]
     batch = min(n if batch_size is None else batch_size, n)
     opt = torch.optim.Adam(params, lr=lr, fused=u.device.type == "cuda" or None)
@@ -333,6 +334,7 @@ def _train_phase(
         if e == epochs - 1 and hand_on is not None:
             out = hand_on()
         obs.epoch_end(e)
+        offer_model(obs, e, model)
         every = recipe.nan_check_every
         if every > 0 and (e + 1) % every == 0:
             log.check(e + 1)
@@ -379,6 +381,10 @@ def train_conv_ff(
 
             last = k == len(shapes) and head is None
             hand_on = functools.partial(handed_on, conv, shape.pool, u, recipe.predict_batch_size)
+            so_far = dataclasses.replace(
+                recipe, pools=recipe.pools[:k], goodness_from=min(recipe.goodness_from, k)
+            )  # blocks 1..k predict by their goodness
+            model = functools.partial(ConvFFNet, convs[:k], None, so_far, info)
             losses[f"layer{k}"], out = _train_phase(
                 f"layer{k}",
                 list(conv.parameters()),
@@ -392,6 +398,7 @@ def train_conv_ff(
                 obs,
                 shuffle,
                 None if last else hand_on,
+                model,
             )
             if out is not None:
                 u = out
@@ -415,6 +422,7 @@ def train_conv_ff(
                 obs,
                 shuffle,
                 None,
+                lambda: net,
             )
     options: dict[str, object] = {
         "compile": recipe.compile,
