@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ff_algos.report.cases import CaseGroup, group_cases, merge_cases
 from ff_algos.report.curves import curve_figures, curve_tables
-from ff_algos.report.figures import FIGURES, PLOTS_HINT, draw_figures
+from ff_algos.report.figures import ERROR_BARS, FIGURES, PLOTS_HINT, draw_figures
 from ff_algos.report.heatmap import GridCase, grid_figures
 from ff_algos.report.output import (
     RUNS_FOLDER,
@@ -94,7 +94,9 @@ def make_report(
     titles = {**_FIGURE_TITLES, **{name: title for name, (title, _) in extra.items()}}
     old_figures = previous_figures(folder)
     summary = build_summary(runs, groups, notes, list(pngs))
-    markdown = render_markdown(runs, tables, list(pngs), caption(runs, groups), message, titles)
+    seeded = any(len(g.cases) > 1 for g in groups)
+    shown = f"{caption(runs, groups)} {ERROR_BARS}" if seeded else caption(runs, groups)
+    markdown = render_markdown(runs, tables, list(pngs), shown, message, titles)
 
     written: list[Path] = []
     for relative, data in copies.items():

@@ -63,7 +63,8 @@ def register(subparsers: Any) -> None:
         type=float,
         default=0.01,
         metavar="FRACTION",
-        help="flag an accuracy drop larger than this (absolute fraction; default 0.01)",
+        help="flag an accuracy drop larger than this (absolute fraction; default 0.01); where "
+        "both runs have 2+ seeds, only if Welch's t-test at 95%% also finds it",
     )
     compare.add_argument(
         "--slowdown",
