@@ -86,14 +86,16 @@ def spread_notes(groups: Sequence[CaseGroup]) -> list[str]:
 
 
 def ratio_pairs(groups: Sequence[CaseGroup]) -> list[tuple[CaseGroup, CaseGroup]]:
-    """(FF, backprop) groups of the same dataset and recipe name. Only this pair: the study
-    compares these two, and the ratios are reported as FF over backprop."""
+    """(FF, backprop) groups of the same dataset and recipe name: ``ff`` with ``bp`` (the study's
+    pair) and each ``ff_X`` with its same-architecture baseline ``bp_X`` (``ff_conv`` with
+    ``bp_conv``); the ratios are reported as FF over backprop."""
     pairs = []
     for ff in groups:
-        if ff.method != "ff":
+        if not ff.method.startswith("ff"):
             continue
+        partner = "bp" + ff.method.removeprefix("ff")
         for bp in groups:
-            if bp.method == "bp" and bp.dataset == ff.dataset and bp.recipe_name == ff.recipe_name:
+            if (bp.method, bp.dataset, bp.recipe_name) == (partner, ff.dataset, ff.recipe_name):
                 pairs.append((ff, bp))
     return pairs
 

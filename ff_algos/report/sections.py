@@ -213,17 +213,17 @@ def ratio_table(groups: Sequence[CaseGroup]) -> Table | None:
     rows = []
     notes = ["same dataset and recipe name; each ratio = FF seconds / backprop seconds"]
     for ff, bp in pairs:
-        cells = [dataset_label(ff.dataset), ff.recipe_name]
+        cells = [dataset_label(ff.dataset), f"{ff.method} / {bp.method}", ff.recipe_name]
         cells.extend(units.ratio(r) for r in pair_ratios(ff, bp).values())
         rows.append(tuple(cells))
     if any(len(g.cases) > 1 for pair in pairs for g in pair):
         notes.append("over several seeds: the ratio of the means (no interval)")
     return Table(
         title="FF / backprop time ratios (above 1: FF is slower)",
-        columns=("dataset", "recipe", *(metric(k).label for k in RATIO_KEYS)),
+        columns=("dataset", "pair", "recipe", *(metric(k).label for k in RATIO_KEYS)),
         rows=tuple(rows),
         notes=tuple(notes),
-        left=2,
+        left=3,
     )
 
 

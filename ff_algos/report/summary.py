@@ -36,7 +36,12 @@ def build_summary(
         "spread_interval": INTERVAL,
         "groups": [_group(g) for g in groups],
         "ratios_ff_over_bp": [
-            {"dataset": ff.dataset, "recipe": ff.recipe_name, **pair_ratios(ff, bp)}
+            {
+                "dataset": ff.dataset,
+                "pair": [ff.method, bp.method],
+                "recipe": ff.recipe_name,
+                **pair_ratios(ff, bp),
+            }
             for ff, bp in ratio_pairs(groups)
         ],
         "figures": list(figures),
