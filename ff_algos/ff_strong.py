@@ -85,12 +85,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.compiled import COMPILE_MODES, Compile, EpochRunner
+from ff_algos.compiled import Compile, EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
 EPS = 1e-12  # added to the mean square before the square root
@@ -248,23 +248,9 @@ def validate_strong(recipe: StrongFFRecipe, input_size: int, num_classes: int) -
                 f"{field}={value} must name a layer 1..{layers} of hidden={recipe.hidden!r}; "
                 f"e.g. --set {field}={min(2, layers)}"
             )
-    if recipe.nan_check_every < 0:
-        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
     if recipe.shift < 0:
         raise RecipeError(f"shift={recipe.shift} must be >= 0 pixels; use --set shift=0 for none")
-    if recipe.predict_batch_size < 1:
-        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
-    choices: dict[str, tuple[str, ...]] = {
-        "negatives": NEGATIVES,
-        "schedule": SCHEDULES,
-        "precision": PRECISIONS,
-        "compile": COMPILE_MODES,
-    }
-    for field, allowed in choices.items():
-        if getattr(recipe, field) not in allowed:
-            raise RecipeError(
-                f"{field}={getattr(recipe, field)!r} is unknown; choose one of {', '.join(allowed)}"
-            )
+    check_run_fields(recipe, "ff_strong", choices={"negatives": NEGATIVES, "schedule": SCHEDULES})
 
 
 class _ReluPassThrough(torch.autograd.Function):

@@ -21,12 +21,13 @@ import dataclasses
 import itertools
 import types
 import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
 
-from ff_algos.compiled import Compile
+from ff_algos.compiled import COMPILE_MODES, Compile
 from ff_algos.errors import FFBenchError
-from ff_algos.precision import Precision
+from ff_algos.precision import PRECISIONS, Precision
 
 Goodness = Literal["mean", "sum"]
 Negatives = Literal["permute", "wrong_label"]
@@ -160,6 +161,35 @@ def check_schedule(prefix: str, epochs: int, lr: float, batch_size: int | None) 
         raise RecipeError(
             f"{prefix}batch_size={batch_size} must be a positive integer or none (full batch)"
         )
+
+
+def check_run_fields(
+    recipe: Any,
+    method: str,
+    compiles: Sequence[str] = COMPILE_MODES,
+    choices: Mapping[str, Sequence[str]] | None = None,
+) -> None:
+    """Raise :class:`RecipeError` for the run-control fields most recipes share: non-finite-loss
+    checks (``nan_check_every >= 0``), ``predict_batch_size >= 1``, a known ``precision``, a
+    ``compile`` mode ``method`` supports (``compiles``), and each field of ``choices`` among its
+    allowed values."""
+    if recipe.nan_check_every < 0:
+        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
+    if recipe.predict_batch_size < 1:
+        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
+    if recipe.precision not in PRECISIONS:
+        raise RecipeError(
+            f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
+        )
+    if recipe.compile not in compiles:
+        raise RecipeError(
+            f"compile={recipe.compile!r} is not supported by {method}; "
+            f"choose one of {', '.join(compiles)}"
+        )
+    for field, allowed in (choices or {}).items():
+        value = getattr(recipe, field)
+        if value not in allowed:
+            raise RecipeError(f"{field}={value!r} is unknown; choose one of {', '.join(allowed)}")
 
 
 def get_recipe(name: str, method: str) -> Any:
