@@ -30,9 +30,11 @@ from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import LossLog, seeded_linear
+
+COMPILES = ("none",)  # eager only
 
 
 @dataclass(frozen=True)
@@ -98,22 +100,7 @@ def validate_attn_bp(recipe: AttnBPRecipe, info: DatasetInfo) -> None:
     """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
     check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
     recipe.shape(info)
-    if recipe.nan_check_every < 0:
-        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
-    if recipe.predict_batch_size < 1:
-        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
-    if recipe.schedule not in SCHEDULES:
-        raise RecipeError(
-            f"schedule={recipe.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}"
-        )
-    if recipe.precision not in PRECISIONS:
-        raise RecipeError(
-            f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
-        )
-    if recipe.compile != "none":
-        raise RecipeError(
-            f"compile={recipe.compile!r} is not supported by bp_attn (eager only); use compile=none"
-        )
+    check_run_fields(recipe, "bp_attn (eager only)", COMPILES, {"schedule": SCHEDULES})
 
 
 class AttnNet(nn.Module):

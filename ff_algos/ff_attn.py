@@ -65,8 +65,8 @@ from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Classifier, Fitted
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import PRECISIONS, Precision, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_schedule
+from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import LossLog, seeded_linear
 
 EPS = 1e-12  # added to each token's mean square before the square root
@@ -171,22 +171,7 @@ def validate_attn_ff(recipe: AttnFFRecipe, info: DatasetInfo) -> None:
             f"goodness_from={recipe.goodness_from} must name a block 1..{shape.blocks}; "
             f"e.g. --set goodness_from={shape.blocks}"
         )
-    if recipe.nan_check_every < 0:
-        raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
-    if recipe.predict_batch_size < 1:
-        raise RecipeError(f"predict_batch_size={recipe.predict_batch_size} must be positive")
-    if recipe.schedule not in SCHEDULES:
-        raise RecipeError(
-            f"schedule={recipe.schedule!r} is unknown; choose one of {', '.join(SCHEDULES)}"
-        )
-    if recipe.precision not in PRECISIONS:
-        raise RecipeError(
-            f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
-        )
-    if recipe.compile not in COMPILES:
-        raise RecipeError(
-            f"compile={recipe.compile!r} is not supported by ff_attn (eager only); use compile=none"
-        )
+    check_run_fields(recipe, "ff_attn (eager only)", COMPILES, {"schedule": SCHEDULES})
 
 
 def normalise(z: Tensor) -> Tensor:
