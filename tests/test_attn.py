@@ -7,6 +7,8 @@ errors. The method contract (tiny recipe fits, executed FLOPs exact) is in
 from __future__ import annotations
 
 import dataclasses
+import importlib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from ff_algos import bp_attn, ff_attn
+from ff_algos import bp_attn, ff_attn, registry
 from ff_algos.attn_net import AttnShape, attn_shape, patches, seeded_modules
-from ff_algos.data import dataset_info
+from ff_algos.data import dataset_info, load_dataset
+from ff_algos.methods import accuracy, fit
 from ff_algos.recipes import RecipeError
 
 MNIST = dataset_info("mnist")
@@ -142,3 +145,20 @@ def test_the_pair_shares_its_architecture() -> None:
             b.schedule,
             b.train_size,
         )
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "svhn"])
+def test_tiny_canonical_files_train_with_three_channels(tmp_path: Path, dataset: str) -> None:
+    formats = importlib.import_module("test_data_formats")  # the tiny canonical-file writers
+    if dataset == "svhn":
+        formats.write_svhn(tmp_path / "train_32x32.mat")
+        formats.write_svhn(tmp_path / "test_32x32.mat", n=5)
+    else:
+        formats.write_cifar(tmp_path, dataset)
+    data = load_dataset(dataset, root=tmp_path)
+    for name in ("ff_attn", "bp_attn"):
+        recipe = dataclasses.replace(registry.recipe(name, "tiny"), train_size=None)
+        result = fit(recipe, data)
+        assert result.options["tokens"] == 64  # 8x8 patches of 4x4 pixels
+        for model in (result.model, *result.predictors.values()):
+            assert 0.0 <= accuracy(model, data.test) <= 1.0
