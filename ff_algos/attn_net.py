@@ -13,8 +13,9 @@ embedding (L, D). Then ``K`` pre-norm blocks on tokens ``u`` (N, L, D)::
 ``LN`` is layer norm over the ``D`` features *without* affine parameters (the linear map after
 it absorbs a scale and shift), so that a block whose input is detached computes no gradient
 for its first linear map's input. The width is ``D = maps·C`` for ``C`` classes: ``maps``
-features per class, so that :mod:`ff_algos.ff_attn`'s class-group goodness can split a token's
-features into ``C`` equal groups (feature ``j`` belongs to class ``j // maps``).
+features per class (fewer where the recipe's ``max_width`` caps ``D``), so that
+:mod:`ff_algos.ff_attn`'s class-group goodness can split a token's features into ``C`` equal
+groups (feature ``j`` belongs to class ``j // maps``).
 
 Attention is written as two explicit batched matrix products, not
 ``F.scaled_dot_product_attention``: on the CPU the fused kernel that op dispatches to is not
@@ -105,10 +106,18 @@ class AttnShape:
 
 
 def attn_shape(
-    patch: int, maps: int, heads: int, mlp_ratio: int, blocks: int, info: DatasetInfo
+    patch: int,
+    maps: int,
+    heads: int,
+    mlp_ratio: int,
+    blocks: int,
+    info: DatasetInfo,
+    max_width: int = 0,
 ) -> AttnShape:
-    """The transformer's shapes on ``info``'s images; raises :class:`RecipeError` (one line
-    naming the shapes) for a recipe that does not fit them."""
+    """The transformer's shapes on ``info``'s images: width ``D = m·C`` with ``m = maps``
+    features per class, or fewer where ``max_width > 0`` caps ``D`` (``m = max(1, min(maps,
+    max_width // C))``: many classes, CIFAR100's 100, would otherwise make the model 10x wider).
+    Raises :class:`RecipeError` (one line naming the shapes) for a recipe that does not fit."""
     c, h, w = info.image_shape
     if patch < 1 or h % patch or w % patch:
         raise RecipeError(
@@ -119,11 +128,12 @@ def attn_shape(
         raise RecipeError(f"blocks={blocks} builds no transformer block; use blocks=1 or more")
     if maps < 1 or mlp_ratio < 1:
         raise RecipeError(f"maps={maps} and mlp_ratio={mlp_ratio} must be at least 1")
-    dim = maps * info.num_classes
+    per_class = maps if max_width <= 0 else max(1, min(maps, max_width // info.num_classes))
+    dim = per_class * info.num_classes
     if heads < 1 or dim % heads:
         raise RecipeError(
-            f"heads={heads} does not divide the width {dim} (maps={maps} x {info.num_classes} "
-            f"classes of {info.name}); choose heads dividing {dim}"
+            f"heads={heads} does not divide the width {dim} ({per_class} features per class x "
+            f"{info.num_classes} classes of {info.name}); choose heads dividing {dim}"
         )
     return AttnShape(c, h, w, patch, dim, heads, mlp_ratio * dim, blocks)
 

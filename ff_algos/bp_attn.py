@@ -44,6 +44,7 @@ class AttnBPRecipe:
     name: str = "seed"
     patch: int = 4
     maps: int = 8  # features per class: width D = maps x classes (as ff_attn)
+    max_width: int = 240  # caps D (fewer features per class, at least 1); 0: no cap
     heads: int = 4
     mlp_ratio: int = 2
     blocks: int = 3
@@ -62,7 +63,9 @@ class AttnBPRecipe:
 
     def shape(self, info: DatasetInfo) -> AttnShape:
         """The transformer's shapes on ``info`` (a one-line error if they do not fit)."""
-        return attn_shape(self.patch, self.maps, self.heads, self.mlp_ratio, self.blocks, info)
+        return attn_shape(
+            self.patch, self.maps, self.heads, self.mlp_ratio, self.blocks, info, self.max_width
+        )
 
     def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
         """Model FLOPs (module docstring); prediction is one forward pass."""
@@ -81,11 +84,14 @@ class AttnBPRecipe:
 
 
 SEED = AttnBPRecipe(name="seed")
-QUICK = AttnBPRecipe(name="quick", maps=6, heads=4, blocks=2, epochs=2, train_size=10000)
+QUICK = AttnBPRecipe(
+    name="quick", maps=6, max_width=120, heads=4, blocks=2, epochs=2, train_size=10000
+)
 TINY = AttnBPRecipe(
     name="tiny",
     patch=4,  # divides 28 and 32: every dataset
     maps=2,
+    max_width=100,
     heads=2,
     mlp_ratio=1,
     blocks=2,

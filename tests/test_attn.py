@@ -42,6 +42,14 @@ def test_shapes_on_every_dataset() -> None:
         assert s.patch_size == s.channels * 16
 
 
+def test_max_width_caps_the_features_per_class() -> None:
+    cifar100 = dataset_info("cifar100")
+    assert ff_attn.QUICK.shape(MNIST).dim == 60  # 6 per class, under the cap of 120
+    assert ff_attn.QUICK.shape(cifar100).dim == 100  # 1 per class, not 6
+    assert ff_attn.SEED.shape(cifar100).dim == 200  # 2 per class under 240, not 8
+    assert attn_shape(4, 8, 4, 2, 3, cifar100, max_width=0).dim == 800
+
+
 def test_patches_cut_the_image_in_row_major_order() -> None:
     s = small_shape()
     x = torch.arange(2 * 784, dtype=torch.float32).view(2, 784)
@@ -138,6 +146,8 @@ def test_the_pair_shares_its_architecture() -> None:
     for name in ("tiny", "quick", "seed"):
         f, b = ff_attn.RECIPES[name], bp_attn.RECIPES[name]
         assert f.shape(MNIST) == b.shape(MNIST)
+        for info in (MNIST, dataset_info("cifar100")):
+            assert f.shape(info) == b.shape(info)
         assert (f.epochs, f.batch_size, f.lr, f.schedule, f.train_size) == (
             b.epochs,
             b.batch_size,
