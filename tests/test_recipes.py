@@ -40,7 +40,7 @@ def test_seed_recipes_are_the_studys() -> None:
 
 def test_the_baselines_share_their_recipe_names() -> None:
     ff, bp = registry.get("ff").recipes, registry.get("bp").recipes
-    assert set(ff) == set(bp) == {"seed", "quick", "tiny"}
+    assert set(ff) == set(bp) == {"seed", "quick", "tiny", "matched"}
     for name in ff:
         assert ff[name].name == bp[name].name == name
 

@@ -73,6 +73,8 @@ def _record(m: Measured) -> CaseRecord:
             "accuracy.floor": "no floor",
             "accuracy.passed": "no floor",
             "device.index": "cpu",
+            "curve": "--curve-points 0",
+            "memory.held": "not measured",
             **m.unavailable,
         },
     )
