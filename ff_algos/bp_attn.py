@@ -27,12 +27,11 @@ from torch import Tensor, nn
 
 from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import Precision, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.training import SCHEDULES, Schedule, fit_end_to_end, seeded_linear
 
 COMPILES = ("none",)  # eager only
 
@@ -158,34 +157,8 @@ def train_attn_bp(
     embed, blocks = seeded_modules(shape, gen, device)
     head = seeded_linear(shape.dim, info.num_classes, gen, device)
     model = AttnNet(embed, blocks, head, recipe.predict_batch_size)
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
+    losses = fit_end_to_end(model, recipe, x, y, obs)
     low = product_dtype(recipe.precision)
-    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
-    log = LossLog("train", recipe.epochs, recipe.lr, device)
-    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
-    with precision_scope(recipe.precision, device):
-        obs.phase_start("train", recipe.epochs)
-        for e in range(recipe.epochs):
-            for group in opt.param_groups:
-                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
-            perm = torch.randperm(n, generator=shuffle, device=device)
-            total = torch.zeros((), device=device)
-            for start in range(0, n, batch):
-                idx = perm[start : start + batch]
-                with torch.autocast(device.type, dtype=low, enabled=low is not None):
-                    loss = F.cross_entropy(model(x[idx]).float(), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                total += loss.detach() * idx.shape[0]
-            log.record(e, total / n)
-            obs.epoch_end(e)
-            offer_model(obs, e, lambda: model)
-            every = recipe.nan_check_every
-            if every > 0 and (e + 1) % every == 0:
-                log.check(e + 1)
-        log.check(recipe.epochs)
-        obs.phase_end()
     options: dict[str, object] = {
         "compile": recipe.compile,
         "compiled": False,
@@ -203,7 +176,7 @@ def train_attn_bp(
         "attention": "explicit-matmul",
         "fused_adam": device.type == "cuda",
     }
-    return Fitted(model=model, losses={"train": log.host()}, options=options)
+    return Fitted(model=model, losses={"train": losses}, options=options)
 
 
 class _AttnBP:

@@ -20,17 +20,15 @@ import typing
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.precision import Precision, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.training import SCHEDULES, Schedule, fit_end_to_end, seeded_linear
 
 
 @dataclass(frozen=True)
@@ -147,34 +145,8 @@ def train_conv_bp(
     convs = [seeded_conv(s, gen, device) for s in shapes]
     head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
     model = ConvNet(convs, head, recipe.pools, info, recipe.predict_batch_size)
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
+    losses = fit_end_to_end(model, recipe, x, y, obs)
     low = product_dtype(recipe.precision)
-    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
-    log = LossLog("train", recipe.epochs, recipe.lr, device)
-    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
-    with precision_scope(recipe.precision, device):
-        obs.phase_start("train", recipe.epochs)
-        for e in range(recipe.epochs):
-            for group in opt.param_groups:
-                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
-            perm = torch.randperm(n, generator=shuffle, device=device)
-            total = torch.zeros((), device=device)
-            for start in range(0, n, batch):
-                idx = perm[start : start + batch]
-                with torch.autocast(device.type, dtype=low, enabled=low is not None):
-                    loss = F.cross_entropy(model(x[idx]).float(), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                total += loss.detach() * idx.shape[0]
-            log.record(e, total / n)
-            obs.epoch_end(e)
-            offer_model(obs, e, lambda: model)
-            every = recipe.nan_check_every
-            if every > 0 and (e + 1) % every == 0:
-                log.check(e + 1)
-        log.check(recipe.epochs)
-        obs.phase_end()
     options: dict[str, object] = {
         "compile": recipe.compile,
         "compiled": False,
@@ -188,7 +160,7 @@ def train_conv_bp(
         "channels": [s.c_out for s in shapes],
         "fused_adam": device.type == "cuda",
     }
-    return Fitted(model=model, losses={"train": log.host()}, options=options)
+    return Fitted(model=model, losses={"train": losses}, options=options)
 
 
 class _ConvBP:

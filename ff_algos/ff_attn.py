@@ -62,12 +62,11 @@ from torch import Tensor, nn
 
 from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Classifier, Fitted
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
 
 EPS = 1e-12  # added to each token's mean square before the square root
 COMPILES = ("none",)  # eager only

@@ -57,12 +57,11 @@ from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.ff_strong import SCHEDULES, Schedule, lr_factor
 from ff_algos.method import Classifier, Fitted
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
 
 EPS = 1e-12  # added to the mean square before the square root
 COMPILES = ("none",)  # eager only: no compiled or captured block step yet

@@ -91,14 +91,12 @@ from ff_algos.method import Fitted
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
 
 EPS = 1e-12  # added to the mean square before the square root
 
 Negatives = Literal["random", "hard"]
 NEGATIVES: tuple[Negatives, ...] = ("random", "hard")
-Schedule = Literal["constant", "cooldown"]
-SCHEDULES: tuple[Schedule, ...] = ("constant", "cooldown")
 
 
 @dataclass(frozen=True)
@@ -432,14 +430,6 @@ class StrongTraining:
     model: StrongFFNet
     losses: dict[str, list[float]]
     options: dict[str, object]
-
-
-def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
-    """The learning-rate multiplier of epoch ``epoch`` (0-based): 1, or for ``cooldown`` 1 in the
-    first half and ``2·(epochs - epoch)/epochs`` (linear down to ``2/epochs``) in the second."""
-    if schedule == "cooldown" and 2 * epoch >= epochs:
-        return min(1.0, 2.0 * (epochs - epoch) / epochs)
-    return 1.0
 
 
 def build_net(

@@ -9,11 +9,19 @@ called every ``nan_check_every`` epochs and at the end of a phase.
 from __future__ import annotations
 
 import math
+import typing
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.errors import FFBenchError
+from ff_algos.observe import TrainObserver, offer_model
+from ff_algos.precision import Precision, precision_scope, product_dtype
+
+if TYPE_CHECKING:
+    from ff_algos.method import Classifier
 
 
 class DivergenceError(FFBenchError, FloatingPointError):
@@ -71,3 +79,72 @@ class LossLog:
         """All epochs' losses as Python floats (one device-to-host copy)."""
         values: list[float] = self._values.cpu().tolist()
         return values
+
+
+Schedule = Literal["constant", "cooldown"]
+SCHEDULES: tuple[Schedule, ...] = ("constant", "cooldown")
+
+
+def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
+    """The learning-rate multiplier of epoch ``epoch`` (0-based): 1, or for ``cooldown`` 1 in the
+    first half and ``2·(epochs - epoch)/epochs`` (linear down to ``2/epochs``) in the second."""
+    if schedule == "cooldown" and 2 * epoch >= epochs:
+        return min(1.0, 2.0 * (epochs - epoch) / epochs)
+    return 1.0
+
+
+class _EndToEndRecipe(Protocol):
+    """The recipe fields :func:`fit_end_to_end` reads (a frozen dataclass has more)."""
+
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def batch_size(self) -> int | None: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def precision(self) -> Precision: ...
+    @property
+    def nan_check_every(self) -> int: ...
+
+
+def fit_end_to_end(
+    model: nn.Module, recipe: _EndToEndRecipe, x: Tensor, y: Tensor, obs: TrainObserver
+) -> list[float]:
+    """Backprop training of a whole classifier (the baselines ``bp_conv`` and ``bp_attn``): Adam
+    on cross entropy, mini-batches in a seeded order (``seed + 1``), the recipe's schedule and
+    product precision, one phase ``train``; the per-epoch mean losses."""
+    device, n = x.device, x.shape[0]
+    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
+    low = product_dtype(recipe.precision)
+    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
+    log = LossLog("train", recipe.epochs, recipe.lr, device)
+    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
+    with precision_scope(recipe.precision, device):
+        obs.phase_start("train", recipe.epochs)
+        for e in range(recipe.epochs):
+            for group in opt.param_groups:
+                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
+            perm = torch.randperm(n, generator=shuffle, device=device)
+            total = torch.zeros((), device=device)
+            for start in range(0, n, batch):
+                idx = perm[start : start + batch]
+                with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                    loss = F.cross_entropy(model(x[idx]).float(), y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()  # type: ignore[no-untyped-call]
+                opt.step()
+                total += loss.detach() * idx.shape[0]
+            log.record(e, total / n)
+            obs.epoch_end(e)
+            offer_model(obs, e, lambda: typing.cast("Classifier", model))
+            every = recipe.nan_check_every
+            if every > 0 and (e + 1) % every == 0:
+                log.check(e + 1)
+        log.check(recipe.epochs)
+        obs.phase_end()
+    return log.host()

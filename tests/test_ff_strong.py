@@ -16,6 +16,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ff_algos import ff_strong as fs
 from ff_algos.compiled import Compile
 from ff_algos.recipes import RecipeError, _parse
+from ff_algos.training import lr_factor
 
 N, D, C = 48, 30, 5
 CPU = torch.device("cpu")
@@ -316,10 +317,10 @@ def test_prediction_does_not_depend_on_chunking() -> None:
 
 
 def test_cooldown_schedule() -> None:
-    factors = [fs.lr_factor("cooldown", e, 10) for e in range(10)]
+    factors = [lr_factor("cooldown", e, 10) for e in range(10)]
     assert factors[:5] == [1.0] * 5
     assert factors[5:] == pytest.approx([1.0, 0.8, 0.6, 0.4, 0.2])
-    assert {fs.lr_factor("constant", e, 10) for e in range(10)} == {1.0}
+    assert {lr_factor("constant", e, 10) for e in range(10)} == {1.0}
 
 
 # ---- recipes and validation ------------------------------------------------------------------
