@@ -17,7 +17,6 @@ map's input gradient in every block (block 1's reaches the embedding).
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from dataclasses import dataclass
 
@@ -26,8 +25,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
-from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Fitted
+from ff_algos.data import DatasetInfo
+from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import Precision, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
@@ -179,35 +178,14 @@ def train_attn_bp(
     return Fitted(model=model, losses={"train": losses}, options=options)
 
 
-class _AttnBP:
-    """The :class:`~ff_algos.method.Method` contract for the backprop transformer baseline."""
-
-    name = "bp_attn"
-    description = (
+METHOD = RecipeMethod(
+    name="bp_attn",
+    description=(
         "backprop vision transformer of ff_attn's blocks plus a linear head (its baseline)"
-    )
-
-    def __init__(self) -> None:
-        self.recipes: dict[str, AttnBPRecipe] = dict(RECIPES)
-
-    def validate(self, recipe: AttnBPRecipe, info: DatasetInfo) -> None:
-        validate_attn_bp(recipe, info)
-
-    def fit(
-        self, recipe: AttnBPRecipe, data: LoadedDataset, observer: TrainObserver
-    ) -> Fitted[AttnNet]:
-        return train_attn_bp(recipe, data.train.x, data.train.y, data.info, observer)
-
-    def flops(self, recipe: AttnBPRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info)
-
-    def executed_flops(
-        self, recipe: AttnBPRecipe, n_train: int, info: DatasetInfo
-    ) -> dict[str, int]:
-        return recipe.executed_flops(n_train, info)
-
-    def warm_up_recipe(self, recipe: AttnBPRecipe, rows: int) -> AttnBPRecipe:
-        return dataclasses.replace(recipe, epochs=1, train_size=rows)
-
-
-METHOD = _AttnBP()
+    ),
+    recipes=RECIPES,
+    check=validate_attn_bp,
+    train=lambda recipe, data, observer: train_attn_bp(
+        recipe, data.train.x, data.train.y, data.info, observer
+    ),
+)

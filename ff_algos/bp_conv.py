@@ -15,7 +15,6 @@ input gradient but block 1's (``Σ_{k≥2} F_k + 2·F·C``): the image needs non
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from dataclasses import dataclass
 
@@ -23,8 +22,8 @@ import torch
 from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
-from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Fitted
+from ff_algos.data import DatasetInfo
+from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import Precision, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
@@ -163,33 +162,12 @@ def train_conv_bp(
     return Fitted(model=model, losses={"train": losses}, options=options)
 
 
-class _ConvBP:
-    """The :class:`~ff_algos.method.Method` contract for the backprop CNN baseline."""
-
-    name = "bp_conv"
-    description = "backprop CNN of ff_conv's conv blocks plus a linear head (its baseline)"
-
-    def __init__(self) -> None:
-        self.recipes: dict[str, ConvBPRecipe] = dict(RECIPES)
-
-    def validate(self, recipe: ConvBPRecipe, info: DatasetInfo) -> None:
-        validate_conv_bp(recipe, info)
-
-    def fit(
-        self, recipe: ConvBPRecipe, data: LoadedDataset, observer: TrainObserver
-    ) -> Fitted[ConvNet]:
-        return train_conv_bp(recipe, data.train.x, data.train.y, data.info, observer)
-
-    def flops(self, recipe: ConvBPRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info)
-
-    def executed_flops(
-        self, recipe: ConvBPRecipe, n_train: int, info: DatasetInfo
-    ) -> dict[str, int]:
-        return recipe.executed_flops(n_train, info)
-
-    def warm_up_recipe(self, recipe: ConvBPRecipe, rows: int) -> ConvBPRecipe:
-        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
-
-
-METHOD = _ConvBP()
+METHOD = RecipeMethod(
+    name="bp_conv",
+    description="backprop CNN of ff_conv's conv blocks plus a linear head (its baseline)",
+    recipes=RECIPES,
+    check=validate_conv_bp,
+    train=lambda recipe, data, observer: train_conv_bp(
+        recipe, data.train.x, data.train.y, data.info, observer
+    ),
+)

@@ -62,7 +62,7 @@ from torch import Tensor, nn
 
 from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Classifier, Fitted
+from ff_algos.method import Classifier, Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
@@ -454,41 +454,23 @@ def train_attn_ff(
     return Fitted(model=net, losses=losses, options=options)
 
 
-class _AttnFF:
-    """The :class:`~ff_algos.method.Method` contract for FF on transformer blocks."""
+def fit_attn_ff(
+    recipe: AttnFFRecipe, data: LoadedDataset, observer: TrainObserver
+) -> Fitted[AttnFFNet]:
+    """Train on ``data.train``; the linear head, if the recipe has one, scored beside."""
+    t = train_attn_ff(recipe, data.train.x, data.train.y, data.info, observer)
+    if t.model.head is None:
+        return t
+    return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
 
-    name = "ff_attn"
-    description = (
+
+METHOD = RecipeMethod(
+    name="ff_attn",
+    description=(
         "FF on vision-transformer blocks: class-group competitive goodness per block, greedy "
         "and local, no negative data; goodness predictor, plus a linear head scored beside it"
-    )
-
-    def __init__(self) -> None:
-        self.recipes: dict[str, AttnFFRecipe] = dict(RECIPES)
-
-    def validate(self, recipe: AttnFFRecipe, info: DatasetInfo) -> None:
-        validate_attn_ff(recipe, info)
-
-    def fit(
-        self, recipe: AttnFFRecipe, data: LoadedDataset, observer: TrainObserver
-    ) -> Fitted[AttnFFNet]:
-        t = train_attn_ff(recipe, data.train.x, data.train.y, data.info, observer)
-        if t.model.head is None:
-            return t
-        return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
-
-    def flops(self, recipe: AttnFFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info)
-
-    def executed_flops(
-        self, recipe: AttnFFRecipe, n_train: int, info: DatasetInfo
-    ) -> dict[str, int]:
-        return recipe.executed_flops(n_train, info)
-
-    def warm_up_recipe(self, recipe: AttnFFRecipe, rows: int) -> AttnFFRecipe:
-        return dataclasses.replace(
-            recipe, epochs=1, head_epochs=min(recipe.head_epochs, 1), train_size=rows
-        )
-
-
-METHOD = _AttnFF()
+    ),
+    recipes=RECIPES,
+    check=validate_attn_ff,
+    train=fit_attn_ff,
+)

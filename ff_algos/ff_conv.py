@@ -57,7 +57,7 @@ from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Classifier, Fitted
+from ff_algos.method import Classifier, Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
@@ -427,45 +427,23 @@ def train_conv_ff(
     return Fitted(model=net, losses=losses, options=options)
 
 
-class _ConvFF:
-    """The :class:`~ff_algos.method.Method` contract for convolutional FF."""
+def fit_conv_ff(
+    recipe: ConvFFRecipe, data: LoadedDataset, observer: TrainObserver
+) -> Fitted[ConvFFNet]:
+    """Train on ``data.train``; the linear head, if the recipe has one, scored beside."""
+    t = train_conv_ff(recipe, data.train.x, data.train.y, data.info, observer)
+    if t.model.head is None:
+        return t
+    return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
 
-    name = "ff_conv"
-    description = (
+
+METHOD = RecipeMethod(
+    name="ff_conv",
+    description=(
         "FF on conv blocks: channel-wise competitive goodness per block, greedy and local, no "
         "negative data; goodness predictor, plus a linear head scored beside it"
-    )
-
-    def __init__(self) -> None:
-        self.recipes: dict[str, ConvFFRecipe] = dict(RECIPES)
-
-    def validate(self, recipe: ConvFFRecipe, info: DatasetInfo) -> None:
-        validate_conv_ff(recipe, info)
-
-    def fit(
-        self, recipe: ConvFFRecipe, data: LoadedDataset, observer: TrainObserver
-    ) -> Fitted[ConvFFNet]:
-        t = train_conv_ff(recipe, data.train.x, data.train.y, data.info, observer)
-        if t.model.head is None:
-            return t
-        return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
-
-    def flops(self, recipe: ConvFFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info)
-
-    def executed_flops(
-        self, recipe: ConvFFRecipe, n_train: int, info: DatasetInfo
-    ) -> dict[str, int]:
-        return recipe.executed_flops(n_train, info)
-
-    def warm_up_recipe(self, recipe: ConvFFRecipe, rows: int) -> ConvFFRecipe:
-        return dataclasses.replace(
-            recipe,
-            epochs=1,
-            head_epochs=min(recipe.head_epochs, 1),
-            train_size=rows,
-            compile="none",
-        )
-
-
-METHOD = _ConvFF()
+    ),
+    recipes=RECIPES,
+    check=validate_conv_ff,
+    train=fit_conv_ff,
+)

@@ -73,7 +73,6 @@ keeps improving. ``QUICK`` on 10000 MNIST rows, 2 CPU cores: 0.9505 / 0.9614 in 
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 import typing
@@ -87,7 +86,7 @@ from torch import Tensor, nn
 
 from ff_algos.compiled import Compile, EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Fitted
+from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
@@ -138,14 +137,15 @@ class StrongFFRecipe:
         features = sum(self.hidden[self.head_from - 1 :])
         return layers, features
 
-    def flops(self, n_train: int, input_size: int, num_classes: int) -> FlopCount:
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
         """Model FLOPs of the plain algorithm, per sample and epoch: positive and negative rows
         through every layer (``2·2·P``, ``P = Σ in·out`` with layer 1's input ``D + C``), the
         neutral row through every layer (``2·P``) and the head (``2·F·C``, ``F`` its input
         width); backward: weight gradients only (inputs are detached), ``2·2·P + 2·F·C``.
         Prediction (:meth:`StrongFFNet.predict`) runs every layer once per candidate label:
         ``C·2·P`` per sample (the head predictor costs ``2·P + 2·F·C``)."""
-        layers, features = self._dims(input_size, num_classes)
+        num_classes = info.num_classes
+        layers, features = self._dims(info.input_size, num_classes)
         p = sum(i * o for i, o in layers)
         head = 2 * features * num_classes
         rows = self.epochs * n_train
@@ -156,17 +156,17 @@ class StrongFFRecipe:
             predict_samples=1,
         )
 
-    def executed_flops(self, n_train: int, input_size: int, num_classes: int) -> int:
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
         """Training FLOPs executed (matrix products only): layer 1's image product once per row
         for all three label variants (forward and weight gradient: ``2·2·D·H₁``; the label
         columns are gathered, not multiplied), deeper layers as the plain algorithm (``2·2·in·out``
         forward and ``2·2·in·out`` weight gradient for positives and negatives, ``2·in·out`` for
-        the neutral row), the head as the plain algorithm (``2·2·F·C``)."""
-        (_, h1), *rest = self._dims(input_size, num_classes)[0]
-        features = self._dims(input_size, num_classes)[1]
-        per_row = 4 * input_size * h1 + sum(10 * i * o for i, o in rest)
-        per_row += 4 * features * num_classes
-        return self.epochs * n_train * per_row
+        the neutral row), the head as the plain algorithm (``2·2·F·C``); one phase, ``train``."""
+        layers, features = self._dims(info.input_size, info.num_classes)
+        (_, h1), *rest = layers
+        per_row = 4 * info.input_size * h1 + sum(10 * i * o for i, o in rest)
+        per_row += 4 * features * info.num_classes
+        return {"train": self.epochs * n_train * per_row}
 
 
 # STRONG: the defaults. Hinton's 4x2000 at loeweX's batch of 100 and 60 epochs; lr 1e-3 is the
@@ -697,50 +697,39 @@ def train_strong(
     return StrongTraining(model=net, losses=losses, options=options)
 
 
-class _StrongFF:
-    """The :class:`~ff_algos.method.Method` contract for the strong FF method."""
+def check_strong(recipe: StrongFFRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    validate_strong(recipe, info.input_size, info.num_classes)
 
-    name = "ff_strong"
-    description = (
-        "FF, all layers at once with local losses, peer normalisation, hard negatives; "
-        "goodness predictor, plus a backprop-trained linear head scored beside it"
+
+def fit_strong(
+    recipe: StrongFFRecipe, data: LoadedDataset, observer: TrainObserver
+) -> Fitted[StrongFFNet]:
+    """Train on ``data.train``; the linear head scored beside the goodness predictor."""
+    t = train_strong(
+        recipe,
+        data.train.x,
+        data.train.y,
+        data.info.num_classes,
+        observer,
+        image_shape=data.info.image_shape,
+    )
+    return Fitted(
+        model=t.model,
+        losses=t.losses,
+        options=t.options,
+        predictors={"head": HeadClassifier(t.model)},
     )
 
-    def __init__(self) -> None:
-        self.recipes: dict[str, StrongFFRecipe] = dict(RECIPES)
 
-    def validate(self, recipe: StrongFFRecipe, info: DatasetInfo) -> None:
-        check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
-        validate_strong(recipe, info.input_size, info.num_classes)
-
-    def fit(
-        self, recipe: StrongFFRecipe, data: LoadedDataset, observer: TrainObserver
-    ) -> Fitted[StrongFFNet]:
-        t = train_strong(
-            recipe,
-            data.train.x,
-            data.train.y,
-            data.info.num_classes,
-            observer,
-            image_shape=data.info.image_shape,
-        )
-        return Fitted(
-            model=t.model,
-            losses=t.losses,
-            options=t.options,
-            predictors={"head": HeadClassifier(t.model)},
-        )
-
-    def flops(self, recipe: StrongFFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info.input_size, info.num_classes)
-
-    def executed_flops(
-        self, recipe: StrongFFRecipe, n_train: int, info: DatasetInfo
-    ) -> dict[str, int]:
-        return {"train": recipe.executed_flops(n_train, info.input_size, info.num_classes)}
-
-    def warm_up_recipe(self, recipe: StrongFFRecipe, rows: int) -> StrongFFRecipe:
-        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
-
-
-METHOD = _StrongFF()
+METHOD = RecipeMethod(
+    name="ff_strong",
+    description=(
+        "FF, all layers at once with local losses, peer normalisation, hard negatives; "
+        "goodness predictor, plus a backprop-trained linear head scored beside it"
+    ),
+    recipes=RECIPES,
+    check=check_strong,
+    train=fit_strong,
+)

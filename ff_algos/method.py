@@ -12,7 +12,8 @@ predictors, and records what :meth:`Method.fit` says ran.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -92,3 +93,52 @@ class Method(Protocol):
         """A short version of ``recipe`` (an epoch or so on ``rows`` rows, eager) that runs the
         same code paths, for the untimed warm-up."""
         ...
+
+
+class CountingRecipe(Recipe, Protocol):
+    """A recipe that counts its own FLOPs on a dataset (conv, attention and strong FF, their
+    baselines)."""
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount: ...
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]: ...
+
+
+RecipeT = TypeVar("RecipeT", bound=CountingRecipe)
+
+_PHASE_EPOCHS = ("head_epochs", "finetune_epochs")  # later phases a warm-up runs once
+
+
+def short_run(recipe: RecipeT, rows: int) -> RecipeT:
+    """The warm-up version of a dataclass ``recipe``: one epoch of every phase on ``rows``
+    rows, eager (``compile="none"``), so the same code paths run without the timed work."""
+    names = {f.name for f in dataclasses.fields(recipe)}  # type: ignore[arg-type]
+    changes: dict[str, Any] = {"epochs": 1, "train_size": rows, "compile": "none"}
+    changes.update({p: min(getattr(recipe, p), 1) for p in _PHASE_EPOCHS if p in names})
+    return dataclasses.replace(recipe, **changes)  # type: ignore[type-var]
+
+
+@dataclass(frozen=True)
+class RecipeMethod(Generic[RecipeT]):
+    """A :class:`Method` whose recipes count their own FLOPs: the module gives its name, its
+    recipes, a check and a training function, and this does the rest of the contract."""
+
+    name: str
+    description: str
+    recipes: Mapping[str, RecipeT]
+    check: Callable[[RecipeT, DatasetInfo], None]
+    train: Callable[[RecipeT, LoadedDataset, TrainObserver], Fitted[Any]]
+
+    def validate(self, recipe: RecipeT, info: DatasetInfo) -> None:
+        self.check(recipe, info)
+
+    def fit(self, recipe: RecipeT, data: LoadedDataset, observer: TrainObserver) -> Fitted[Any]:
+        return self.train(recipe, data, observer)
+
+    def flops(self, recipe: RecipeT, n_train: int, info: DatasetInfo) -> FlopCount:
+        return recipe.flops(n_train, info)
+
+    def executed_flops(self, recipe: RecipeT, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        return recipe.executed_flops(n_train, info)
+
+    def warm_up_recipe(self, recipe: RecipeT, rows: int) -> RecipeT:
+        return short_run(recipe, rows)

@@ -15,11 +15,13 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ff_algos import ff_strong as fs
 from ff_algos.compiled import Compile
+from ff_algos.data import DatasetInfo
 from ff_algos.recipes import RecipeError, _parse
 from ff_algos.training import lr_factor
 
 N, D, C = 48, 30, 5
 CPU = torch.device("cpu")
+INFO = DatasetInfo("blobs", "Blobs", C, (1, 5, 6), (0.0,), (1.0,), N, N)  # D = 30 entries
 F64 = torch.float64
 
 
@@ -247,16 +249,16 @@ def test_executed_flops_match_flop_counter(
     )
     with FlopCounterMode(display=False) as counter:
         fs.train_strong(recipe, x, y, C)
-    executed = recipe.executed_flops(N, D, C)
+    executed = recipe.executed_flops(N, INFO)["train"]
     assert counter.get_total_flops() == executed
-    assert executed < recipe.flops(N, D, C).train  # the shared image product saves work
+    assert executed < recipe.flops(N, INFO).train  # the shared image product saves work
 
 
 def test_model_flops_by_hand() -> None:
     recipe = dataclasses.replace(RECIPE, hidden=(16, 8), head_from=2, epochs=3)
     p = (D + C) * 16 + 16 * 8
     head = 2 * 8 * C
-    flops = recipe.flops(N, D, C)
+    flops = recipe.flops(N, INFO)
     assert flops.forward == 3 * N * (6 * p + head)
     assert flops.backward == 3 * N * (4 * p + head)
     assert flops.predict_for(10) == 10 * C * 2 * p
