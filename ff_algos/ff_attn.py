@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -62,11 +61,11 @@ from torch import Tensor, nn
 
 from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Classifier, Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
+from ff_algos.method import Fitted, RecipeMethod
+from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
+from ff_algos.training import SCHEDULES, Phase, Schedule, seeded_linear, train_phase
 
 EPS = 1e-12  # added to each token's mean square before the square root
 COMPILES = ("none",)  # eager only
@@ -275,64 +274,6 @@ def block_loss(z: Tensor, y: Tensor, num_classes: int, temperature: float) -> Te
     return F.cross_entropy(group_goodness(z, num_classes).float() / temperature, y)
 
 
-StepFn = Callable[[Tensor, Tensor], Tensor]
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One greedy phase: its name, parameters, loss, schedule, and what it hands on."""
-
-    name: str
-    params: list[nn.Parameter]
-    loss_of: StepFn
-    epochs: int
-    lr: float
-    batch_size: int | None
-    hand_on: Callable[[], Tensor] | None
-    model: Callable[[], Classifier]
-
-
-def train_phase(
-    phase: Phase,
-    u: Tensor,
-    y: Tensor,
-    recipe: AttnFFRecipe,
-    obs: TrainObserver,
-    gen: torch.Generator,
-) -> tuple[list[float], Tensor | None]:
-    """Train ``phase.params`` by Adam on ``phase.loss_of(u_b, y_b)``; ``hand_on`` runs inside
-    the last epoch (timed with it). The per-epoch mean losses and what ``hand_on`` returned."""
-    n = u.shape[0]
-    batch = min(n if phase.batch_size is None else phase.batch_size, n)
-    opt = torch.optim.Adam(phase.params, lr=phase.lr, fused=u.device.type == "cuda" or None)
-    log = LossLog(phase.name, phase.epochs, phase.lr, u.device)
-    out: Tensor | None = None
-    obs.phase_start(phase.name, phase.epochs)
-    for e in range(phase.epochs):
-        for group in opt.param_groups:
-            group["lr"] = phase.lr * lr_factor(recipe.schedule, e, phase.epochs)
-        perm = torch.randperm(n, generator=gen, device=u.device)
-        total = torch.zeros((), device=u.device)
-        for start in range(0, n, batch):
-            idx = perm[start : start + batch]
-            loss = phase.loss_of(u[idx], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += loss.detach() * idx.shape[0]
-        log.record(e, total / n)
-        if e == phase.epochs - 1 and phase.hand_on is not None:
-            out = phase.hand_on()
-        obs.epoch_end(e)
-        offer_model(obs, e, phase.model)
-        every = recipe.nan_check_every
-        if every > 0 and (e + 1) % every == 0:
-            log.check(e + 1)
-    log.check(phase.epochs)
-    obs.phase_end()
-    return log.host(), out
-
-
 def train_attn_ff(
     recipe: AttnFFRecipe,
     x: Tensor,
@@ -396,12 +337,13 @@ def train_attn_ff(
                     recipe.epochs,
                     recipe.lr,
                     recipe.batch_size,
+                    recipe.schedule,
+                    recipe.nan_check_every,
                     None if last else hand_on,
                     lambda so_far=so_far: so_far,  # type: ignore[misc]
                 ),
                 u,
                 y,
-                recipe,
                 obs,
                 shuffle,
             )
@@ -422,12 +364,13 @@ def train_attn_ff(
                     recipe.head_epochs,
                     recipe.head_lr,
                     recipe.head_batch_size,
+                    recipe.schedule,
+                    recipe.nan_check_every,
                     None,
                     lambda: net,
                 ),
                 feats,
                 y,
-                recipe,
                 obs,
                 shuffle,
             )

@@ -48,7 +48,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -57,11 +56,11 @@ from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Classifier, Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
+from ff_algos.method import Fitted, RecipeMethod
+from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import Precision, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
+from ff_algos.training import SCHEDULES, Phase, Schedule, seeded_linear, train_phase
 
 EPS = 1e-12  # added to the mean square before the square root
 COMPILES = ("none",)  # eager only: no compiled or captured block step yet
@@ -266,9 +265,6 @@ def block_loss(
     return loss
 
 
-StepFn = Callable[[Tensor, Tensor], Tensor]
-
-
 def handed_on(conv: nn.Conv2d, pool: int, u: Tensor, chunk: int) -> Tensor:
     """Block ``conv``'s normalised pooled output for every row of its input ``u`` (N, c_in, H,
     W), computed in chunks of ``chunk`` rows without gradient: the next block's input."""
@@ -276,55 +272,6 @@ def handed_on(conv: nn.Conv2d, pool: int, u: Tensor, chunk: int) -> Tensor:
         return torch.cat(
             [normalise(block(conv, pool, u[s : s + chunk])[1]) for s in range(0, u.shape[0], chunk)]
         )
-
-
-def _train_phase(
-    name: str,
-    params: list[nn.Parameter],
-    loss_of: StepFn,
-    u: Tensor,
-    y: Tensor,
-    epochs: int,
-    lr: float,
-    batch_size: int | None,
-    recipe: ConvFFRecipe,
-    obs: TrainObserver,
-    gen: torch.Generator,
-    hand_on: Callable[[], Tensor] | None,
-    model: Callable[[], Classifier],
-) -> tuple[list[float], Tensor | None]:
-    """Train ``params`` by Adam on ``loss_of(u_b, y_b)`` for ``epochs`` epochs (phase ``name``);
-    ``hand_on`` runs inside the last epoch (timed with it); ``model()`` is the network trained so
-    far, for observers that score it. The per-epoch mean losses and what ``hand_on`` returned."""
-    n = u.shape[0]
-    batch = min(n if batch_size is None else batch_size, n)
-    opt = torch.optim.Adam(params, lr=lr, fused=u.device.type == "cuda" or None)
-    log = LossLog(name, epochs, lr, u.device)
-    out: Tensor | None = None
-    obs.phase_start(name, epochs)
-    for e in range(epochs):
-        for group in opt.param_groups:
-            group["lr"] = lr * lr_factor(recipe.schedule, e, epochs)
-        perm = torch.randperm(n, generator=gen, device=u.device)
-        total = torch.zeros((), device=u.device)
-        for start in range(0, n, batch):
-            idx = perm[start : start + batch]
-            loss = loss_of(u[idx], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += loss.detach() * idx.shape[0]
-        log.record(e, total / n)
-        if e == epochs - 1 and hand_on is not None:
-            out = hand_on()
-        obs.epoch_end(e)
-        offer_model(obs, e, model)
-        every = recipe.nan_check_every
-        if every > 0 and (e + 1) % every == 0:
-            log.check(e + 1)
-    log.check(epochs)
-    obs.phase_end()
-    return log.host(), out
 
 
 def train_conv_ff(
@@ -369,20 +316,23 @@ def train_conv_ff(
                 recipe, pools=recipe.pools[:k], goodness_from=min(recipe.goodness_from, k)
             )  # blocks 1..k predict by their goodness
             model = functools.partial(ConvFFNet, convs[:k], None, so_far, info)
-            losses[f"layer{k}"], out = _train_phase(
-                f"layer{k}",
-                list(conv.parameters()),
-                loss_of,
+            losses[f"layer{k}"], out = train_phase(
+                Phase(
+                    f"layer{k}",
+                    list(conv.parameters()),
+                    loss_of,
+                    recipe.epochs,
+                    recipe.lr,
+                    recipe.batch_size,
+                    recipe.schedule,
+                    recipe.nan_check_every,
+                    None if last else hand_on,
+                    model,
+                ),
                 u,
                 y,
-                recipe.epochs,
-                recipe.lr,
-                recipe.batch_size,
-                recipe,
                 obs,
                 shuffle,
-                None if last else hand_on,
-                model,
             )
             if out is not None:
                 u = out
@@ -393,20 +343,23 @@ def train_conv_ff(
                 assert head is not None
                 return F.cross_entropy(head(fb), yb)
 
-            losses["head"], _ = _train_phase(
-                "head",
-                list(head.parameters()),
-                head_loss,
+            losses["head"], _ = train_phase(
+                Phase(
+                    "head",
+                    list(head.parameters()),
+                    head_loss,
+                    recipe.head_epochs,
+                    recipe.head_lr,
+                    recipe.head_batch_size,
+                    recipe.schedule,
+                    recipe.nan_check_every,
+                    None,
+                    lambda: net,
+                ),
                 feats,
                 y,
-                recipe.head_epochs,
-                recipe.head_lr,
-                recipe.head_batch_size,
-                recipe,
                 obs,
                 shuffle,
-                None,
-                lambda: net,
             )
     options: dict[str, object] = {
         "compile": recipe.compile,

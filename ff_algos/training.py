@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import typing
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import torch
@@ -148,3 +150,61 @@ def fit_end_to_end(
         log.check(recipe.epochs)
         obs.phase_end()
     return log.host()
+
+
+StepFn = Callable[[Tensor, Tensor], Tensor]
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One greedy phase of a layer-local method (a block of ``ff_conv`` or ``ff_attn``, or their
+    linear head): what it trains, its loss on a batch, its schedule and what it hands on."""
+
+    name: str
+    params: list[nn.Parameter]
+    loss_of: StepFn  # (u_b, y_b) -> 0-d loss
+    epochs: int
+    lr: float
+    batch_size: int | None  # None: the whole input as one batch
+    schedule: str
+    nan_check_every: int
+    hand_on: Callable[[], Tensor] | None  # the next phase's input, computed in the last epoch
+    model: Callable[[], Classifier]  # the network trained so far, for observers that score it
+
+
+def train_phase(
+    phase: Phase, u: Tensor, y: Tensor, obs: TrainObserver, gen: torch.Generator
+) -> tuple[list[float], Tensor | None]:
+    """Train ``phase.params`` by Adam on ``phase.loss_of(u_b, y_b)`` over mini-batches of the
+    inputs ``u`` (N, ...) and labels ``y`` (N,) in an order drawn from ``gen``; ``hand_on`` runs
+    inside the last epoch (timed with it). The per-epoch mean losses and what ``hand_on``
+    returned."""
+    n = u.shape[0]
+    batch = min(n if phase.batch_size is None else phase.batch_size, n)
+    opt = torch.optim.Adam(phase.params, lr=phase.lr, fused=u.device.type == "cuda" or None)
+    log = LossLog(phase.name, phase.epochs, phase.lr, u.device)
+    out: Tensor | None = None
+    obs.phase_start(phase.name, phase.epochs)
+    for e in range(phase.epochs):
+        for group in opt.param_groups:
+            group["lr"] = phase.lr * lr_factor(phase.schedule, e, phase.epochs)
+        perm = torch.randperm(n, generator=gen, device=u.device)
+        total = torch.zeros((), device=u.device)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            loss = phase.loss_of(u[idx], y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += loss.detach() * idx.shape[0]
+        log.record(e, total / n)
+        if e == phase.epochs - 1 and phase.hand_on is not None:
+            out = phase.hand_on()
+        obs.epoch_end(e)
+        offer_model(obs, e, phase.model)
+        every = phase.nan_check_every
+        if every > 0 and (e + 1) % every == 0:
+            log.check(e + 1)
+    log.check(phase.epochs)
+    obs.phase_end()
+    return log.host(), out
