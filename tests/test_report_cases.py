@@ -93,6 +93,16 @@ def test_merge_takes_the_later_run_and_says_so() -> None:
         assert "using new" in merged.notes[0]
 
 
+def test_merge_keeps_the_same_test_under_two_recipes() -> None:
+    quick = make_case(run="q", when="2026-01-01T00:00:00+00:00")
+    recipe = {**quick.recipe, "name": "seed", "epochs": quick.recipe["epochs"] + 1}
+    seed = make_case(run="s", when="2026-02-01T00:00:00+00:00", recipe=recipe)
+    assert quick.name == seed.name
+    merged = merge_cases([("q", quick.run_datetime, [quick]), ("s", seed.run_datetime, [seed])])
+    assert sorted(c.run for c in merged.cases) == ["q", "s"]
+    assert merged.notes == ()
+
+
 def test_groups_gather_seeds_and_average_them() -> None:
     acc = fixture_info()["accuracy"]
     cases = [

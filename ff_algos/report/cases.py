@@ -146,21 +146,23 @@ class Merged:
 
 def merge_cases(runs: Sequence[tuple[str, str, Sequence[Case]]]) -> Merged:
     """Merge the cases of runs given as ``(label, datetime, cases)``: a case saved in more than
-    one run is taken from the later run (by saved datetime, then by order given) and a note says
+    one run (same test name and same recipe, e.g. not ``quick`` in one and ``seed`` in the
+    other) is taken from the later run (by saved datetime, then by order given) and a note says
     so."""
     order = sorted(range(len(runs)), key=lambda i: (_saved_at(runs[i][1]), i))
-    chosen: dict[str, Case] = {}
+    chosen: dict[tuple[str, str], Case] = {}
     notes: list[str] = []
     for i in order:
         label, _, cases = runs[i]
         for case in cases:
-            previous = chosen.get(case.name)
+            key = (case.name, recipe_key(case))
+            previous = chosen.get(key)
             if previous is not None and previous.run != label:
                 notes.append(
-                    f"{case.name} is in both {previous.run} and {label}; "
+                    f"{case.name} ({case.recipe_name}) is in both {previous.run} and {label}; "
                     f"using {label} (the later run)"
                 )
-            chosen[case.name] = case
+            chosen[key] = case
     return Merged(cases=tuple(chosen.values()), notes=tuple(notes))
 
 
