@@ -5,18 +5,30 @@ deeper and the batch larger (:mod:`ff_algos.scaling`).
 
 One case per algorithm x batch x depth, in the pytest-benchmark group ``scaling``; the sizes
 follow ``--recipe`` (``quick``: depth 2-16, batch 256 and 4096; ``seed``: batch 256 and 60000).
+Each finished case is appended to the results journal like a ``test_fit`` case.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import torch
 
 from ff_algos.scaling import ScalingConfig, measure
+from ff_algos.suite.bench_case import journal_scaling
+from ff_algos.suite.state import Suite
 
 
-def test_scaling(benchmark: Any, scaling: ScalingConfig, device: torch.device) -> None:
+def test_scaling(
+    benchmark: Any,
+    scaling: ScalingConfig,
+    device: torch.device,
+    suite: Suite,
+    request: pytest.FixtureRequest,
+) -> None:
     benchmark.group = "scaling"
-    point = benchmark.pedantic(measure, args=(scaling, device), rounds=1, iterations=1)
+    with journal_scaling(suite, request.node.nodeid, scaling) as record:
+        point = benchmark.pedantic(measure, args=(scaling, device), rounds=1, iterations=1)
+        record["extra_info"] = point.to_extra_info()
     benchmark.extra_info.update(point.to_extra_info())

@@ -163,3 +163,14 @@ _case.fit = _fit_or_oom
     assert records["ff"]["status"] == "out_of_memory"
     assert "Tried to allocate 20.00 GiB" in records["ff"]["error"]
     assert records["bp"]["status"] == "no_floor"
+
+
+def test_scaling_cases_are_journaled(bench: pytest.Pytester) -> None:
+    shutil.copy(BENCH / "test_scaling.py", bench.path / "test_scaling.py")
+    result = _run(bench, "-k", "scaling and ff-batch32-depth2", "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    records = read_journal(bench.path / "journal.jsonl")
+    assert [(r["kind"], r["status"]) for r in records] == [("scaling", "passed")]
+    assert records[0]["config"]["depth"] == 2
+    saved = _saved(bench.path / "out.json")["benchmarks"][0]["extra_info"]
+    assert records[0]["extra_info"] == saved

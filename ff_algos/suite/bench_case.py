@@ -7,7 +7,10 @@ one-line :class:`~ff_algos.errors.FFBenchError` or below the accuracy floor.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -16,6 +19,7 @@ import torch
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
 from ff_algos.record import CaseRecord
+from ff_algos.scaling import ScalingConfig
 from ff_algos.suite.case import CaseSpec, case_peak, held_memory, run_case, warm_up
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
@@ -105,3 +109,26 @@ def benchmark_case(
 def _journal(suite: Suite, record: dict[str, Any]) -> None:
     record["finished_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     append_record(suite.options.journal, record)
+
+
+@contextmanager
+def journal_scaling(
+    suite: Suite, nodeid: str, config: ScalingConfig
+) -> Iterator[dict[str, Any]]:
+    """Journal one scaling case when it ends: ``passed`` with the ``extra_info`` the body puts in
+    the yielded record, ``out_of_memory`` or ``error`` (then re-raised)."""
+    record: dict[str, Any] = {
+        "session": suite.session_id,
+        "nodeid": nodeid,
+        "kind": "scaling",
+        "config": dataclasses.asdict(config),
+    }
+    try:
+        yield record
+    except torch.OutOfMemoryError as exc:
+        _journal(suite, record | {"status": "out_of_memory", "error": str(exc)})
+        raise
+    except Exception as exc:
+        _journal(suite, record | {"status": "error", "error": str(exc)})
+        raise
+    _journal(suite, record | {"status": "passed"})
