@@ -112,9 +112,7 @@ def _journal(suite: Suite, record: dict[str, Any]) -> None:
 
 
 @contextmanager
-def journal_scaling(
-    suite: Suite, nodeid: str, config: ScalingConfig
-) -> Iterator[dict[str, Any]]:
+def journal_scaling(suite: Suite, nodeid: str, config: ScalingConfig) -> Iterator[dict[str, Any]]:
     """Journal one scaling case when it ends: ``passed`` with the ``extra_info`` the body puts in
     the yielded record, ``out_of_memory`` or ``error`` (then re-raised)."""
     record: dict[str, Any] = {
