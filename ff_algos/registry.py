@@ -31,6 +31,7 @@ BUILTIN: dict[str, str] = {
     "bp_conv": "ff_algos.bp_conv",
     "ff_attn": "ff_algos.ff_attn",
     "bp_attn": "ff_algos.bp_attn",
+    "ff_group": "ff_algos.ff_group",
 }
 _REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
 _added: dict[str, Method] = {}

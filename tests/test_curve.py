@@ -134,10 +134,7 @@ def test_the_observer_scores_the_model_at_its_points() -> None:
     assert all(p.energy_j is None for p in result.points)
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["ff", "bp", "ff_head", "ff_finetune", "ff_strong", "ff_conv", "bp_conv", "ff_attn", "bp_attn"],
-)
+@pytest.mark.parametrize("name", sorted(registry.BUILTIN))
 def test_every_builtin_method_offers_its_network_so_far(name: str) -> None:
     data = _data(300)
     recipe = dataclasses.replace(registry.recipe(name, "tiny"), train_size=200)
