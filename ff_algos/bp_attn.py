@@ -28,7 +28,7 @@ from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_m
 from ff_algos.data import DatasetInfo
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, product_dtype
+from ff_algos.precision import Precision, eager_options
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import SCHEDULES, Schedule, fit_end_to_end, seeded_linear
 
@@ -157,16 +157,8 @@ def train_attn_bp(
     head = seeded_linear(shape.dim, info.num_classes, gen, device)
     model = AttnNet(embed, blocks, head, recipe.predict_batch_size)
     losses = fit_end_to_end(model, recipe, x, y, obs)
-    low = product_dtype(recipe.precision)
     options: dict[str, object] = {
-        "compile": recipe.compile,
-        "compiled": False,
-        "cuda_graphs": False,
-        "compile_seconds": 0.0,
-        "precision": recipe.precision,
-        "product_dtype": str(low or torch.float32).removeprefix("torch."),
-        "predict_dtype": "float32",
-        "input_pipeline": "tensor",
+        **eager_options(recipe.precision, recipe.compile),
         "schedule": recipe.schedule,
         "tokens": shape.tokens,
         "width": shape.dim,

@@ -25,7 +25,7 @@ from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded
 from ff_algos.data import DatasetInfo
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, product_dtype
+from ff_algos.precision import Precision, eager_options
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import SCHEDULES, Schedule, fit_end_to_end, seeded_linear
 
@@ -145,16 +145,8 @@ def train_conv_bp(
     head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
     model = ConvNet(convs, head, recipe.pools, info, recipe.predict_batch_size)
     losses = fit_end_to_end(model, recipe, x, y, obs)
-    low = product_dtype(recipe.precision)
     options: dict[str, object] = {
-        "compile": recipe.compile,
-        "compiled": False,
-        "cuda_graphs": False,
-        "compile_seconds": 0.0,
-        "precision": recipe.precision,
-        "product_dtype": str(low or torch.float32).removeprefix("torch."),
-        "predict_dtype": "float32",
-        "input_pipeline": "tensor",
+        **eager_options(recipe.precision, recipe.compile),
         "schedule": recipe.schedule,
         "channels": [s.c_out for s in shapes],
         "fused_adam": device.type == "cuda",

@@ -51,7 +51,6 @@ far (blocks ``1..k``) is offered to model observers (learning curves).
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from dataclasses import dataclass
 
@@ -60,12 +59,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
-from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.data import DatasetInfo
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, Phase, Schedule, seeded_linear, train_phase
+from ff_algos.training import (
+    SCHEDULES,
+    Phase,
+    Schedule,
+    head_phase,
+    seeded_linear,
+    train_phase,
+)
 
 EPS = 1e-12  # added to each token's mean square before the square root
 COMPILES = ("none",)  # eager only
@@ -351,38 +357,15 @@ def train_attn_ff(
                 u = out
         if head is not None:
             feats = u.flatten(1)  # (N, L·D): the last block's normalised output tokens
-
-            def head_loss(fb: Tensor, yb: Tensor) -> Tensor:
-                assert head is not None
-                return F.cross_entropy(head(fb), yb)
-
             losses["head"], _ = train_phase(
-                Phase(
-                    "head",
-                    list(head.parameters()),
-                    head_loss,
-                    recipe.head_epochs,
-                    recipe.head_lr,
-                    recipe.head_batch_size,
-                    recipe.schedule,
-                    recipe.nan_check_every,
-                    None,
-                    lambda: net,
-                ),
+                head_phase(head, recipe, lambda: net),
                 feats,
                 y,
                 obs,
                 shuffle,
             )
     options: dict[str, object] = {
-        "compile": recipe.compile,
-        "compiled": False,
-        "cuda_graphs": False,
-        "compile_seconds": 0.0,
-        "precision": recipe.precision,
-        "product_dtype": str(low or torch.float32).removeprefix("torch."),
-        "predict_dtype": "float32",
-        "input_pipeline": "tensor",
+        **eager_options(recipe.precision, recipe.compile),
         "schedule": recipe.schedule,
         "tokens": shape.tokens,
         "width": shape.dim,
@@ -394,17 +377,8 @@ def train_attn_ff(
         "greedy": True,
         "negative_data": False,
     }
-    return Fitted(model=net, losses=losses, options=options)
-
-
-def fit_attn_ff(
-    recipe: AttnFFRecipe, data: LoadedDataset, observer: TrainObserver
-) -> Fitted[AttnFFNet]:
-    """Train on ``data.train``; the linear head, if the recipe has one, scored beside."""
-    t = train_attn_ff(recipe, data.train.x, data.train.y, data.info, observer)
-    if t.model.head is None:
-        return t
-    return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
+    heads = {"head": HeadClassifier(net)} if head is not None else {}
+    return Fitted(model=net, losses=losses, options=options, predictors=heads)
 
 
 METHOD = RecipeMethod(
@@ -415,5 +389,7 @@ METHOD = RecipeMethod(
     ),
     recipes=RECIPES,
     check=validate_attn_ff,
-    train=fit_attn_ff,
+    train=lambda recipe, data, observer: train_attn_ff(
+        recipe, data.train.x, data.train.y, data.info, observer
+    ),
 )

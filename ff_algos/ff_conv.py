@@ -55,12 +55,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
-from ff_algos.data import DatasetInfo, LoadedDataset
+from ff_algos.data import DatasetInfo
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, Phase, Schedule, seeded_linear, train_phase
+from ff_algos.training import (
+    SCHEDULES,
+    Phase,
+    Schedule,
+    head_phase,
+    seeded_linear,
+    train_phase,
+)
 
 EPS = 1e-12  # added to the mean square before the square root
 COMPILES = ("none",)  # eager only: no compiled or captured block step yet
@@ -338,38 +345,15 @@ def train_conv_ff(
                 u = out
         if head is not None:
             feats = u.flatten(1)  # (N, F), normalised and detached
-
-            def head_loss(fb: Tensor, yb: Tensor) -> Tensor:
-                assert head is not None
-                return F.cross_entropy(head(fb), yb)
-
             losses["head"], _ = train_phase(
-                Phase(
-                    "head",
-                    list(head.parameters()),
-                    head_loss,
-                    recipe.head_epochs,
-                    recipe.head_lr,
-                    recipe.head_batch_size,
-                    recipe.schedule,
-                    recipe.nan_check_every,
-                    None,
-                    lambda: net,
-                ),
+                head_phase(head, recipe, lambda: net),
                 feats,
                 y,
                 obs,
                 shuffle,
             )
     options: dict[str, object] = {
-        "compile": recipe.compile,
-        "compiled": False,
-        "cuda_graphs": False,
-        "compile_seconds": 0.0,
-        "precision": recipe.precision,
-        "product_dtype": str(low or torch.float32).removeprefix("torch."),
-        "predict_dtype": "float32",
-        "input_pipeline": "tensor",
+        **eager_options(recipe.precision, recipe.compile),
         "schedule": recipe.schedule,
         "channels": [s.c_out for s in shapes],
         "predictors": ["goodness", "head"] if head is not None else ["goodness"],
@@ -377,17 +361,8 @@ def train_conv_ff(
         "greedy": True,
         "negative_data": False,
     }
-    return Fitted(model=net, losses=losses, options=options)
-
-
-def fit_conv_ff(
-    recipe: ConvFFRecipe, data: LoadedDataset, observer: TrainObserver
-) -> Fitted[ConvFFNet]:
-    """Train on ``data.train``; the linear head, if the recipe has one, scored beside."""
-    t = train_conv_ff(recipe, data.train.x, data.train.y, data.info, observer)
-    if t.model.head is None:
-        return t
-    return dataclasses.replace(t, predictors={"head": HeadClassifier(t.model)})
+    heads = {"head": HeadClassifier(net)} if head is not None else {}
+    return Fitted(model=net, losses=losses, options=options, predictors=heads)
 
 
 METHOD = RecipeMethod(
@@ -398,5 +373,7 @@ METHOD = RecipeMethod(
     ),
     recipes=RECIPES,
     check=validate_conv_ff,
-    train=fit_conv_ff,
+    train=lambda recipe, data, observer: train_conv_ff(
+        recipe, data.train.x, data.train.y, data.info, observer
+    ),
 )

@@ -46,7 +46,7 @@ from ff_algos.data import DatasetInfo
 from ff_algos.ff_strong import rms_normalise, translate
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
 
@@ -271,14 +271,7 @@ def train_group_ff(
             log.check(recipe.epochs)
         obs.phase_end()
     options: dict[str, object] = {
-        "compile": recipe.compile,
-        "compiled": False,
-        "cuda_graphs": False,
-        "compile_seconds": 0.0,
-        "precision": recipe.precision,
-        "product_dtype": str(low or torch.float32).removeprefix("torch."),
-        "predict_dtype": "float32",
-        "input_pipeline": "tensor",
+        **eager_options(recipe.precision, recipe.compile),
         "optimizer": "adamw",
         "schedule": recipe.schedule,
         "shift": recipe.shift,

@@ -72,3 +72,19 @@ def cpu_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool | None:
     except OSError:
         return None
     return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def eager_options(precision: str, compile_mode: str) -> dict[str, object]:
+    """The run options every eager, tensor-fed method records (``Fitted.options``): no
+    compilation or graph capture, products in ``precision``, prediction in float32."""
+    low = product_dtype(precision)
+    return {
+        "compile": compile_mode,
+        "compiled": False,
+        "cuda_graphs": False,
+        "compile_seconds": 0.0,
+        "precision": precision,
+        "product_dtype": str(low or torch.float32).removeprefix("torch."),
+        "predict_dtype": "float32",
+        "input_pipeline": "tensor",
+    }

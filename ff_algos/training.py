@@ -208,3 +208,39 @@ def train_phase(
     log.check(phase.epochs)
     obs.phase_end()
     return log.host(), out
+
+
+class _HeadRecipe(Protocol):
+    """The recipe fields :func:`head_phase` reads."""
+
+    @property
+    def head_epochs(self) -> int: ...
+    @property
+    def head_lr(self) -> float: ...
+    @property
+    def head_batch_size(self) -> int | None: ...
+    @property
+    def schedule(self) -> str: ...
+    @property
+    def nan_check_every(self) -> int: ...
+
+
+def head_phase(head: nn.Linear, recipe: _HeadRecipe, model: Callable[[], Classifier]) -> Phase:
+    """Phase ``head``: the linear softmax classifier ``head`` trained by cross entropy on fixed
+    features (the head ``ff_conv`` and ``ff_attn`` score beside their goodness predictor)."""
+
+    def loss_of(features: Tensor, y: Tensor) -> Tensor:
+        return F.cross_entropy(head(features), y)
+
+    return Phase(
+        "head",
+        list(head.parameters()),
+        loss_of,
+        recipe.head_epochs,
+        recipe.head_lr,
+        recipe.head_batch_size,
+        recipe.schedule,
+        recipe.nan_check_every,
+        None,
+        model,
+    )
