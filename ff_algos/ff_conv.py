@@ -49,6 +49,7 @@ import dataclasses
 import functools
 import typing
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -56,6 +57,7 @@ from torch import Tensor, nn
 
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo
+from ff_algos.ff_strong import translate
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
@@ -71,6 +73,8 @@ from ff_algos.training import (
 
 EPS = 1e-12  # added to the mean square before the square root
 COMPILES = ("none",)  # eager only: no compiled or captured block step yet
+Training = Literal["greedy", "together"]
+TRAININGS: tuple[Training, ...] = ("greedy", "together")
 
 
 @dataclass(frozen=True)
@@ -81,7 +85,9 @@ class ConvFFRecipe:
     maps: tuple[int, ...] = (4, 8, 16)  # channels per class of each block
     kernels: tuple[int, ...] = (5, 3, 3)  # odd kernel sizes, "same" padding
     pools: tuple[int, ...] = (2, 2, 1)  # max-pool size after each block (1: none)
-    epochs: int = 4  # per block
+    epochs: int = 4  # per block (greedy) or for all blocks at once (together)
+    training: Training = "greedy"  # greedy (block after block) | together (all blocks at once)
+    shift: int = 0  # together only: each time a row is drawn, its image moved up to ±shift px
     batch_size: int | None = 100  # None: the whole training split as one batch
     lr: float = 1e-3  # Adam, every block
     schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
@@ -118,14 +124,20 @@ class ConvFFRecipe:
         return FlopCount(forward=forward, backward=forward, predict=conv, predict_samples=1)
 
     def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
-        """Training FLOPs executed per phase: the plain algorithm's, plus one forward pass of
-        each block over the training rows to hand its output on (to the next block, or the
-        head; the last block hands on only when there is a head)."""
+        """Training FLOPs executed per phase: the plain algorithm's, plus the forward passes
+        over the training rows that hand outputs on. Greedy: one pass of each block (to the next
+        block, or the head; the last block hands on only when there is a head), phases
+        ``layer1..K``. Together: one phase ``train``, and one pass through every block for the
+        head's features when there is a head."""
         shapes = self.shapes(info)
         out: dict[str, int] = {}
-        for k, s in enumerate(shapes, start=1):
-            hand_on = k < len(shapes) or self.head_epochs > 0
-            out[f"layer{k}"] = n_train * s.conv_flops * (2 * self.epochs + int(hand_on))
+        if self.training == "together":
+            conv = sum(s.conv_flops for s in shapes)
+            out["train"] = n_train * conv * (2 * self.epochs + int(self.head_epochs > 0))
+        else:
+            for k, s in enumerate(shapes, start=1):
+                hand_on = k < len(shapes) or self.head_epochs > 0
+                out[f"layer{k}"] = n_train * s.conv_flops * (2 * self.epochs + int(hand_on))
         if self.head_epochs > 0:
             head = 2 * self.head_width(info) * info.num_classes
             out["head"] = self.head_epochs * n_train * 2 * head
@@ -174,7 +186,23 @@ def validate_conv_ff(recipe: ConvFFRecipe, info: DatasetInfo) -> None:
             f"goodness_from={recipe.goodness_from} must name a block 1..{len(shapes)} of "
             f"maps={recipe.maps!r}; e.g. --set goodness_from={len(shapes)}"
         )
-    check_run_fields(recipe, "ff_conv (eager only)", COMPILES, {"schedule": SCHEDULES})
+    _, h, w = info.image_shape
+    if not 0 <= recipe.shift < min(h, w):
+        raise RecipeError(
+            f"shift={recipe.shift} must be 0..{min(h, w) - 1} pixels for {h}x{w} images; "
+            "--set shift=0 turns it off"
+        )
+    if recipe.shift > 0 and recipe.training == "greedy":
+        raise RecipeError(
+            f"shift={recipe.shift} needs --set training=together (greedy blocks are handed "
+            "outputs computed once from the unshifted images)"
+        )
+    check_run_fields(
+        recipe,
+        "ff_conv (eager only)",
+        COMPILES,
+        {"schedule": SCHEDULES, "training": TRAININGS},
+    )
 
 
 def normalise(p: Tensor) -> Tensor:
@@ -281,6 +309,55 @@ def handed_on(conv: nn.Conv2d, pool: int, u: Tensor, chunk: int) -> Tensor:
         )
 
 
+def fit_together(
+    recipe: ConvFFRecipe,
+    net: ConvFFNet,
+    x: Tensor,
+    y: Tensor,
+    obs: TrainObserver,
+    gen: torch.Generator,
+) -> tuple[list[float], Tensor | None]:
+    """Train every block at once (phase ``train``): each step runs the blocks on a batch of rows
+    ``x`` (N, D), each block on the previous block's normalised, *detached* output, and one
+    ``backward`` of the summed block losses gives each block its own gradient. With ``shift``,
+    every drawn row's image is moved first (offsets from ``seed + 3``). The per-epoch mean
+    summed loss, and with a head the last block's output over ``x`` (N, F), computed in the last
+    epoch (timed with it)."""
+    info, c = net.info, net.info.num_classes
+    low = product_dtype(recipe.precision)
+    shifts = torch.Generator(device=x.device).manual_seed(recipe.seed + 3)
+
+    def loss_of(xb: Tensor, yb: Tensor) -> Tensor:
+        if recipe.shift > 0:
+            xb = translate(xb, info.image_shape, recipe.shift, shifts)
+        u = as_images(xb, info)  # (m, C, H, W)
+        total = xb.new_zeros(())
+        with torch.autocast(x.device.type, dtype=low, enabled=low is not None):
+            for conv, pool in net.blocks():
+                h, p = block(conv, pool, u)
+                g = group_goodness(h, c).float()
+                total = total + F.cross_entropy(g / recipe.temperature, yb)
+                u = normalise(p).detach()
+        return total
+
+    def features() -> Tensor:
+        return net.scores(x)[1]
+
+    phase = Phase(
+        "train",
+        list(net.convs.parameters()),
+        loss_of,
+        recipe.epochs,
+        recipe.lr,
+        recipe.batch_size,
+        recipe.schedule,
+        recipe.nan_check_every,
+        features if net.head is not None else None,
+        lambda: net,
+    )
+    return train_phase(phase, x, y, obs, gen)
+
+
 def train_conv_ff(
     recipe: ConvFFRecipe,
     x: Tensor,
@@ -309,45 +386,52 @@ def train_conv_ff(
     c = info.num_classes
     shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     losses: dict[str, list[float]] = {}
-    u = as_images(x, info)  # block 1's input (N, C, H, W): a view of the rows
+    feats: Tensor | None = None  # the last block's output over the rows, for the head
     with precision_scope(recipe.precision, device):
-        for k, (conv, shape) in enumerate(zip(convs, shapes, strict=True), start=1):
+        if recipe.training == "together":
+            losses["train"], feats = fit_together(recipe, net, x, y, obs, shuffle)
+        else:
+            u = as_images(x, info)  # block 1's input (N, C, H, W): a view of the rows
+            for k, (conv, shape) in enumerate(zip(convs, shapes, strict=True), start=1):
 
-            def loss_of(ub: Tensor, yb: Tensor, conv: nn.Conv2d = conv) -> Tensor:
-                with torch.autocast(device.type, dtype=low, enabled=low is not None):
-                    return block_loss(conv, ub, yb, c, recipe.temperature)
+                def loss_of(ub: Tensor, yb: Tensor, conv: nn.Conv2d = conv) -> Tensor:
+                    with torch.autocast(device.type, dtype=low, enabled=low is not None):
+                        return block_loss(conv, ub, yb, c, recipe.temperature)
 
-            last = k == len(shapes) and head is None
-            hand_on = functools.partial(handed_on, conv, shape.pool, u, recipe.predict_batch_size)
-            so_far = dataclasses.replace(
-                recipe, pools=recipe.pools[:k], goodness_from=min(recipe.goodness_from, k)
-            )  # blocks 1..k predict by their goodness
-            model = functools.partial(ConvFFNet, convs[:k], None, so_far, info)
-            losses[f"layer{k}"], out = train_phase(
-                Phase(
-                    f"layer{k}",
-                    list(conv.parameters()),
-                    loss_of,
-                    recipe.epochs,
-                    recipe.lr,
-                    recipe.batch_size,
-                    recipe.schedule,
-                    recipe.nan_check_every,
-                    None if last else hand_on,
-                    model,
-                ),
-                u,
-                y,
-                obs,
-                shuffle,
-            )
-            if out is not None:
-                u = out
+                last = k == len(shapes) and head is None
+                hand_on = functools.partial(
+                    handed_on, conv, shape.pool, u, recipe.predict_batch_size
+                )
+                so_far = dataclasses.replace(
+                    recipe, pools=recipe.pools[:k], goodness_from=min(recipe.goodness_from, k)
+                )  # blocks 1..k predict by their goodness
+                model = functools.partial(ConvFFNet, convs[:k], None, so_far, info)
+                losses[f"layer{k}"], out = train_phase(
+                    Phase(
+                        f"layer{k}",
+                        list(conv.parameters()),
+                        loss_of,
+                        recipe.epochs,
+                        recipe.lr,
+                        recipe.batch_size,
+                        recipe.schedule,
+                        recipe.nan_check_every,
+                        None if last else hand_on,
+                        model,
+                    ),
+                    u,
+                    y,
+                    obs,
+                    shuffle,
+                )
+                if out is not None:
+                    u = out
+            feats = u
         if head is not None:
-            feats = u.flatten(1)  # (N, F), normalised and detached
+            assert feats is not None
             losses["head"], _ = train_phase(
                 head_phase(head, recipe, lambda: net),
-                feats,
+                feats.flatten(1),  # (N, F), normalised and detached
                 y,
                 obs,
                 shuffle,
@@ -358,7 +442,9 @@ def train_conv_ff(
         "channels": [s.c_out for s in shapes],
         "predictors": ["goodness", "head"] if head is not None else ["goodness"],
         "goodness_layers": list(range(recipe.goodness_from, len(shapes) + 1)),
-        "greedy": True,
+        "greedy": recipe.training == "greedy",
+        "training": recipe.training,
+        "shift": recipe.shift,
         "negative_data": False,
     }
     heads = {"head": HeadClassifier(net)} if head is not None else {}

@@ -4,6 +4,7 @@ fit refused in one line, determinism, learning, and the tiny CIFAR/SVHN files.""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import importlib
 from pathlib import Path
@@ -20,6 +21,7 @@ from ff_algos import registry
 from ff_algos.conv_net import block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset, Split, dataset_info, load_dataset
 from ff_algos.methods import accuracy, fit
+from ff_algos.observe import NullObserver
 from ff_algos.recipes import RecipeError, _parse
 from ff_algos.telemetry import EpochClock
 
@@ -189,3 +191,67 @@ def test_tiny_canonical_files_train_with_three_channels(tmp_path: Path, dataset:
         recipe = dataclasses.replace(registry.recipe(name, "tiny"), train_size=None)
         result = fit(recipe, data)
         assert 0.0 <= accuracy(result.model, data.test) <= 1.0
+
+
+@pytest.mark.parametrize(("head_epochs", "shift"), [(0, 0), (1, 2)])
+def test_blocks_trained_together_count_their_flops_and_learn(head_epochs: int, shift: int) -> None:
+    data = synthetic("mnist", n_train=400, n_test=100)
+    recipe = dataclasses.replace(
+        fc.TINY,
+        training="together",
+        shift=shift,
+        epochs=4,
+        lr=3e-3,
+        head_epochs=head_epochs,
+        train_size=None,
+        batch_size=50,
+    )
+    clock = EpochClock(torch.device("cpu"))
+    with FlopCounterMode(display=False) as counter:
+        result = fit(recipe, data, observer=clock)
+    executed = fc.METHOD.executed_flops(recipe, len(data.train), data.info)
+    assert counter.get_total_flops() == sum(executed.values())
+    assert list(clock.result().per_epoch) == ["train", "head"][: 1 + int(head_epochs > 0)]
+    assert result.options["training"] == "together"
+    assert accuracy(result.model, data.test) > 0.2  # chance 0.1
+    again = fit(recipe, data).model
+    assert isinstance(result.model, fc.ConvFFNet)
+    assert isinstance(again, fc.ConvFFNet)
+    for p, q in zip(result.model.parameters(), again.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_together_trains_each_block_on_its_own_loss() -> None:
+    """One summed backward gives each block the gradient of its own loss: a block's gradient
+    is unchanged when the blocks above it are given other weights."""
+    data = synthetic("mnist", n_train=64, n_test=10)
+    recipe = dataclasses.replace(fc.TINY, training="together", train_size=None, head_epochs=0)
+    net = fit(recipe, data).model
+    assert isinstance(net, fc.ConvFFNet)
+    other = copy.deepcopy(net)
+    with torch.no_grad():
+        other.blocks()[1][0].weight.mul_(3.0)
+    grads = []
+    for model in (net, other):
+        model.zero_grad()
+        fc.fit_together(
+            dataclasses.replace(recipe, epochs=1, lr=1e-12),
+            model,
+            data.train.x,
+            data.train.y,
+            NullObserver(),
+            torch.Generator().manual_seed(0),
+        )
+        grads.append(model.blocks()[0][0].weight.clone())
+    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_shift_needs_blocks_trained_together() -> None:
+    info = dataset_info("mnist")
+    with pytest.raises(RecipeError, match="shift=2 needs --set training=together") as e:
+        fc.validate_conv_ff(dataclasses.replace(fc.QUICK, shift=2), info)
+    assert "\n" not in str(e.value)
+    with pytest.raises(RecipeError, match=r"shift=28 must be 0\.\.27 pixels"):
+        fc.validate_conv_ff(dataclasses.replace(fc.QUICK, shift=28, training="together"), info)
+    with pytest.raises(RecipeError, match="training='sideways' is unknown"):
+        fc.validate_conv_ff(dataclasses.replace(fc.QUICK, training="sideways"), info)  # type: ignore[arg-type]
