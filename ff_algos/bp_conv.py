@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from ff_algos.augment import translate
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo
 from ff_algos.method import Fitted, RecipeMethod
@@ -39,6 +40,7 @@ class ConvBPRecipe:
     kernels: tuple[int, ...] = (5, 3, 3)
     pools: tuple[int, ...] = (2, 2, 1)
     epochs: int = 4  # as ff_conv's epochs per block
+    shift: int = 0  # each time a row is drawn, its image moved up to ±shift pixels (as ff_conv)
     batch_size: int | None = 100  # None: full batch
     lr: float = 1e-3  # Adam
     schedule: Schedule = "cooldown"  # constant | cooldown (linear decay over the second half)
@@ -86,6 +88,12 @@ def validate_conv_bp(recipe: ConvBPRecipe, info: DatasetInfo) -> None:
     """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
     check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
     recipe.shapes(info)
+    _, h, w = info.image_shape
+    if not 0 <= recipe.shift < min(h, w):
+        raise RecipeError(
+            f"shift={recipe.shift} must be 0..{min(h, w) - 1} pixels for {h}x{w} images; "
+            "--set shift=0 turns it off"
+        )
     check_run_fields(recipe, "bp_conv (eager only)", ("none",), {"schedule": SCHEDULES})
 
 
@@ -132,7 +140,8 @@ def train_conv_bp(
     observer: TrainObserver | None = None,
 ) -> Fitted[ConvNet]:
     """Train on rows ``x`` (N, C·H·W) and labels ``y`` (N,) on their device. Random streams:
-    weights from ``seed`` (CPU generator: blocks, then head), row orders from ``seed + 1``."""
+    weights from ``seed`` (CPU generator: blocks, then head), row orders from ``seed + 1``,
+    shifts from ``seed + 3`` (as ff_conv's)."""
     validate_conv_bp(recipe, info)
     obs: TrainObserver = observer if observer is not None else NullObserver()
     device = x.device
@@ -144,10 +153,16 @@ def train_conv_bp(
     convs = [seeded_conv(s, gen, device) for s in shapes]
     head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
     model = ConvNet(convs, head, recipe.pools, info, recipe.predict_batch_size)
-    losses = fit_end_to_end(model, recipe, x, y, obs)
+    shifts = torch.Generator(device=device).manual_seed(recipe.seed + 3)
+
+    def moved(xb: Tensor) -> Tensor:
+        return translate(xb, info.image_shape, recipe.shift, shifts)
+
+    losses = fit_end_to_end(model, recipe, x, y, obs, moved if recipe.shift > 0 else None)
     options: dict[str, object] = {
         **eager_options(recipe.precision, recipe.compile),
         "schedule": recipe.schedule,
+        "shift": recipe.shift,
         "channels": [s.c_out for s in shapes],
         "fused_adam": device.type == "cuda",
     }

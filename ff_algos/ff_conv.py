@@ -55,9 +55,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ff_algos.augment import translate
 from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo
-from ff_algos.ff_strong import translate
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver
 from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype

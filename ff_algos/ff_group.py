@@ -19,7 +19,7 @@ layers train at once from one ``backward`` of the summed losses (each gradient s
 layer: no input gradients are computed), one Adam(W) step updates them all.
 
 **Data.** With ``shift > 0`` every training image is moved by its own random offset in
-``[-shift, shift]²`` pixels each epoch (border replicated; :func:`ff_algos.ff_strong.translate`).
+``[-shift, shift]²`` pixels each epoch (border replicated; :func:`ff_algos.augment.translate`).
 Without it the layers fit the training rows almost exactly within a few epochs; with it they see
 a new version of every digit each epoch, which is what lets the long recipe generalise.
 
@@ -45,8 +45,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ff_algos.augment import translate
 from ff_algos.data import DatasetInfo
-from ff_algos.ff_strong import rms_normalise, translate
+from ff_algos.ff_strong import rms_normalise
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
 from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype

@@ -115,11 +115,17 @@ class _EndToEndRecipe(Protocol):
 
 
 def fit_end_to_end(
-    model: nn.Module, recipe: _EndToEndRecipe, x: Tensor, y: Tensor, obs: TrainObserver
+    model: nn.Module,
+    recipe: _EndToEndRecipe,
+    x: Tensor,
+    y: Tensor,
+    obs: TrainObserver,
+    augment: Callable[[Tensor], Tensor] | None = None,
 ) -> list[float]:
     """Backprop training of a whole classifier (the baselines ``bp_conv`` and ``bp_attn``): Adam
-    on cross entropy, mini-batches in a seeded order (``seed + 1``), the recipe's schedule and
-    product precision, one phase ``train``; the per-epoch mean losses."""
+    on cross entropy, mini-batches in a seeded order (``seed + 1``), each batch of rows passed
+    through ``augment`` first if given, the recipe's schedule and product precision, one phase
+    ``train``; the per-epoch mean losses."""
     device, n = x.device, x.shape[0]
     opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
     low = product_dtype(recipe.precision)
@@ -135,8 +141,9 @@ def fit_end_to_end(
             total = torch.zeros((), device=device)
             for start in range(0, n, batch):
                 idx = perm[start : start + batch]
+                xb = x[idx] if augment is None else augment(x[idx])
                 with torch.autocast(device.type, dtype=low, enabled=low is not None):
-                    loss = F.cross_entropy(model(x[idx]).float(), y[idx])
+                    loss = F.cross_entropy(model(xb).float(), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()  # type: ignore[no-untyped-call]
                 opt.step()

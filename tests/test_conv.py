@@ -255,3 +255,16 @@ def test_shift_needs_blocks_trained_together() -> None:
         fc.validate_conv_ff(dataclasses.replace(fc.QUICK, shift=28, training="together"), info)
     with pytest.raises(RecipeError, match="training='sideways' is unknown"):
         fc.validate_conv_ff(dataclasses.replace(fc.QUICK, training="sideways"), info)  # type: ignore[arg-type]
+
+
+def test_bp_conv_with_shifts_counts_the_same_flops() -> None:
+    data = synthetic("mnist", n_train=100, n_test=20)
+    recipe = dataclasses.replace(bc.TINY, shift=2, train_size=None)
+    with FlopCounterMode(display=False) as counter:
+        result = fit(recipe, data)
+    assert counter.get_total_flops() == sum(
+        bc.METHOD.executed_flops(recipe, 100, data.info).values()
+    )
+    assert result.options["shift"] == 2
+    with pytest.raises(RecipeError, match=r"shift=28 must be 0\.\.27 pixels"):
+        bc.validate_conv_bp(dataclasses.replace(bc.QUICK, shift=28), dataset_info("mnist"))
