@@ -35,6 +35,14 @@ linear map only; phase ``head``), scored beside it (``accuracy.predictors.head``
 order per epoch, learning rate constant or ``cooldown`` (constant for the first half of the
 block's epochs, then linear down to ``2/epochs`` of it; the schedule of :mod:`ff_algos.ff_strong`).
 Observer phases ``layer1``..``layerK`` then ``head``; per-epoch mean losses stay on the device.
+``training="together"`` (:func:`fit_together`) trains every block at once instead, as
+:mod:`ff_algos.ff_group` does for an MLP: each step runs all blocks on a batch, each on the
+previous block's normalised *detached* output, and one ``backward`` of the summed block losses
+gives each block its own gradient (one Adam, one phase ``train``; with a head, the last block's
+output over the rows is computed in the last epoch). Only then can the images move: with
+``shift > 0`` every drawn row's image is shifted by up to ``shift`` pixels
+(:func:`ff_algos.augment.translate`); greedy blocks are handed outputs computed once, so greedy
+training refuses ``shift``.
 
 **Measured** (test accuracy, goodness / head; 2-core CPU shared with other jobs,
 ``reports/cpu-2core-conv/``): ``SEED``'s blocks with 2 epochs per block and 1 head epoch
