@@ -66,9 +66,9 @@ from ff_algos.precision import Precision, eager_options, precision_scope, produc
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import (
     SCHEDULES,
-    Phase,
     Schedule,
     head_phase,
+    recipe_phase,
     seeded_linear,
     train_phase,
 )
@@ -336,15 +336,11 @@ def train_attn_ff(
             last = k == shape.blocks and head is None
             so_far = AttnFFNet(embed, blocks[:k], None, recipe, info)
             losses[f"layer{k}"], out = train_phase(
-                Phase(
+                recipe_phase(
                     f"layer{k}",
                     params,
                     loss_of,
-                    recipe.epochs,
-                    recipe.lr,
-                    recipe.batch_size,
-                    recipe.schedule,
-                    recipe.nan_check_every,
+                    recipe,
                     None if last else hand_on,
                     lambda so_far=so_far: so_far,  # type: ignore[misc]
                 ),

@@ -72,9 +72,9 @@ from ff_algos.precision import Precision, eager_options, precision_scope, produc
 from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
 from ff_algos.training import (
     SCHEDULES,
-    Phase,
     Schedule,
     head_phase,
+    recipe_phase,
     seeded_linear,
     train_phase,
 )
@@ -351,15 +351,11 @@ def fit_together(
     def features() -> Tensor:
         return net.scores(x)[1]
 
-    phase = Phase(
+    phase = recipe_phase(
         "train",
         list(net.convs.parameters()),
         loss_of,
-        recipe.epochs,
-        recipe.lr,
-        recipe.batch_size,
-        recipe.schedule,
-        recipe.nan_check_every,
+        recipe,
         features if net.head is not None else None,
         lambda: net,
     )
@@ -415,15 +411,11 @@ def train_conv_ff(
                 )  # blocks 1..k predict by their goodness
                 model = functools.partial(ConvFFNet, convs[:k], None, so_far, info)
                 losses[f"layer{k}"], out = train_phase(
-                    Phase(
+                    recipe_phase(
                         f"layer{k}",
                         list(conv.parameters()),
                         loss_of,
-                        recipe.epochs,
-                        recipe.lr,
-                        recipe.batch_size,
-                        recipe.schedule,
-                        recipe.nan_check_every,
+                        recipe,
                         None if last else hand_on,
                         model,
                     ),

@@ -95,8 +95,9 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     return 1.0
 
 
-class _EndToEndRecipe(Protocol):
-    """The recipe fields :func:`fit_end_to_end` reads (a frozen dataclass has more)."""
+class _LoopRecipe(Protocol):
+    """The recipe fields a training loop reads (:func:`fit_end_to_end`, :func:`recipe_phase`;
+    a frozen dataclass has more)."""
 
     @property
     def epochs(self) -> int: ...
@@ -116,7 +117,7 @@ class _EndToEndRecipe(Protocol):
 
 def fit_end_to_end(
     model: nn.Module,
-    recipe: _EndToEndRecipe,
+    recipe: _LoopRecipe,
     x: Tensor,
     y: Tensor,
     obs: TrainObserver,
@@ -249,5 +250,28 @@ def head_phase(head: nn.Linear, recipe: _HeadRecipe, model: Callable[[], Classif
         recipe.schedule,
         recipe.nan_check_every,
         None,
+        model,
+    )
+
+
+def recipe_phase(
+    name: str,
+    params: list[nn.Parameter],
+    loss_of: StepFn,
+    recipe: _LoopRecipe,
+    hand_on: Callable[[], Tensor] | None,
+    model: Callable[[], Classifier],
+) -> Phase:
+    """A phase on the recipe's own epochs, learning rate, batch size, schedule and NaN checks."""
+    return Phase(
+        name,
+        params,
+        loss_of,
+        recipe.epochs,
+        recipe.lr,
+        recipe.batch_size,
+        recipe.schedule,
+        recipe.nan_check_every,
+        hand_on,
         model,
     )
