@@ -222,8 +222,17 @@ def normalise(p: Tensor) -> Tensor:
 
 def group_goodness(h: Tensor, num_classes: int) -> Tensor:
     """Goodness per class (m, C): the mean square of each class's channel group of the
-    activity ``h`` (m, C·maps, H, W) (channel ``j`` belongs to class ``j // maps``)."""
+    activity ``h`` (m, C·maps, H, W) (channel ``j`` belongs to class ``j // maps``); also the
+    unit groups of an MLP layer's activity (m, C·s) (:mod:`ff_algos.ff_group`)."""
     return h.square().view(h.shape[0], num_classes, -1).mean(2)
+
+
+def goodness_loss(h: Tensor, y: Tensor, num_classes: int, temperature: float) -> Tensor:
+    """The channel-wise competitive loss of an activity ``h`` (m, C·maps, ...) with labels
+    ``y`` (m,): cross-entropy of the group goodness over ``temperature``, in float32 at least
+    (a bf16 activity under autocast is widened; float64 stays float64)."""
+    g = group_goodness(h, num_classes)
+    return F.cross_entropy(g.to(torch.promote_types(g.dtype, torch.float32)) / temperature, y)
 
 
 class ConvFFNet(nn.Module):
@@ -303,11 +312,7 @@ def block_loss(
 ) -> Tensor:
     """Block ``conv``'s channel-wise competitive loss on its (detached) input ``u`` (m, c_in,
     H, W) with labels ``y`` (m,): cross-entropy of the group goodness over ``temperature``."""
-    h = torch.relu(conv(u))
-    loss: Tensor = F.cross_entropy(
-        group_goodness(h, num_classes).to(conv.weight.dtype) / temperature, y
-    )
-    return loss
+    return goodness_loss(torch.relu(conv(u)), y, num_classes, temperature)
 
 
 def handed_on(conv: nn.Conv2d, pool: int, u: Tensor, chunk: int) -> Tensor:
@@ -345,8 +350,7 @@ def fit_together(
         with torch.autocast(x.device.type, dtype=low, enabled=low is not None):
             for conv, pool in net.blocks():
                 h, p = block(conv, pool, u)
-                g = group_goodness(h, c).float()
-                total = total + F.cross_entropy(g / recipe.temperature, yb)
+                total = total + goodness_loss(h, yb, c, recipe.temperature)
                 u = normalise(p).detach()
         return total
 

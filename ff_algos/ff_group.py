@@ -47,6 +47,7 @@ from torch import Tensor, nn
 
 from ff_algos.augment import translate
 from ff_algos.data import DatasetInfo
+from ff_algos.ff_conv import goodness_loss, group_goodness
 from ff_algos.ff_strong import rms_normalise
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import NullObserver, TrainObserver, offer_model
@@ -152,11 +153,6 @@ def validate_group_ff(recipe: GroupFFRecipe, info: DatasetInfo) -> None:
     check_run_fields(recipe, "ff_group (eager only)", COMPILES, {"schedule": SCHEDULES})
 
 
-def group_goodness(h: Tensor, num_classes: int) -> Tensor:
-    """Mean squared activity (m, C) of each class's group of units of ``h`` (m, C·s)."""
-    return h.pow(2).view(h.shape[0], num_classes, -1).mean(2)
-
-
 class GroupFFNet(nn.Module):
     """The trained layers; :meth:`predict` sums every voting layer's class log-probabilities."""
 
@@ -209,8 +205,7 @@ def layer_losses(net: GroupFFNet, x_hat: Tensor, y: Tensor) -> Tensor:
     u = x_hat
     for layer in net.linear_layers():
         h = torch.relu(layer(u))
-        g = group_goodness(h, net.num_classes).float()
-        losses.append(F.cross_entropy(g / net.temperature, y))
+        losses.append(goodness_loss(h, y, net.num_classes, net.temperature))
         u = rms_normalise(h)  # detached
     return torch.stack(losses)
 

@@ -127,37 +127,26 @@ def fit_end_to_end(
     on cross entropy, mini-batches in a seeded order (``seed + 1``), each batch of rows passed
     through ``augment`` first if given, the recipe's schedule and product precision, one phase
     ``train``; the per-epoch mean losses."""
-    device, n = x.device, x.shape[0]
-    opt = torch.optim.Adam(model.parameters(), lr=recipe.lr, fused=device.type == "cuda" or None)
     low = product_dtype(recipe.precision)
-    batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
-    log = LossLog("train", recipe.epochs, recipe.lr, device)
-    shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
-    with precision_scope(recipe.precision, device):
-        obs.phase_start("train", recipe.epochs)
-        for e in range(recipe.epochs):
-            for group in opt.param_groups:
-                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
-            perm = torch.randperm(n, generator=shuffle, device=device)
-            total = torch.zeros((), device=device)
-            for start in range(0, n, batch):
-                idx = perm[start : start + batch]
-                xb = x[idx] if augment is None else augment(x[idx])
-                with torch.autocast(device.type, dtype=low, enabled=low is not None):
-                    loss = F.cross_entropy(model(xb).float(), y[idx])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                total += loss.detach() * idx.shape[0]
-            log.record(e, total / n)
-            obs.epoch_end(e)
-            offer_model(obs, e, lambda: typing.cast("Classifier", model))
-            every = recipe.nan_check_every
-            if every > 0 and (e + 1) % every == 0:
-                log.check(e + 1)
-        log.check(recipe.epochs)
-        obs.phase_end()
-    return log.host()
+
+    def loss_of(xb: Tensor, yb: Tensor) -> Tensor:
+        if augment is not None:
+            xb = augment(xb)
+        with torch.autocast(xb.device.type, dtype=low, enabled=low is not None):
+            return F.cross_entropy(model(xb).float(), yb)
+
+    shuffle = torch.Generator(device=x.device).manual_seed(recipe.seed + 1)
+    phase = recipe_phase(
+        "train",
+        list(model.parameters()),
+        loss_of,
+        recipe,
+        None,
+        lambda: typing.cast("Classifier", model),
+    )
+    with precision_scope(recipe.precision, x.device):
+        losses, _ = train_phase(phase, x, y, obs, shuffle)
+    return losses
 
 
 StepFn = Callable[[Tensor, Tensor], Tensor]

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ff_algos import ff_group as fg
 from ff_algos.data import DatasetInfo
+from ff_algos.ff_conv import group_goodness
 from ff_algos.ff_strong import rms_normalise
 from ff_algos.recipes import RecipeError
 
@@ -71,7 +72,7 @@ def test_prediction_sums_each_voting_layers_log_softmax() -> None:
     u = rms_normalise(x)
     h1 = torch.relu(net.linear_layers()[0](u))
     h2 = torch.relu(net.linear_layers()[1](rms_normalise(h1)))
-    want = F.log_softmax(fg.group_goodness(h2, C) / recipe.temperature, 1)  # layer 2 only
+    want = F.log_softmax(group_goodness(h2, C) / recipe.temperature, 1)  # layer 2 only
     assert torch.allclose(net.votes(x), want, atol=1e-5)
     net.predict_batch_size = 7  # chunking gives the same labels
     assert torch.equal(net.predict(x), want.argmax(1))
