@@ -25,7 +25,7 @@ import torch
 from rich.console import Console
 
 from ff_algos.errors import FFBenchError
-from ff_algos.scaling import configs as scaling_configs
+from ff_algos.suite.depth_scaling import configs as scaling_configs
 from ff_algos.suite.floors import load_floors
 from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
 from ff_algos.suite.progress import Terminal

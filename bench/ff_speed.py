@@ -1,4 +1,5 @@
-"""Forward-Forward speed: ``ff_algos.ff`` against a plain implementation of the same recipe.
+"""Forward-Forward speed: FF's fast path (``ff_algos.methods.common.overlay``) against the plain
+reference of the same recipe (``ff_algos.methods.common.reference``).
 
 The plain implementation below has the reference code's structure
 (mpezeshki/pytorch_forward_forward): separate positive and negative passes, every layer
@@ -30,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import itertools
 import statistics
 import sys
 import time
@@ -42,81 +42,16 @@ from typing import TypeVar
 import torch
 from torch import Tensor, nn
 
+from ff_algos import registry
 from ff_algos.data import load_dataset
-from ff_algos.ff import FFNet, negative_labels, overlay, train_ff
-from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.recipes import FFRecipe, get_recipe
+from ff_algos.method import NullObserver
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.overlay import FFNet, FFRecipe, train_ff
+from ff_algos.methods.common.reference import plain_predict, plain_train
 from ff_algos.telemetry import EpochClock
 from ff_algos.telemetry.sync import synchronize
-from ff_algos.training import seeded_linear
 
 T = TypeVar("T")
-
-# ---- the plain implementation ------------------------------------------------------------------
-
-
-def plain_forward(layer: nn.Linear, x: Tensor) -> Tensor:
-    """The reference layer: normalise, linear, ReLU (every call)."""
-    x_direction = x / (x.norm(2, 1, keepdim=True) + 1e-4)
-    return torch.relu(torch.mm(x_direction, layer.weight.T) + layer.bias.unsqueeze(0))
-
-
-def plain_goodness(h: Tensor, kind: str) -> Tensor:
-    return h.pow(2).mean(1) if kind == "mean" else h.pow(2).sum(1)
-
-
-def plain_train(
-    recipe: FFRecipe, x: Tensor, y: Tensor, num_classes: int, observer: TrainObserver
-) -> list[nn.Linear]:
-    """The reference training loop, with ``train_ff``'s initial weights, negatives and
-    mini-batch order (so both compute the same function), reporting the same phases."""
-    init_gen = torch.Generator().manual_seed(recipe.seed)
-    shuffle_gen = torch.Generator(device=x.device).manual_seed(recipe.seed + 1)
-    y_neg = negative_labels(y, num_classes, recipe.negatives, init_gen)
-    dims = (x.shape[1], *recipe.hidden)
-    layers = [seeded_linear(i, o, init_gen, x.device) for i, o in itertools.pairwise(dims)]
-    value = x.max()
-    h_pos, h_neg = overlay(x, y, num_classes, value), overlay(x, y_neg, num_classes, value)
-    n = x.shape[0]
-    for k, layer in enumerate(layers, start=1):
-        opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr)
-        observer.phase_start(f"layer{k}", recipe.epochs)
-        for epoch in range(recipe.epochs):
-            if recipe.batch_size is None or recipe.batch_size >= n:
-                batches: list[Tensor | slice] = [slice(None)]
-            else:
-                perm = torch.randperm(n, generator=shuffle_gen, device=x.device)
-                batches = [perm[s : s + recipe.batch_size] for s in range(0, n, recipe.batch_size)]
-            for idx in batches:
-                g_pos = plain_goodness(plain_forward(layer, h_pos[idx]), recipe.goodness)
-                g_neg = plain_goodness(plain_forward(layer, h_neg[idx]), recipe.goodness)
-                loss = torch.log(
-                    1 + torch.exp(torch.cat([-g_pos + recipe.threshold, g_neg - recipe.threshold]))
-                ).mean()
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-            observer.epoch_end(epoch)
-        with torch.no_grad():
-            h_pos, h_neg = plain_forward(layer, h_pos), plain_forward(layer, h_neg)
-        observer.phase_end()
-    return layers
-
-
-@torch.no_grad()
-def plain_predict(layers: list[nn.Linear], x: Tensor, num_classes: int, kind: str) -> Tensor:
-    """One full forward pass per candidate label; argmax of the summed goodness."""
-    value = x.max()
-    per_label = []
-    for label in range(num_classes):
-        h = overlay(x, torch.full((x.shape[0],), label, device=x.device), num_classes, value)
-        total = torch.zeros(x.shape[0], device=x.device)
-        for layer in layers:
-            h = plain_forward(layer, h)
-            total += plain_goodness(h, kind)
-        per_label.append(total)
-    return torch.stack(per_label, 1).argmax(1)
-
 
 # ---- timing ------------------------------------------------------------------------------------
 
@@ -263,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r.ok for r in rows)
 
     if not args.skip_accuracy:
-        quick = get_recipe("quick", "ff")
+        quick = registry.recipe("ff", "quick")
         assert isinstance(quick, FFRecipe)
         sub = data.train.subset(quick.train_size, quick.seed)
         fast_q = train_ff(quick, sub.x, sub.y, c)

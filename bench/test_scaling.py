@@ -1,5 +1,5 @@
 """The scaling benchmark: memory held and time per epoch of FF and backprop as the network gets
-deeper and the batch larger (:mod:`ff_algos.scaling`).
+deeper and the batch larger (:mod:`ff_algos.suite.depth_scaling`).
 
     pytest bench/ -k scaling --benchmark-save=NAME
 
@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 import torch
 
-from ff_algos.scaling import ScalingConfig, measure
 from ff_algos.suite.bench_case import journal_scaling
+from ff_algos.suite.depth_scaling import ScalingConfig, measure
 from ff_algos.suite.state import Suite
 
 

@@ -377,7 +377,8 @@ class CaseRecord:
 
 @dataclass(frozen=True)
 class ScalingPoint:
-    """One configuration of the depth/batch scaling benchmark (:mod:`ff_algos.scaling`)."""
+    """One configuration of the depth/batch scaling benchmark
+    (:mod:`ff_algos.suite.depth_scaling`)."""
 
     algorithm: str  # "ff" or "bp"
     depth: int

@@ -1,7 +1,8 @@
 """Method names to :class:`~ff_algos.method.Method` objects: the one list the suite reads.
 
-Built-in methods are listed in :data:`BUILTIN` (name -> module that defines ``METHOD``) and
-imported on first use. Methods from outside the package join in two ways, without a fork:
+Built-in methods are the modules of :mod:`ff_algos.methods`, one per method, named after it,
+each defining ``METHOD`` (:func:`builtin` lists them; each is imported on first use). Methods
+from outside the package join in two ways, without a fork:
 
 * a Python entry point in the group ``ff_bench.methods`` (``name = "pkg.module:METHOD"``) in the
   installed distribution's metadata; or
@@ -13,36 +14,38 @@ Nothing is imported at import time of this module.
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pkgutil
 from importlib import metadata
 from typing import Any
 
-from ff_algos.method import Method
-from ff_algos.recipes import RecipeError
+from ff_algos import methods as methods_package
+from ff_algos.errors import RecipeError
+from ff_algos.method import METHOD_MEMBERS, Method
 
 ENTRY_POINT_GROUP = "ff_bench.methods"
-BUILTIN: dict[str, str] = {
-    "ff": "ff_algos.ff",
-    "bp": "ff_algos.backprop",
-    "ff_head": "ff_algos.ff_head",
-    "ff_finetune": "ff_algos.ff_finetune",
-    "ff_strong": "ff_algos.ff_strong",
-    "ff_conv": "ff_algos.ff_conv",
-    "bp_conv": "ff_algos.bp_conv",
-    "ff_attn": "ff_algos.ff_attn",
-    "bp_attn": "ff_algos.bp_attn",
-    "ff_group": "ff_algos.ff_group",
-}
-_REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
-_added: dict[str, Method] = {}
+_added: dict[str, Method[Any]] = {}
 
 
-def register(method: Method) -> Method:
+@functools.cache
+def builtin() -> dict[str, str]:
+    """Built-in method names -> modules: every module ``ff_algos/methods/<name>.py`` (not
+    ``common/``, nothing starting with ``_``), found without importing any of them."""
+    found = pkgutil.iter_modules(methods_package.__path__)
+    return {
+        m.name: f"{methods_package.__name__}.{m.name}"
+        for m in sorted(found, key=lambda m: m.name)
+        if not m.ispkg and not m.name.startswith("_")
+    }
+
+
+def register(method: Method[Any]) -> Method[Any]:
     """Add a method from outside the package (returns it, so it can decorate an instance)."""
-    missing = [a for a in (*_REQUIRED, "warm_up_recipe") if not hasattr(method, a)]
+    missing = [a for a in METHOD_MEMBERS if not hasattr(method, a)]
     if missing:
         raise RecipeError(f"{method!r} is not a Method: it lacks {', '.join(missing)}")
-    if method.name in BUILTIN:
+    if method.name in builtin():
         raise RecipeError(f"method name {method.name!r} is built in; register it under another")
     _added[method.name] = method
     return method
@@ -76,15 +79,15 @@ def _entry_points() -> dict[str, Any]:
 
 def names() -> tuple[str, ...]:
     """Every method name: built in, from entry points, then registered."""
-    return tuple(dict.fromkeys([*BUILTIN, *_entry_points(), *_added]))
+    return tuple(dict.fromkeys([*builtin(), *_entry_points(), *_added]))
 
 
-def get(name: str) -> Method:
+def get(name: str) -> Method[Any]:
     """The method called ``name``; a one-line error lists the valid names."""
     if name in _added:
         return _added[name]
-    if name in BUILTIN:
-        method: Method = importlib.import_module(BUILTIN[name]).METHOD
+    if name in builtin():
+        method: Method[Any] = importlib.import_module(builtin()[name]).METHOD
         return method
     entry = _entry_points().get(name)
     if entry is not None:

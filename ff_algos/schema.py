@@ -14,7 +14,7 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
     schema: str                       "ff-bench/2" (the report also reads "ff-bench/1")
     dataset: str                      canonical lower-case name, e.g. "mnist"
     method: str                       a registered method: "ff", "bp", "ff_head", ...
-    recipe: object                    every recipe field (see ff_algos.recipes), plus "method"
+    recipe: object                    every recipe field (see ff_algos.methods), plus "method"
     seed: int
     device: {type: str, name: str, index: int?}
     accuracy: {train: float, test: float, floor: float?, passed: bool?,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ff_algos import registry
-from ff_algos.recipes import recipe_dict
+from ff_algos.method import recipe_dict
 from ff_algos.record import CaseRecord, RecipeMatch
 
 STUDY_RECIPE = "seed"

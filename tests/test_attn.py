@@ -16,11 +16,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from ff_algos import bp_attn, ff_attn, registry
-from ff_algos.attn_net import AttnShape, attn_shape, patches, seeded_modules
+from ff_algos import registry
 from ff_algos.data import dataset_info, load_dataset
-from ff_algos.methods import accuracy, fit
-from ff_algos.recipes import RecipeError
+from ff_algos.errors import RecipeError
+from ff_algos.fitting import accuracy, fit
+from ff_algos.methods import bp_attn, ff_attn
+from ff_algos.methods.common.attn import AttnShape, attn_shape, patches, seeded_modules
 
 MNIST = dataset_info("mnist")
 
@@ -88,7 +89,7 @@ def test_block_flops_match_the_flop_counter(input_grad: bool) -> None:
 
 def test_group_goodness_is_the_mean_square_of_each_class_group() -> None:
     z = torch.randn(2, 3, 20)  # 10 classes x 2 features
-    g = ff_attn.group_goodness(z, 10)
+    g = ff_attn.token_group_goodness(z, 10)
     for c in range(10):
         torch.testing.assert_close(g[:, c], z[:, :, 2 * c : 2 * c + 2].square().mean((1, 2)))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ff_algos.augment import translate
+from ff_algos.methods.common.shift import translate
 
 
 def moved_by_hand(image: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

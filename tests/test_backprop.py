@@ -13,10 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos import backprop
+from ff_algos.errors import DivergenceError, RecipeError
 from ff_algos.method import Fitted
-from ff_algos.recipes import BPRecipe, RecipeError
-from ff_algos.training import DivergenceError
+from ff_algos.methods import bp as backprop
+from ff_algos.methods.bp import BPRecipe
 
 N, D, C = 50, 16, 4
 CPU = torch.device("cpu")

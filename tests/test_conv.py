@@ -15,14 +15,15 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from ff_algos import bp_conv as bc
-from ff_algos import ff_conv as fc
 from ff_algos import registry
-from ff_algos.conv_net import block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo, LoadedDataset, Split, dataset_info, load_dataset
-from ff_algos.methods import accuracy, fit
-from ff_algos.observe import NullObserver
-from ff_algos.recipes import RecipeError, _parse
+from ff_algos.errors import RecipeError
+from ff_algos.fitting import accuracy, fit
+from ff_algos.method import NullObserver
+from ff_algos.methods import bp_conv as bc
+from ff_algos.methods import ff_conv as fc
+from ff_algos.methods.common.conv import block_shapes, seeded_conv
+from ff_algos.suite.overrides import _parse
 from ff_algos.telemetry import EpochClock
 
 F64 = torch.float64

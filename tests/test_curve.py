@@ -13,9 +13,9 @@ import torch
 
 from ff_algos import registry
 from ff_algos.data import LoadedDataset, Split, dataset_info
-from ff_algos.methods import CARVED, UNUSED, fit, training_rows, validation_split
-from ff_algos.observe import FanOut
-from ff_algos.recipes import RecipeError
+from ff_algos.errors import RecipeError
+from ff_algos.fitting import CARVED, UNUSED, fit, training_rows, validation_split
+from ff_algos.method import FanOut
 from ff_algos.record import CaseRecord
 from ff_algos.telemetry import EpochClock
 from ff_algos.telemetry.curve import CurveObserver, schedule
@@ -134,7 +134,7 @@ def test_the_observer_scores_the_model_at_its_points() -> None:
     assert all(p.energy_j is None for p in result.points)
 
 
-@pytest.mark.parametrize("name", sorted(registry.BUILTIN))
+@pytest.mark.parametrize("name", sorted(registry.builtin()))
 def test_every_builtin_method_offers_its_network_so_far(name: str) -> None:
     data = _data(300)
     recipe = dataclasses.replace(registry.recipe(name, "tiny"), train_size=200)

@@ -4,88 +4,29 @@ data), layer locality, determinism, the options, divergence."""
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import math
 
 import pytest
 import torch
 from torch import Tensor, nn
 
-from ff_algos import ff
-from ff_algos.recipes import FFRecipe, RecipeError
-from ff_algos.training import DivergenceError, seeded_linear
+from ff_algos.errors import DivergenceError, RecipeError
+from ff_algos.methods.common import overlay as ff
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.overlay import FFRecipe
+from ff_algos.methods.common.reference import (
+    plain_goodness,
+    plain_goodness_per_label,
+    plain_layer,
+    plain_loss,
+    plain_overlay,
+    plain_train,
+)
 
 N, D, C, H = 40, 24, 5, 12
 THETA = 2.0
 CPU = torch.device("cpu")
 F64 = torch.float64
-
-
-# ---- the plain reference: the public implementation's code, restated ------------------------
-
-
-def ref_overlay(x: Tensor, y: Tensor, num_classes: int) -> Tensor:
-    out = x.clone()
-    out[:, :num_classes] *= 0.0
-    out[range(x.shape[0]), y] = x.max()
-    return out
-
-
-def ref_layer(layer: nn.Linear, x: Tensor) -> Tensor:
-    x_direction = x / (x.norm(2, 1, keepdim=True) + 1e-4)
-    return torch.relu(torch.mm(x_direction, layer.weight.T) + layer.bias.unsqueeze(0))
-
-
-def ref_goodness(h: Tensor, kind: str) -> Tensor:
-    return h.pow(2).mean(1) if kind == "mean" else h.pow(2).sum(1)
-
-
-def ref_loss(g_pos: Tensor, g_neg: Tensor) -> Tensor:
-    return torch.log(1 + torch.exp(torch.cat([-g_pos + THETA, g_neg - THETA]))).mean()
-
-
-def ref_predict_goodness(layers: list[nn.Linear], x: Tensor, kind: str) -> Tensor:
-    """(N, C) summed goodness: every label overlaid, every layer run in full."""
-    with torch.no_grad():
-        columns = []
-        for label in range(C):
-            h = ref_overlay(x, torch.full((x.shape[0],), label), C)
-            total = torch.zeros(x.shape[0], dtype=x.dtype)
-            for layer in layers:
-                h = ref_layer(layer, h)
-                total += ref_goodness(h, kind)
-            columns.append(total)
-        return torch.stack(columns, 1)
-
-
-def ref_train(recipe: FFRecipe, x: Tensor, y: Tensor) -> list[nn.Linear]:
-    """Plain greedy training: separate positive and negative passes, autograd, Adam; negatives,
-    initial weights and mini-batch order drawn as documented by ff.train_ff."""
-    init_gen = torch.Generator().manual_seed(recipe.seed)
-    shuffle_gen = torch.Generator().manual_seed(recipe.seed + 1)
-    y_neg = ff.negative_labels(y, C, recipe.negatives, init_gen)
-    dims = (x.shape[1], *recipe.hidden)
-    layers = [seeded_linear(i, o, init_gen, CPU, x.dtype) for i, o in itertools.pairwise(dims)]
-    h_pos, h_neg = ref_overlay(x, y, C), ref_overlay(x, y_neg, C)
-    n = x.shape[0]
-    for layer in layers:
-        opt = torch.optim.Adam(layer.parameters(), lr=recipe.lr)
-        for _ in range(recipe.epochs):
-            if recipe.batch_size is None:
-                batches = [torch.arange(n)]
-            else:
-                perm = torch.randperm(n, generator=shuffle_gen)
-                batches = [perm[s : s + recipe.batch_size] for s in range(0, n, recipe.batch_size)]
-            for idx in batches:
-                g_pos = ref_goodness(ref_layer(layer, h_pos[idx]), recipe.goodness)
-                g_neg = ref_goodness(ref_layer(layer, h_neg[idx]), recipe.goodness)
-                loss = ref_loss(g_pos, g_neg)
-                opt.zero_grad()
-                loss.backward()  # type: ignore[no-untyped-call]
-                opt.step()
-        with torch.no_grad():
-            h_pos, h_neg = ref_layer(layer, h_pos), ref_layer(layer, h_neg)
-    return layers
 
 
 # ---- fixtures ----------------------------------------------------------------------------------
@@ -113,7 +54,7 @@ def small_recipe(**changes: object) -> FFRecipe:
 
 def test_overlay_matches_reference(data: tuple[Tensor, Tensor]) -> None:
     x, y = data
-    assert torch.equal(ff.overlay(x, y, C, x.max()), ref_overlay(x, y, C))
+    assert torch.equal(ff.overlay(x, y, C, x.max()), plain_overlay(x, y, C, x.max()))
 
 
 def test_factored_overlay_is_the_direction_of_every_overlay(data: tuple[Tensor, Tensor]) -> None:
@@ -121,7 +62,7 @@ def test_factored_overlay_is_the_direction_of_every_overlay(data: tuple[Tensor, 
     f = ff.factor_overlay(x, C, x.max())
     for label in range(C):
         labels = torch.full((N,), label)
-        expected = ff.direction(ref_overlay(x, labels, C))
+        expected = ff.direction(plain_overlay(x, labels, C, x.max()))
         rebuilt = f.base.clone()
         rebuilt[:, label] += f.coef
         torch.testing.assert_close(rebuilt, expected, rtol=1e-12, atol=1e-14)
@@ -133,10 +74,10 @@ def test_loss_matches_reference_and_stays_finite() -> None:
         torch.rand(30, generator=gen, dtype=F64) * 4,
         torch.rand(30, generator=gen, dtype=F64) * 4,
     )
-    torch.testing.assert_close(ff.ff_loss(g_pos, g_neg, THETA), ref_loss(g_pos, g_neg))
+    torch.testing.assert_close(ff.ff_loss(g_pos, g_neg, THETA), plain_loss(g_pos, g_neg, THETA))
     # far past the threshold the reference's exp overflows; softplus does not
     big = torch.tensor([1000.0], dtype=torch.float32)
-    assert math.isinf(float(ref_loss(big * 0, big)))
+    assert math.isinf(float(plain_loss(big * 0, big, THETA)))
     assert float(ff.ff_loss(big * 0, big, THETA)) == pytest.approx(
         (math.log1p(math.exp(2.0)) + 998.0) / 2, rel=1e-6
     )
@@ -150,9 +91,8 @@ def _autograd_grads(
 ) -> tuple[Tensor, Tensor, Tensor]:
     ref = linear(layer.in_features, layer.out_features)
     ref.load_state_dict(layer.state_dict())
-    loss = ref_loss(
-        ref_goodness(ref_layer(ref, x_pos), kind), ref_goodness(ref_layer(ref, x_neg), kind)
-    )
+    g_pos = plain_goodness(plain_layer(ref, x_pos), kind)
+    loss = plain_loss(g_pos, plain_goodness(plain_layer(ref, x_neg), kind), THETA)
     loss.backward()  # type: ignore[no-untyped-call]
     assert ref.weight.grad is not None
     assert ref.bias.grad is not None
@@ -172,7 +112,7 @@ def test_first_layer_step_matches_autograd(
     loss = pairs.step(layer, idx, THETA, ff.goodness_scale(H, kind))  # type: ignore[arg-type]
     rows = slice(None) if batch is None else batch
     # the overlay value is the whole tensor's maximum, also for a mini-batch's rows
-    x_pos, x_neg = ref_overlay(x, y, C)[rows], ref_overlay(x, y_neg, C)[rows]
+    x_pos, x_neg = plain_overlay(x, y, C, x.max())[rows], plain_overlay(x, y_neg, C, x.max())[rows]
     ref_loss_, ref_gw, ref_gb = _autograd_grads(layer, x_pos, x_neg, kind)
     torch.testing.assert_close(loss, ref_loss_)
     assert layer.weight.grad is not None
@@ -218,7 +158,7 @@ def test_training_matches_plain_reference(
     x, y = data
     recipe = small_recipe(**changes)
     fast = ff.train_ff(recipe, x, y, C)
-    plain = ref_train(recipe, x, y)
+    plain = plain_train(recipe, x, y, C)
     for mine, ref in zip(fast.model.linear_layers(), plain, strict=True):
         torch.testing.assert_close(mine.weight, ref.weight, rtol=1e-9, atol=1e-11)
         torch.testing.assert_close(mine.bias, ref.bias, rtol=1e-9, atol=1e-11)
@@ -233,7 +173,7 @@ def test_prediction_matches_reference_and_ignores_chunking(
     x, _ = data
     layers = [linear(D, H, 1), linear(H, 9, 2)]
     net = ff.FFNet(layers, C, kind, predict_batch_size=N)  # type: ignore[arg-type]
-    expected = ref_predict_goodness(layers, x, kind)
+    expected = plain_goodness_per_label(layers, x, C, kind)
     torch.testing.assert_close(net.goodness_per_label(x), expected, rtol=1e-10, atol=1e-12)
     assert torch.equal(net.predict(x), expected.argmax(1))
     # chunks of 7 rows still overlay the whole split's maximum
@@ -292,7 +232,7 @@ def test_goodness_sum_is_a_different_function(data: tuple[Tensor, Tensor]) -> No
     mean = ff.FFNet(layers, C, "mean").goodness_per_label(x)
     total = ff.FFNet(layers, C, "sum").goodness_per_label(x)
     # per layer, sum = width · mean
-    h1 = ref_predict_goodness(layers[:1], x, "mean")
+    h1 = plain_goodness_per_label(layers[:1], x, C, "mean")
     torch.testing.assert_close(total, (mean - h1) * 9 + h1 * H)
 
 

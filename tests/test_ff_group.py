@@ -11,11 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos import ff_group as fg
 from ff_algos.data import DatasetInfo
-from ff_algos.ff_conv import group_goodness
-from ff_algos.ff_strong import rms_normalise
-from ff_algos.recipes import RecipeError
+from ff_algos.errors import RecipeError
+from ff_algos.methods import ff_group as fg
+from ff_algos.methods.common.goodness import group_goodness, rms_normalise
 
 C = 4
 INFO = DatasetInfo("blobs", "Blobs", C, (1, 4, 5), (0.0,), (1.0,), 200, 100)  # D = 20

@@ -13,11 +13,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ff_algos import ff_strong as fs
-from ff_algos.compiled import Compile
 from ff_algos.data import DatasetInfo
-from ff_algos.recipes import RecipeError, _parse
-from ff_algos.training import lr_factor
+from ff_algos.errors import RecipeError
+from ff_algos.methods import ff_strong as fs
+from ff_algos.methods.common.compiled import Compile
+from ff_algos.methods.common.goodness import rms_normalise
+from ff_algos.methods.common.loop import lr_factor
+from ff_algos.suite.overrides import _parse
 
 N, D, C = 48, 30, 5
 CPU = torch.device("cpu")
@@ -134,7 +136,7 @@ def test_step_objective_and_gradients_match_reference(negatives: str, head_from:
     net, running = small_net(recipe)
     ref_running = [r.clone() for r in running]
     step = fs.make_step_loss(recipe, net, running, None)
-    objective, logged = step(fs.rms_normalise(x), y, -noise.log())
+    objective, logged = step(rms_normalise(x), y, -noise.log())
     params = list(net.parameters())
     grads = torch.autograd.grad(objective, params)
 
@@ -201,7 +203,7 @@ def test_wrong_labels_never_the_true_label_and_follow_scores() -> None:
 def test_no_gradient_crosses_a_layer() -> None:
     x, y, _ = batch()
     net, running = small_net(RECIPE)
-    image = net.image_part(fs.rms_normalise(x))
+    image = net.image_part(rms_normalise(x))
     pair = torch.stack([y, (y + 1) % C])
     bces, peers = fs.layer_losses(net, image, pair, fs.LocalLoss.of(RECIPE), running)
     layers = net.linear_layers()

@@ -16,8 +16,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from ff_algos import registry
 from ff_algos.data import LoadedDataset, Split, dataset_info
-from ff_algos.methods import accuracy, fit
-from ff_algos.recipes import RecipeError
+from ff_algos.errors import RecipeError
+from ff_algos.fitting import accuracy, fit
 from ff_algos.schema import validate
 from ff_algos.telemetry import EpochClock
 
@@ -70,7 +70,9 @@ def test_epochs_zero_is_refused_before_training(name: str) -> None:
 
 
 def test_registry_errors_name_the_choices() -> None:
-    with pytest.raises(RecipeError, match="unknown method 'sgd'; choose one of: ff, bp, ff_head"):
+    with pytest.raises(
+        RecipeError, match="unknown method 'sgd'; choose one of: bp, bp_attn, bp_conv, ff, "
+    ):
         registry.get("sgd")
     with pytest.raises(RecipeError, match="method 'bp' has no recipe 'x'; it has: seed, quick"):
         registry.recipe("bp", "x")
@@ -83,8 +85,7 @@ def test_registry_errors_name_the_choices() -> None:
 CENTROID = '''
 """A method defined outside ff-bench: nearest class mean (what a user writes)."""
 import dataclasses, typing, torch
-from ff_algos.method import Fitted
-from ff_algos.recipes import FlopCount
+from ff_algos.method import Fitted, FlopCount
 
 @dataclasses.dataclass(frozen=True)
 class CentroidRecipe:

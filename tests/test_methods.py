@@ -11,9 +11,12 @@ import pytest
 import torch
 from torch import Tensor
 
+from ff_algos import registry
 from ff_algos.data import DatasetInfo, LoadedDataset, Split, load_dataset
-from ff_algos.methods import DivergenceError, FitResult, accuracy, fit
-from ff_algos.recipes import BPRecipe, FFRecipe, RecipeError, get_recipe
+from ff_algos.errors import DivergenceError, RecipeError
+from ff_algos.fitting import FitResult, accuracy, fit
+from ff_algos.methods.bp import BPRecipe
+from ff_algos.methods.common.overlay import FFRecipe
 from ff_algos.suite.floors import load_floors
 
 FLOORS_FILE = Path(__file__).resolve().parents[1] / "bench" / "floors.toml"
@@ -127,7 +130,7 @@ def test_tiny_recipes_run() -> None:
     """The suite's own tests use ``tiny``: it must run on small inputs in seconds."""
     data = synthetic(n_train=1200)
     for method in ("ff", "bp"):
-        result = fit(get_recipe("tiny", method), data)
+        result = fit(registry.recipe(method, "tiny"), data)
         assert 0.0 <= accuracy(result.model, data.test) <= 1.0
 
 
@@ -149,7 +152,7 @@ def test_quick_recipe_learns_real_data(
     real_data_root: Callable[[str], Path], dataset: str, method: str
 ) -> None:
     data = load_dataset(dataset, root=real_data_root(dataset))
-    result = fit(get_recipe("quick", method), data)
+    result = fit(registry.recipe(method, "quick"), data)
     test_acc = accuracy(result.model, data.test)
     train_acc = accuracy(result.model, result.train)
     floor = FLOORS[(dataset, method)]
@@ -162,7 +165,7 @@ def test_quick_recipe_learns_real_data(
 def test_dataloader_pipeline_learns_the_same(real_data_root: Callable[[str], Path]) -> None:
     """The conventional DataLoader pipeline trains the same model family on the same rows."""
     data = load_dataset("mnist", root=real_data_root("mnist"))
-    quick = get_recipe("quick", "bp")
+    quick = registry.recipe("bp", "quick")
     assert isinstance(quick, BPRecipe)
     recipe = dataclasses.replace(quick, input_pipeline="dataloader")
     result = fit(recipe, data)

@@ -12,13 +12,19 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from ff_algos import backprop, ff
-from ff_algos.compiled import CompileError, check_compile
-from ff_algos.precision import PrecisionError, check_precision
-from ff_algos.recipes import BPRecipe, FFRecipe
-from ff_algos.training import seeded_linear
+from ff_algos.data import dataset_info
+from ff_algos.errors import CompileError, PrecisionError
+from ff_algos.methods import bp as backprop
+from ff_algos.methods.bp import BPRecipe
+from ff_algos.methods.common import overlay as ff
+from ff_algos.methods.common.compiled import check_compile
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.overlay import FFRecipe
+from ff_algos.methods.common.precision import check_precision
 
 N, D, C, H = 48, 30, 5, 16
+# a dataset of D-entry rows and C classes, for the recipes' FLOP counts
+INFO = dataclasses.replace(dataset_info("mnist"), image_shape=(1, 1, D), num_classes=C)
 CPU = torch.device("cpu")
 
 
@@ -180,9 +186,9 @@ def test_ff_executed_flops_match_flop_counter(
     recipe = FFRecipe(name="t", hidden=hidden, epochs=3, batch_size=batch_size)
     with FlopCounterMode(display=False) as counter:
         ff.train_ff(recipe, x, y, C)
-    assert counter.get_total_flops() == sum(recipe.executed_flops(N, D, C).values())
-    model = recipe.flops(N, D, C).train
-    assert sum(recipe.executed_flops(N, D, C).values()) < model  # the fast path skips work
+    assert counter.get_total_flops() == sum(recipe.executed_flops(N, INFO).values())
+    model = recipe.flops(N, INFO).train
+    assert sum(recipe.executed_flops(N, INFO).values()) < model  # the fast path skips work
 
 
 def test_bp_executed_flops_match_flop_counter(data: tuple[Tensor, Tensor]) -> None:
@@ -192,6 +198,6 @@ def test_bp_executed_flops_match_flop_counter(data: tuple[Tensor, Tensor]) -> No
         backprop.train_bp(recipe, x, y, C)
     assert (
         counter.get_total_flops()
-        == sum(recipe.executed_flops(N, D, C).values())
-        == recipe.flops(N, D, C).train
+        == sum(recipe.executed_flops(N, INFO).values())
+        == recipe.flops(N, INFO).train
     )

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from ff_algos import registry
 from ff_algos.cli import main
-from ff_algos.recipes import get_recipe, recipe_dict
+from ff_algos.method import recipe_dict
 from ff_algos.report.study import dataset_label, study_accuracy
 
 RUNS = Path(__file__).parent / "fixtures" / "runs"
@@ -142,7 +143,7 @@ def test_recipe_statement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     seeded = copy.deepcopy(data)
     for bench in seeded["benchmarks"]:
         info = bench["extra_info"]
-        info["recipe"] = recipe_dict(get_recipe("seed", info["method"]))
+        info["recipe"] = recipe_dict(registry.recipe(info["method"], "seed"))
     path = save(tmp_path / "store", "0001_seeded.json", seeded)
     status, out, _ = run_cli(
         ["report", str(path), "--out", str(tmp_path / "b"), "--no-figures"], capsys

@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from ff_algos.recipes import get_recipe, recipe_dict
+from ff_algos import registry
+from ff_algos.method import recipe_dict
 from ff_algos.report.study import (
     dataset_label,
     dataset_order,
@@ -51,7 +52,7 @@ def test_dataset_spellings_and_order() -> None:
 
 @pytest.mark.parametrize("method", ["ff", "bp"])
 def test_seed_recipe_is_like_for_like_even_with_another_seed(method: str) -> None:
-    recipe = recipe_dict(get_recipe("seed", method))
+    recipe = recipe_dict(registry.recipe(method, "seed"))
     assert match_study_recipe(method, recipe).like_for_like
     assert match_study_recipe(method, {**recipe, "seed": 7}).like_for_like
     text = match_study_recipe(method, recipe).describe("seed")
@@ -61,7 +62,7 @@ def test_seed_recipe_is_like_for_like_even_with_another_seed(method: str) -> Non
 
 @pytest.mark.parametrize("method", ["ff", "bp"])
 def test_quick_recipe_is_not_like_for_like(method: str) -> None:
-    recipe = recipe_dict(get_recipe("quick", method))
+    recipe = recipe_dict(registry.recipe(method, "quick"))
     match = match_study_recipe(method, recipe)
     assert not match.like_for_like
     assert any(d.startswith("epochs=") for d in match.differences)
@@ -69,7 +70,7 @@ def test_quick_recipe_is_not_like_for_like(method: str) -> None:
 
 
 def test_seed_recipe_with_an_override_is_not_like_for_like() -> None:
-    recipe = recipe_dict(dataclasses.replace(get_recipe("seed", "ff"), epochs=10))
+    recipe = recipe_dict(dataclasses.replace(registry.recipe("ff", "seed"), epochs=10))
     match = match_study_recipe("ff", recipe)
     assert not match.like_for_like
     assert match.differences == ("epochs=10 (study: 1000)",)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ff_algos.record import SCALING_SCHEMA, ScalingPoint
 from ff_algos.report.build import make_report
-from ff_algos.scaling import ScalingConfig, configs, measure
+from ff_algos.suite.depth_scaling import ScalingConfig, configs, measure
 
 CPU = torch.device("cpu")
 F32 = 4

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from ff_algos.recipes import FFRecipe
+from ff_algos.methods.common.overlay import FFRecipe
 from ff_algos.suite.floors import FloorsError, load_floors
 from ff_algos.suite.journal import append_record, read_journal
 from ff_algos.suite.options import OptionError, parse_options

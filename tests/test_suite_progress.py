@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from ff_algos.observe import NullObserver
+from ff_algos.method import NullObserver
 from ff_algos.suite.progress import RichProgress, progress_observer
 
 

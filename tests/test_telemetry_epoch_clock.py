@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from ff_algos.observe import FanOut, TrainObserver
+from ff_algos.method import FanOut, TrainObserver
 from ff_algos.telemetry import (
     CUDA_EVENT,
     PERF_COUNTER,

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from ff_algos.recipes import get_recipe, recipe_dict
+from ff_algos import registry
+from ff_algos.method import recipe_dict
 from ff_algos.record import (
     AccuracyRecord,
     CaseRecord,
@@ -57,7 +58,7 @@ def _windows(session: TelemetrySession) -> dict[str, WindowResult]:
 
 def _record(m: Measured) -> CaseRecord:
     """A whole case record around telemetry's sections, as the suite builds it."""
-    recipe = get_recipe("tiny", "ff")
+    recipe = registry.recipe("ff", "tiny")
     return CaseRecord.build(
         m,
         dataset="mnist",
@@ -97,7 +98,7 @@ def test_cpu_results_validate_against_schema() -> None:
     clock.phase_end()
     windows = _windows(session)
     peak = measure_peak_flops(session.device, sizes=(64,), budget_s=0.02)
-    flops = get_recipe("tiny", "ff").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("ff", "tiny").flops(N_TRAIN, 784, 10)
     m = measured_sections(windows, clock.result(), flops, N_TEST, peak, test_accuracy=0.9)
     _valid(m)
     seconds = m.seconds
@@ -178,7 +179,7 @@ TIMES = EpochTimes(timer="cuda_event", per_epoch={"train": (1.0, 1.0)}, total=2.
 
 
 def test_gpu_windows_map_onto_the_schema() -> None:
-    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
     m = measured_sections(
         _fake_windows(),
         TIMES,
@@ -216,7 +217,7 @@ def test_gpu_windows_map_onto_the_schema() -> None:
 
 
 def test_executed_rate_above_peak_is_kept_with_a_note() -> None:
-    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
     m = measured_sections(
         _fake_windows(),
         TIMES,
@@ -235,7 +236,7 @@ def test_predict_test_energy_missing_gives_reasons() -> None:
     windows["predict_test"] = dataclasses.replace(
         windows["predict_test"], energy_j=None, unavailable={"energy_j": "counter failed"}
     )
-    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
     m = measured_sections(windows, TIMES, flops, N_TEST, PEAK, test_accuracy=0.8)
     assert m.energy.joules_per_test_point is None
     reason = "predict_test window: counter failed"
@@ -247,7 +248,7 @@ def test_predict_test_energy_missing_gives_reasons() -> None:
 def test_without_peak_the_reason_is_recorded() -> None:
     session = TelemetrySession("cpu")
     clock = session.epoch_clock()
-    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
     m = measured_sections(
         _windows(session),
         clock.result(),
@@ -270,7 +271,7 @@ def test_missing_window_is_a_clear_error() -> None:
     session = TelemetrySession("cpu")
     windows = _windows(session)
     del windows["predict_test"]
-    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
     with pytest.raises(TelemetryError, match="predict_test"):
         measured_sections(
             windows, session.epoch_clock().result(), flops, N_TEST, None, test_accuracy=0.9
@@ -278,7 +279,7 @@ def test_missing_window_is_a_clear_error() -> None:
 
 
 def test_negative_executed_flops_is_rejected() -> None:
-    flops = get_recipe("tiny", "bp").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
     with pytest.raises(TelemetryError, match="executed_train_flops"):
         measured_sections(
             _fake_windows(), TIMES, flops, N_TEST, PEAK, test_accuracy=0.8, executed_train_flops=-1

@@ -1,5 +1,5 @@
 """The scaling benchmark in the report: memory held and time per epoch against depth, FF beside
-backprop, per batch size (:mod:`ff_algos.scaling`).
+backprop, per batch size (:mod:`ff_algos.suite.depth_scaling`).
 
 Memory is the peak bytes saved for backward (exact, device-independent); time is one epoch's
 device time. Points of several runs for the same configuration are averaged.

@@ -19,8 +19,8 @@ import torch
 from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
 from ff_algos.record import CaseRecord
-from ff_algos.scaling import ScalingConfig
 from ff_algos.suite.case import CaseSpec, case_peak, held_memory, run_case, warm_up
+from ff_algos.suite.depth_scaling import ScalingConfig
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
 from ff_algos.suite.progress import Terminal, progress_observer

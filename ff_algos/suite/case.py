@@ -17,10 +17,9 @@ import torch
 
 from ff_algos import registry
 from ff_algos.data import Split, load_dataset
-from ff_algos.methods import FitResult, accuracy, fit, training_rows, validation_split
-from ff_algos.observe import FanOut, TrainObserver
-from ff_algos.precision import cpu_native_bf16, precision_scope, product_dtype
-from ff_algos.recipes import recipe_dict
+from ff_algos.fitting import FitResult, accuracy, fit, training_rows, validation_split
+from ff_algos.method import FanOut, TrainObserver, recipe_dict
+from ff_algos.methods.common.precision import cpu_native_bf16, precision_scope, product_dtype
 from ff_algos.record import (
     AccuracyRecord,
     CaseRecord,

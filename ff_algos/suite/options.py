@@ -17,11 +17,12 @@ from typing import Any
 import torch
 
 from ff_algos import registry
-from ff_algos.compiled import check_compile
 from ff_algos.data import DATASETS, UnknownDatasetError, dataset_info
 from ff_algos.errors import FFBenchError
-from ff_algos.precision import check_precision
-from ff_algos.recipes import apply_overrides, recipe_fields
+from ff_algos.method import recipe_fields
+from ff_algos.methods.common.compiled import check_compile
+from ff_algos.methods.common.precision import check_precision
+from ff_algos.suite.overrides import apply_overrides
 from ff_algos.sweep.errors import SweepError
 from ff_algos.sweep.grid import CONFIRM_OVER, GridAxis, Point, parse_grid, points
 from ff_algos.sweep.shard import Shard, parse_shard

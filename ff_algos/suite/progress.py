@@ -1,6 +1,6 @@
 """A live progress display for one training run (phase, epoch, elapsed).
 
-It implements :class:`ff_algos.observe.TrainObserver`: the training loop tells it which epoch it
+It implements :class:`ff_algos.method.TrainObserver`: the training loop tells it which epoch it
 has *queued*, so it never waits on the device. It redraws from the training thread at most
 ``REDRAW_S`` apart instead of from rich's own refresh thread: a third busy thread on a small CPU
 slows multi-threaded tensor kernels down many times over. It draws only on a terminal; elsewhere
@@ -23,7 +23,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from ff_algos.observe import NullObserver, TrainObserver
+from ff_algos.method import NullObserver, TrainObserver
 
 REDRAW_S = 0.25
 

@@ -1,4 +1,4 @@
-"""Learning curves: a :class:`~ff_algos.observe.ModelObserver` that scores the network trained so
+"""Learning curves: a :class:`~ff_algos.method.ModelObserver` that scores the network trained so
 far on validation rows at set points of every training phase.
 
 At a point (after the epoch clock marked the epoch's end) it synchronises the device, reads the

@@ -32,7 +32,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ff_algos.recipes import FlopCount
+from ff_algos.method import FlopCount
 from ff_algos.record import (
     Compute,
     Energy,

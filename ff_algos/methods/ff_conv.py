@@ -5,7 +5,7 @@ label overlay, no gradient ever crossing a block.
 The reference study's Conv2D layer with a goodness objective "did not yield promising results".
 This method follows the idea of channel-wise competitive learning (Papachristodoulou et al.,
 "Convolutional Channel-wise Competitive Learning for the Forward-Forward Algorithm", AAAI 2024),
-written afresh on the blocks of :mod:`ff_algos.conv_net` (conv, ReLU, max-pool).
+written afresh on the blocks of :mod:`ff_algos.methods.common.conv` (conv, ReLU, max-pool).
 
 **Goodness per class.** Block ``k`` has ``maps_k`` output channels per class; its activity
 ``h = relu(conv_k(u_k))`` (m, C·maps_k, H, W) is split into ``C`` channel groups and the
@@ -33,24 +33,19 @@ linear map only; phase ``head``), scored beside it (``accuracy.predictors.head``
 
 **Training.** Adam per block (fresh state), mini-batches of ``batch_size`` rows in a seeded
 order per epoch, learning rate constant or ``cooldown`` (constant for the first half of the
-block's epochs, then linear down to ``2/epochs`` of it; the schedule of :mod:`ff_algos.ff_strong`).
+block's epochs, then linear down to ``2/epochs`` of it; the schedule of ``ff_strong``).
 Observer phases ``layer1``..``layerK`` then ``head``; per-epoch mean losses stay on the device.
 ``training="together"`` (:func:`fit_together`) trains every block at once instead, as
-:mod:`ff_algos.ff_group` does for an MLP: each step runs all blocks on a batch, each on the
+``ff_group`` does for an MLP: each step runs all blocks on a batch, each on the
 previous block's normalised *detached* output, and one ``backward`` of the summed block losses
 gives each block its own gradient (one Adam, one phase ``train``; with a head, the last block's
 output over the rows is computed in the last epoch). Only then can the images move: with
 ``shift > 0`` every drawn row's image is shifted by up to ``shift`` pixels
-(:func:`ff_algos.augment.translate`); greedy blocks are handed outputs computed once, so greedy
+(:func:`ff_algos.methods.common.shift.translate`); greedy blocks are handed outputs computed
+once, so greedy
 training refuses ``shift``.
 
-**Measured** (test accuracy, goodness / head; 2-core CPU shared with other jobs,
-``reports/cpu-2core-conv/``): ``SEED``'s blocks with 2 epochs per block and 1 head epoch
-(``--set epochs=2 --set head_epochs=1``), seed 0: MNIST 0.9715 / 0.9812 (bp_conv 0.9866),
-FashionMNIST 0.8488 / 0.8756 (bp_conv 0.9054), about 10-14 minutes of training each. ``QUICK``,
-seeds 0, 1: MNIST 0.732, 0.787 / 0.949, 0.952; FashionMNIST 0.687, 0.675 / 0.808, 0.822.
-``SEED``'s blocks trained together for 6 epochs (``reports/cpu-2core-conv/together/``, seed 0,
-one thread): MNIST with ``shift=2`` 0.9819 / 0.9864, FashionMNIST without shifts 0.8797 / 0.8805.
+The measured runs of these recipes are in ``reports/cpu-2core-conv/`` and the README.
 """
 
 from __future__ import annotations
@@ -65,21 +60,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.augment import translate
-from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo
-from ff_algos.method import Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import (
-    SCHEDULES,
-    Schedule,
-    head_phase,
-    recipe_phase,
-    seeded_linear,
-    train_phase,
+from ff_algos.errors import RecipeError
+from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
+from ff_algos.methods.common.checks import check_run_fields, check_schedule
+from ff_algos.methods.common.conv import BlockShape, as_images, block, block_shapes, seeded_conv
+from ff_algos.methods.common.goodness import goodness_loss, group_goodness
+from ff_algos.methods.common.heads import Predictor
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import SCHEDULES, Schedule, head_phase, recipe_phase, train_phase
+from ff_algos.methods.common.precision import (
+    Precision,
+    eager_options,
+    precision_scope,
+    product_dtype,
 )
+from ff_algos.methods.common.shift import translate
 
 EPS = 1e-12  # added to the mean square before the square root
 COMPILES = ("none",)  # eager only: no compiled or captured block step yet
@@ -220,21 +216,6 @@ def normalise(p: Tensor) -> Tensor:
     return F.rms_norm(p, p.shape[1:], eps=EPS)
 
 
-def group_goodness(h: Tensor, num_classes: int) -> Tensor:
-    """Goodness per class (m, C): the mean square of each class's channel group of the
-    activity ``h`` (m, C·maps, H, W) (channel ``j`` belongs to class ``j // maps``); also the
-    unit groups of an MLP layer's activity (m, C·s) (:mod:`ff_algos.ff_group`)."""
-    return h.square().view(h.shape[0], num_classes, -1).mean(2)
-
-
-def goodness_loss(h: Tensor, y: Tensor, num_classes: int, temperature: float) -> Tensor:
-    """The channel-wise competitive loss of an activity ``h`` (m, C·maps, ...) with labels
-    ``y`` (m,): cross-entropy of the group goodness over ``temperature``, in float32 at least
-    (a bf16 activity under autocast is widened; float64 stays float64)."""
-    g = group_goodness(h, num_classes)
-    return F.cross_entropy(g.to(torch.promote_types(g.dtype, torch.float32)) / temperature, y)
-
-
 class ConvFFNet(nn.Module):
     """The trained blocks and linear head; :meth:`predict` by goodness (module docstring)."""
 
@@ -294,17 +275,6 @@ class ConvFFNet(nn.Module):
         assert self.head is not None, "this network has no head (head_epochs=0)"
         logits: Tensor = self.head(self.scores(x)[1])
         return logits.argmax(1)
-
-
-@dataclass(frozen=True)
-class HeadClassifier:
-    """:meth:`ConvFFNet.predict_head` behind a ``predict`` method."""
-
-    net: ConvFFNet
-
-    def predict(self, x: Tensor) -> Tensor:
-        """Predicted labels (N,) int64 by the linear head."""
-        return self.net.predict_head(x)
 
 
 def block_loss(
@@ -453,7 +423,7 @@ def train_conv_ff(
         "shift": recipe.shift,
         "negative_data": False,
     }
-    heads = {"head": HeadClassifier(net)} if head is not None else {}
+    heads = {"head": Predictor(net.predict_head)} if head is not None else {}
     return Fitted(model=net, losses=losses, options=options, predictors=heads)
 
 

@@ -4,7 +4,7 @@ seeded layers, and its FLOP counts.
 **Architecture.** ``K`` blocks, block ``k`` = ``conv k_k×k_k`` ("same" padding ``k_k // 2``,
 stride 1, bias) → ReLU → max-pool ``p_k×p_k`` (``p_k = 1``: none). Block ``k`` has
 ``maps_k · C`` output channels for ``C`` classes: ``maps_k`` channels per class, so that the
-channel-wise competitive objective of :mod:`ff_algos.ff_conv` can split them into ``C`` equal
+channel-wise competitive objective of ``ff_conv`` can split them into ``C`` equal
 groups (channel ``j`` belongs to class ``j // maps_k``). ``bp_conv`` uses the same blocks and a
 linear head on the flattened output of the last block.
 
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from ff_algos.data import DatasetInfo
-from ff_algos.recipes import RecipeError
+from ff_algos.errors import RecipeError
 
 
 @dataclass(frozen=True)
@@ -125,8 +125,3 @@ def block(conv: nn.Conv2d, pool: int, u: Tensor) -> tuple[Tensor, Tensor]:
     and the block output, pooled (N, c_out, h/pool, w/pool)."""
     h = torch.relu(conv(u))
     return h, (nn.functional.max_pool2d(h, pool) if pool > 1 else h)
-
-
-def conv_forward_flops(shapes: list[BlockShape]) -> int:
-    """Forward FLOPs of every block's convolution, per sample."""
-    return sum(s.conv_flops for s in shapes)

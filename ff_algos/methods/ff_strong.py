@@ -1,7 +1,7 @@
 """A strong Forward-Forward method (``ff_strong``): every layer trained at once, each by its own
 local loss, no gradient ever crossing a layer; two predictors (goodness and a linear head).
 
-The greedy recipe of :mod:`ff_algos.ff` (two layers of 500, full batch, one layer after the other)
+The greedy recipe of ``ff`` (two layers of 500, full batch, one layer after the other)
 reaches about 93 % on MNIST. This module follows the recipe that makes FF competitive
 (loeweX/Forward-Forward, after Hinton 2022), written afresh, with three changes: the label is
 appended rather than overlaid, the logit has a width-free temperature, and negatives are *hard*
@@ -63,18 +63,8 @@ every trial here summing layers 1..K and 2..K agreed within 0.3 points; the last
 worse). :meth:`StrongFFNet.predict_head`: one neutral pass and the linear head, ``C`` times cheaper
 than the goodness predictor. Both are no-grad and chunked by ``predict_batch_size``.
 
-**Measured** (test accuracy, goodness / head). ``STRONG`` (4x2000, 60 epochs, batch 100, full
-training split) on one H100 with ``precision=tf32 compile=cudagraphs``: MNIST 0.9794 / 0.9416,
-FashionMNIST 0.8936 / 0.8421; 0.52 s per epoch (fp32 with CUDA graphs 0.86 s, fp32 eager 3.5 s),
-about 13 s of graph capture, so about 45 s per run. The head peaks early (MNIST 0.957 after 2
-epochs) and then falls behind as the layers specialise to labelled inputs; the goodness predictor
-keeps improving. ``QUICK`` on 10000 MNIST rows, 2 CPU cores: 0.9505 / 0.9614 in 24 s.
-3x1000 with lr 3e-3 on 55000 MNIST rows (5000 held out), one CPU thread, about 40 s per epoch,
-validation goodness / head (runs stopped early, 2026-11-28): ``shift=0`` 0.967 / 0.968 after 5
-of 30 epochs, then 0.961 / 0.940 after 15; ``shift=2`` 0.961 / 0.896 after 15 and 0.967 / 0.880
-after 20; ``shift=2 negatives=random`` 0.949 / 0.855 after 15. The label-overlay objective fits
-the training rows and stalls near 0.97 at this width; :mod:`ff_algos.ff_group` (class-group
-goodness, one pass per image) reached 0.99 on the same rows in 20 epochs of 17 s.
+The measured runs of these recipes are in ``reports/`` (``nvidia-h100-ff-strong-probe``,
+``cpu-2core-strong-group/trials``) and the README.
 """
 
 from __future__ import annotations
@@ -90,14 +80,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.augment import translate
-from ff_algos.compiled import Compile, EpochRunner
-from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import Precision, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
+from ff_algos.data import DatasetInfo
+from ff_algos.errors import RecipeError
+from ff_algos.method import (
+    Fitted,
+    FlopCount,
+    NullObserver,
+    RecipeMethod,
+    TrainObserver,
+)
+from ff_algos.methods.common.checks import check_run_fields, check_schedule
+from ff_algos.methods.common.compiled import Compile, EpochRunner
+from ff_algos.methods.common.goodness import rms_normalise
+from ff_algos.methods.common.heads import Predictor
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import SCHEDULES, Epochs, Schedule, run_epochs
+from ff_algos.methods.common.precision import Precision, precision_scope, product_dtype
+from ff_algos.methods.common.shift import translate
 
 EPS = 1e-12  # added to the mean square before the square root
 
@@ -276,13 +275,6 @@ def relu_pass_through(z: Tensor) -> Tensor:
     return out
 
 
-def rms_normalise(x: Tensor) -> Tensor:
-    """Each row of ``x`` (N, W) divided by ``sqrt(mean(row²) + EPS)`` (length sqrt(W) after),
-    without gradient: one fused kernel (``F.rms_norm``)."""
-    with torch.no_grad():
-        return F.rms_norm(x.detach(), (x.shape[1],), eps=EPS)
-
-
 def peer_loss(h_pos: Tensor, running: Tensor, momentum: float) -> Tensor:
     """Peer normalisation of a layer with positive activities ``h_pos`` (m, H): updates the
     running mean activity ``running`` (H,) in place and returns ``mean_j (mean(r) - r_j)²`` of
@@ -395,29 +387,9 @@ class StrongFFNet(nn.Module):
         """Predicted labels (N,) int64 by the linear head."""
         return self.head_logits(x).argmax(1)
 
-    def head_classifier(self) -> HeadClassifier:
+    def head_classifier(self) -> Predictor:
         """The head predictor as an object with ``predict`` (the suite's Classifier protocol)."""
-        return HeadClassifier(self)
-
-
-@dataclass(frozen=True)
-class HeadClassifier:
-    """:meth:`StrongFFNet.predict_head` behind a ``predict`` method."""
-
-    net: StrongFFNet
-
-    def predict(self, x: Tensor) -> Tensor:
-        """Predicted labels (N,) int64 by the linear head."""
-        return self.net.predict_head(x)
-
-
-@dataclass(frozen=True)
-class StrongTraining:
-    """A trained network, per-epoch mean losses (``"layer1"``..., ``"head"``) and what ran."""
-
-    model: StrongFFNet
-    losses: dict[str, list[float]]
-    options: dict[str, object]
+        return Predictor(self.predict_head)
 
 
 def build_net(
@@ -567,7 +539,7 @@ def train_strong(
     num_classes: int,
     observer: TrainObserver | None = None,
     image_shape: tuple[int, int, int] | None = None,
-) -> StrongTraining:
+) -> Fitted[StrongFFNet]:
     """Train on ``x`` (N, D) and labels ``y`` (N,), on their device, in float32 master weights
     (products in ``recipe.precision``). The same seed gives bit-identical weights on the CPU.
     ``image_shape`` (C, H, W) of a row is needed when ``recipe.shift`` moves the images.
@@ -629,40 +601,25 @@ def train_strong(
             total += logged * idx.shape[0]
         return total / n
 
-    names = [f"layer{k}" for k in range(1, layers + 1)] + ["head"]
-    logs = [LossLog(name, recipe.epochs, recipe.lr, device) for name in names]
+    names = (*(f"layer{k}" for k in range(1, layers + 1)), "head")
     shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     noise_gen = torch.Generator(device=device).manual_seed(recipe.seed + 2)
     shift_gen = torch.Generator(device=device).manual_seed(recipe.seed + 3)
-    every = recipe.nan_check_every
+
+    def body(e: int) -> Tensor:
+        if e > 0:
+            gumbel.exponential_(generator=noise_gen).log_().neg_()
+        if recipe.shift > 0 and image_shape is not None:
+            moved = translate(x.float(), image_shape, recipe.shift, shift_gen)
+            x_hat.copy_(rms_normalise(moved))
+        return runner(torch.randperm(n, generator=shuffle_gen, device=device))  # (K+1,)
+
+    plan = Epochs("train", recipe.epochs, recipe.lr, recipe.schedule, recipe.nan_check_every, names)
     with precision_scope(recipe.precision, device):
         gumbel.exponential_(generator=noise_gen).log_().neg_()
         runner = EpochRunner(epoch, recipe.compile, [*net.parameters(), *running], [opt], device)
         compile_seconds = runner.prepare(torch.arange(n, device=device))
-        obs.phase_start("train", recipe.epochs)
-        for e in range(recipe.epochs):
-            factor = lr_factor(recipe.schedule, e, recipe.epochs)
-            for group, base in zip(opt.param_groups, base_lrs, strict=True):
-                if isinstance(group["lr"], Tensor):
-                    group["lr"].fill_(base * factor)
-                else:
-                    group["lr"] = base * factor
-            if e > 0:
-                gumbel.exponential_(generator=noise_gen).log_().neg_()
-            if recipe.shift > 0 and image_shape is not None:
-                moved = translate(x.float(), image_shape, recipe.shift, shift_gen)
-                x_hat.copy_(rms_normalise(moved))
-            mean = runner(torch.randperm(n, generator=shuffle_gen, device=device))  # (K+1,)
-            for k, log in enumerate(logs):
-                log.record(e, mean[k])
-            obs.epoch_end(e)
-            offer_model(obs, e, lambda: net)
-            if every > 0 and (e + 1) % every == 0:
-                for log in logs:
-                    log.check(e + 1)
-        for log in logs:
-            log.check(recipe.epochs)
-        obs.phase_end()
+        losses, _ = run_epochs(plan, body, obs, lambda: net, device, opt, base_lrs)
     options: dict[str, object] = {
         "compile": recipe.compile,
         "compiled": recipe.compile == "inductor",
@@ -681,34 +638,15 @@ def train_strong(
         "goodness_layers": list(range(recipe.goodness_from, layers + 1)),
         "head_layers": list(range(recipe.head_from, layers + 1)),
     }
-    losses = {name: log.host() for name, log in zip(names, logs, strict=True)}
-    return StrongTraining(model=net, losses=losses, options=options)
+    return Fitted(
+        model=net, losses=losses, options=options, predictors={"head": net.head_classifier()}
+    )
 
 
 def check_strong(recipe: StrongFFRecipe, info: DatasetInfo) -> None:
     """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
     check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
     validate_strong(recipe, info.input_size, info.num_classes)
-
-
-def fit_strong(
-    recipe: StrongFFRecipe, data: LoadedDataset, observer: TrainObserver
-) -> Fitted[StrongFFNet]:
-    """Train on ``data.train``; the linear head scored beside the goodness predictor."""
-    t = train_strong(
-        recipe,
-        data.train.x,
-        data.train.y,
-        data.info.num_classes,
-        observer,
-        image_shape=data.info.image_shape,
-    )
-    return Fitted(
-        model=t.model,
-        losses=t.losses,
-        options=t.options,
-        predictors={"head": HeadClassifier(t.model)},
-    )
 
 
 METHOD = RecipeMethod(
@@ -719,5 +657,12 @@ METHOD = RecipeMethod(
     ),
     recipes=RECIPES,
     check=check_strong,
-    train=fit_strong,
+    train=lambda recipe, data, observer: train_strong(
+        recipe,
+        data.train.x,
+        data.train.y,
+        data.info.num_classes,
+        observer,
+        image_shape=data.info.image_shape,
+    ),
 )

@@ -1,5 +1,6 @@
 """Backprop baseline of the attention pair (``bp_attn``): the vision transformer of
-:mod:`ff_algos.attn_net` (patch embedding, ``K`` pre-norm blocks of multi-head self-attention and
+:mod:`ff_algos.methods.common.attn` (patch embedding, ``K`` pre-norm blocks of multi-head
+self-attention and
 MLP, width ``maps · C``) and a linear head on the token mean of the last block's layer-normed
 output, trained end to end by cross entropy and Adam.
 
@@ -24,13 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
 from ff_algos.data import DatasetInfo
-from ff_algos.method import Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, eager_options
-from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, Schedule, fit_end_to_end, seeded_linear
+from ff_algos.errors import RecipeError
+from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
+from ff_algos.methods.common.attn import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
+from ff_algos.methods.common.checks import check_run_fields, check_schedule
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import SCHEDULES, Schedule, fit_end_to_end
+from ff_algos.methods.common.precision import Precision, eager_options
 
 COMPILES = ("none",)  # eager only
 

@@ -35,25 +35,88 @@ What is computed once instead of every epoch or every label (same function up to
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.compiled import EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset
-from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import FFRecipe, FlopCount, Goodness, RecipeError, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.errors import RecipeError
+from ff_algos.method import Fitted, FlopCount, NullObserver, TrainObserver
+from ff_algos.methods.common.checks import check_schedule
+from ff_algos.methods.common.compiled import Compile, EpochRunner
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import Epochs, run_epochs
+from ff_algos.methods.common.precision import Precision, precision_scope, product_dtype
+
+Goodness = Literal["mean", "sum"]
+Negatives = Literal["permute", "wrong_label"]
+
+
+@dataclass(frozen=True)
+class FFRecipe:
+    """Forward-Forward: greedy layer-wise training with the label overlaid on the input."""
+
+    name: str = "seed"
+    hidden: tuple[int, ...] = (500, 500)
+    epochs: int = 1000  # per layer
+    batch_size: int | None = None  # None: the whole training split as one batch
+    lr: float = 0.03
+    threshold: float = 2.0
+    goodness: Goodness = "mean"
+    negatives: Negatives = "permute"
+    train_size: int | None = None  # None: the whole training split
+    seed: int = 0
+    nan_check_every: int = 50  # epochs between non-finite-loss checks (one host sync each)
+    predict_batch_size: int = 10000  # rows per prediction chunk
+    precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 products, fp32 master weights
+    compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
+
+    method: ClassVar[str] = "ff"
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
+        """Model FLOPs: per layer and epoch, positive and negative forward passes (2·N rows) and the
+        weight gradient (inputs are detached, so no input gradient); prediction runs every layer
+        once per candidate label."""
+        layers = list(itertools.pairwise((info.input_size, *self.hidden)))
+        per_row = sum(2 * i * o for i, o in layers)
+        forward = self.epochs * 2 * n_train * per_row
+        return FlopCount(
+            forward=forward,
+            backward=forward,
+            predict=info.num_classes * per_row,
+            predict_samples=1,
+        )
+
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        """Training FLOPs the fast path really executes (matrix products
+        only), per layer: layer 1 computes the image product once for positives and negatives
+        (forward and weight gradient) plus rank-C label products; deeper layers run as the plain
+        algorithm; each layer but the last runs forward once more to hand its outputs on."""
+        (d, h1), *rest = itertools.pairwise((info.input_size, *self.hidden))
+        forward = [2 * n_train * d * h1 + 2 * (2 * n_train) * info.num_classes * h1]
+        forward += [2 * (2 * n_train) * i * o for i, o in rest]
+        last = len(forward) - 1
+        return {
+            f"layer{k + 1}": self.epochs * 2 * f + (f if k < last else 0)
+            for k, f in enumerate(forward)
+        }
+
+
+FF_RECIPES: dict[str, FFRecipe] = {
+    "seed": FFRecipe(name="seed"),
+    "quick": FFRecipe(name="quick", epochs=20, batch_size=250, train_size=10000),
+    "tiny": FFRecipe(name="tiny", hidden=(64, 64), epochs=5, batch_size=256, train_size=1024),
+    # matched: quick's FF under its own name, for budget-matched comparisons
+    "matched": FFRecipe(name="matched", epochs=20, batch_size=250, train_size=10000),
+}
+
 
 EPS = 1e-4  # added to the norm before dividing, as in the reference
 
@@ -405,6 +468,30 @@ class FFNet(nn.Module):
         return self.goodness_per_label(x).argmax(1)
 
 
+def layer_features(layers: Iterable[nn.Module], x: Tensor, value: Tensor, c: int) -> Tensor:
+    """Length-normalised activities of every layer (N, sum of widths) for ``x`` (N, D) with the
+    neutral label overlay (``value / c`` on each of the ``c`` label entries); differentiable."""
+    h = x.clone()
+    h[:, :c] = value / c
+    feats = []
+    for layer in layers:
+        h = direction(torch.relu(layer(direction(h))))
+        feats.append(h)
+    return torch.cat(feats, 1)
+
+
+def neutral_features(net: FFNet, x: Tensor, value: Tensor, chunk: int = 10000) -> Tensor:
+    """:func:`layer_features` of a trained FF network, without gradients, in row chunks."""
+    layers = net.linear_layers()
+    with torch.no_grad():
+        parts = [
+            layer_features(layers, x[start : start + chunk], value, net.num_classes)
+            for start in range(0, x.shape[0], chunk)
+        ]
+    width = sum(layer.out_features for layer in layers)
+    return torch.cat(parts) if parts else x.new_empty(0, width)
+
+
 def negative_labels(y: Tensor, num_classes: int, kind: str, generator: torch.Generator) -> Tensor:
     """Labels for the negative data, drawn once on the CPU from ``generator``: a random
     permutation of ``y`` (``"permute"``, the reference; about 1/C keep the true label) or a
@@ -416,6 +503,12 @@ def negative_labels(y: Tensor, num_classes: int, kind: str, generator: torch.Gen
         shift = torch.randint(1, num_classes, (n,), generator=generator).to(y.device)
         return (y + shift) % num_classes
     raise RecipeError(f"unknown negatives {kind!r}; choose permute or wrong_label")
+
+
+def check_ff(recipe: FFRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    validate_ff(recipe, info.input_size, info.num_classes)
 
 
 def validate_ff(recipe: FFRecipe, input_size: int, num_classes: int) -> None:
@@ -458,21 +551,21 @@ def train_ff(
     compile_seconds = 0.0
     with precision_scope(recipe.precision, device):
         inputs: _PairInputs = _OverlaidPairs(x, y, y_neg, num_classes, x.max(), mm_dtype)
-        logs: list[LossLog] = []
+        losses: dict[str, list[float]] = {}
         for k, layer in enumerate(layers, start=1):
-            phase = f"layer{k}"
             fitter = _LayerFit(layer, inputs, recipe, shuffle_gen)
             compile_seconds += fitter.prepare()
-            obs.phase_start(phase, recipe.epochs)
             # the network trained so far predicts with the layers it has
             so_far = functools.partial(
                 FFNet, layers[:k], num_classes, recipe.goodness, recipe.predict_batch_size
             )
-            logs.append(fitter.run(phase, obs, so_far))
-            if k < len(layers):
-                inputs = _PlainPairs(inputs.outputs(layer), mm_dtype)
-            obs.phase_end()
-    losses = {f"layer{k}": log.host() for k, log in enumerate(logs, start=1)}
+            plan = Epochs(f"layer{k}", recipe.epochs, recipe.lr, "constant", recipe.nan_check_every)
+            # the next layer's input (this layer's outputs) is computed in the last epoch
+            hand_on = functools.partial(inputs.outputs, layer) if k < len(layers) else None
+            logged, outputs = run_epochs(plan, fitter.epoch, obs, so_far, device, hand_on=hand_on)
+            losses.update(logged)
+            if outputs is not None:
+                inputs = _PlainPairs(outputs, mm_dtype)
     model = FFNet(layers, num_classes, recipe.goodness, recipe.predict_batch_size)
     options: dict[str, object] = {
         "compile": recipe.compile,
@@ -489,6 +582,11 @@ def train_ff(
         "fused_adam": device.type == "cuda",
     }
     return Fitted(model=model, losses=losses, options=options)
+
+
+def fit_ff(recipe: FFRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[FFNet]:
+    """:func:`train_ff` on ``data.train`` (the method contract's ``fit``)."""
+    return train_ff(recipe, data.train.x, data.train.y, data.info.num_classes, observer)
 
 
 class _LayerFit:
@@ -547,58 +645,11 @@ class _LayerFit:
         warm = None if self.full_batch else torch.arange(self.rows, device=device)
         return self.runner.prepare(warm)
 
-    def run(self, phase: str, obs: TrainObserver, model: Callable[[], FFNet]) -> LossLog:
-        """Train for ``recipe.epochs`` epochs; no host sync except the divergence checks (and
-        the evaluations of an observer that scores ``model()``, the network so far)."""
-        recipe, device = self.recipe, self.layer.weight.device
-        log = LossLog(phase, recipe.epochs, recipe.lr, device)
-        every = recipe.nan_check_every
-        for epoch in range(recipe.epochs):
-            perm = None
-            if not self.full_batch:
-                perm = torch.randperm(self.rows, generator=self.shuffle_gen, device=device)
-            log.record(epoch, self.runner(perm))
-            obs.epoch_end(epoch)
-            offer_model(obs, epoch, model)
-            if every > 0 and (epoch + 1) % every == 0:
-                log.check(epoch + 1)
-        log.check(recipe.epochs)
-        return log
-
-
-class _ForwardForward:
-    """The :class:`~ff_algos.method.Method` contract for greedy layer-wise FF."""
-
-    name = "ff"
-    description = "Forward-Forward, greedy layer-wise, label overlaid (the reference study)"
-
-    def __init__(self) -> None:
-        self.recipes: dict[str, FFRecipe] = {
-            "seed": FFRecipe(name="seed"),
-            "quick": FFRecipe(name="quick", epochs=20, batch_size=250, train_size=10000),
-            "tiny": FFRecipe(
-                name="tiny", hidden=(64, 64), epochs=5, batch_size=256, train_size=1024
-            ),
-            # matched: quick's FF under its own name, for budget-matched comparisons; model
-            # FLOPs on MNIST: ff 1.03, bp 1.02, ff_head 1.04, ff_finetune 1.09 TFLOP
-            "matched": FFRecipe(name="matched", epochs=20, batch_size=250, train_size=10000),
-        }
-
-    def validate(self, recipe: FFRecipe, info: DatasetInfo) -> None:
-        check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
-        validate_ff(recipe, info.input_size, info.num_classes)
-
-    def fit(self, recipe: FFRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[FFNet]:
-        return train_ff(recipe, data.train.x, data.train.y, data.info.num_classes, observer)
-
-    def flops(self, recipe: FFRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info.input_size, info.num_classes)
-
-    def executed_flops(self, recipe: FFRecipe, n_train: int, info: DatasetInfo) -> dict[str, int]:
-        return recipe.executed_flops(n_train, info.input_size, info.num_classes)
-
-    def warm_up_recipe(self, recipe: FFRecipe, rows: int) -> FFRecipe:
-        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
-
-
-METHOD = _ForwardForward()
+    def epoch(self, epoch: int) -> Tensor:
+        """One epoch (the body of the epoch loop): a fresh row order unless full batch; no host
+        sync."""
+        perm = None
+        if not self.full_batch:
+            device = self.layer.weight.device
+            perm = torch.randperm(self.rows, generator=self.shuffle_gen, device=device)
+        return self.runner(perm)

@@ -14,7 +14,7 @@ embedding (L, D). Then ``K`` pre-norm blocks on tokens ``u`` (N, L, D)::
 it absorbs a scale and shift), so that a block whose input is detached computes no gradient
 for its first linear map's input. The width is ``D = maps·C`` for ``C`` classes: ``maps``
 features per class (fewer where the recipe's ``max_width`` caps ``D``), so that
-:mod:`ff_algos.ff_attn`'s class-group goodness can split a token's features into ``C`` equal
+``ff_attn``'s class-group goodness can split a token's features into ``C`` equal
 groups (feature ``j`` belongs to class ``j // maps``).
 
 Attention is written as two explicit batched matrix products, not
@@ -38,8 +38,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ff_algos.data import DatasetInfo
-from ff_algos.recipes import RecipeError
-from ff_algos.training import seeded_linear
+from ff_algos.errors import RecipeError
+from ff_algos.methods.common.layers import seeded_linear
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,69 @@ Normalize, flatten), so that the input pipeline's share of an end-to-end time ca
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.compiled import EpochRunner
 from ff_algos.data import DatasetInfo, LoadedDataset, Split, torchvision_dataset
-from ff_algos.method import Fitted
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import precision_scope, product_dtype
-from ff_algos.recipes import BPRecipe, FlopCount, RecipeError, check_schedule
-from ff_algos.training import LossLog, seeded_linear
+from ff_algos.errors import RecipeError
+from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
+from ff_algos.methods.common.checks import check_schedule
+from ff_algos.methods.common.compiled import Compile, EpochRunner
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import Epochs, run_epochs
+from ff_algos.methods.common.precision import Precision, precision_scope, product_dtype
+
+InputPipeline = Literal["tensor", "dataloader"]
+
+
+@dataclass(frozen=True)
+class BPRecipe:
+    """Backprop: an MLP of the same hidden shape plus a linear head, cross entropy."""
+
+    name: str = "seed"
+    hidden: tuple[int, ...] = (500, 500)
+    epochs: int = 20
+    batch_size: int | None = 256  # None: full batch
+    lr: float = 1e-3
+    train_size: int | None = None
+    seed: int = 0
+    input_pipeline: InputPipeline = "tensor"  # "dataloader": torchvision dataset + DataLoader
+    loader_workers: int = 0  # DataLoader worker processes (dataloader pipeline only)
+    predict_batch_size: int = 10000
+    nan_check_every: int = 5  # epochs between non-finite-loss checks (one host sync each)
+    precision: Precision = "fp32"  # fp32 | tf32 (CUDA) | bf16 autocast, fp32 master weights
+    compile: Compile = "none"  # none | inductor (torch.compile) | cudagraphs (CUDA)
+
+    method: ClassVar[str] = "bp"
+
+    def flops(self, n_train: int, info: DatasetInfo) -> FlopCount:
+        """Model FLOPs: forward through hidden layers and head; backward computes weight gradients
+        for every layer and input gradients for every layer but the first."""
+        layers = list(itertools.pairwise((info.input_size, *self.hidden, info.num_classes)))
+        per_row = sum(2 * i * o for i, o in layers)
+        first = 2 * layers[0][0] * layers[0][1]
+        forward = self.epochs * n_train * per_row
+        backward = self.epochs * n_train * (2 * per_row - first)
+        return FlopCount(forward=forward, backward=backward, predict=per_row, predict_samples=1)
+
+    def executed_flops(self, n_train: int, info: DatasetInfo) -> dict[str, int]:
+        """Training FLOPs executed: the plain algorithm's (nothing is skipped)."""
+        return {"train": self.flops(n_train, info).train}
+
+
+RECIPES: dict[str, BPRecipe] = {
+    "seed": BPRecipe(name="seed"),
+    "quick": BPRecipe(name="quick", epochs=3, train_size=10000),
+    "tiny": BPRecipe(name="tiny", hidden=(64, 64), epochs=1, train_size=1024),
+    # matched: the FLOPs of ff's matched recipe
+    "matched": BPRecipe(name="matched", epochs=33, train_size=10000),
+}
 
 
 class MLP(nn.Module):
@@ -140,26 +187,19 @@ def train_bp(
             rows += xb.shape[0]
         return total / max(rows, 1)
 
-    log = LossLog("train", recipe.epochs, recipe.lr, device)
     shuffle_gen = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     loader = iter(loader_epochs) if loader_epochs is not None else None
+
+    def body(e: int) -> Tensor:
+        if loader is None:
+            return runner(torch.randperm(n, generator=shuffle_gen, device=device))
+        return loader_epoch(next(loader))
+
+    plan = Epochs("train", recipe.epochs, recipe.lr, "constant", recipe.nan_check_every)
     with precision_scope(recipe.precision, device):
         runner = EpochRunner(epoch, recipe.compile, list(model.parameters()), [opt], device)
         compile_seconds = 0.0 if loader else runner.prepare(torch.arange(n, device=device))
-        obs.phase_start("train", recipe.epochs)
-        every = recipe.nan_check_every
-        for e in range(recipe.epochs):
-            if loader is None:
-                loss = runner(torch.randperm(n, generator=shuffle_gen, device=device))
-            else:
-                loss = loader_epoch(next(loader))
-            log.record(e, loss)
-            obs.epoch_end(e)
-            offer_model(obs, e, lambda: model)
-            if every > 0 and (e + 1) % every == 0:
-                log.check(e + 1)
-        log.check(recipe.epochs)
-        obs.phase_end()
+        losses, _ = run_epochs(plan, body, obs, lambda: model, device)
     options: dict[str, object] = {
         "compile": recipe.compile,
         "compiled": recipe.compile == "inductor",
@@ -173,7 +213,7 @@ def train_bp(
     }
     if loader_epochs is not None:
         options["loader_workers"] = recipe.loader_workers
-    return Fitted(model=model, losses={"train": log.host()}, options=options)
+    return Fitted(model=model, losses=losses, options=options)
 
 
 class _Flatten:
@@ -209,40 +249,25 @@ def dataloader_epochs(recipe: BPRecipe, data: LoadedDataset, train: Split) -> It
     return itertools.repeat(loader, recipe.epochs)
 
 
-class _Backprop:
-    """The :class:`~ff_algos.method.Method` contract for the backprop MLP baseline."""
-
-    name = "bp"
-    description = "backprop MLP of the same hidden shape plus a linear head (the baseline)"
-
-    def __init__(self) -> None:
-        self.recipes: dict[str, BPRecipe] = {
-            "seed": BPRecipe(name="seed"),
-            "quick": BPRecipe(name="quick", epochs=3, train_size=10000),
-            "tiny": BPRecipe(name="tiny", hidden=(64, 64), epochs=1, train_size=1024),
-            # matched: the FLOPs of ff's matched recipe (1.02 vs 1.03 TFLOP on MNIST)
-            "matched": BPRecipe(name="matched", epochs=33, train_size=10000),
-        }
-
-    def validate(self, recipe: BPRecipe, info: DatasetInfo) -> None:
-        check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
-        validate_bp(recipe)
-
-    def fit(self, recipe: BPRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[MLP]:
-        train = data.train
-        loader = None
-        if recipe.input_pipeline == "dataloader":
-            loader = dataloader_epochs(recipe, data, train)
-        return train_bp(recipe, train.x, train.y, data.info.num_classes, observer, loader)
-
-    def flops(self, recipe: BPRecipe, n_train: int, info: DatasetInfo) -> FlopCount:
-        return recipe.flops(n_train, info.input_size, info.num_classes)
-
-    def executed_flops(self, recipe: BPRecipe, n_train: int, info: DatasetInfo) -> dict[str, int]:
-        return recipe.executed_flops(n_train, info.input_size, info.num_classes)
-
-    def warm_up_recipe(self, recipe: BPRecipe, rows: int) -> BPRecipe:
-        return dataclasses.replace(recipe, epochs=1, train_size=rows, compile="none")
+def check_bp(recipe: BPRecipe, info: DatasetInfo) -> None:
+    """Raise :class:`RecipeError` (one line) for a recipe that cannot train on ``info``."""
+    check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
+    validate_bp(recipe)
 
 
-METHOD = _Backprop()
+def fit_bp(recipe: BPRecipe, data: LoadedDataset, observer: TrainObserver) -> Fitted[MLP]:
+    """Train on ``data.train`` through the recipe's input pipeline."""
+    train = data.train
+    loader = None
+    if recipe.input_pipeline == "dataloader":
+        loader = dataloader_epochs(recipe, data, train)
+    return train_bp(recipe, train.x, train.y, data.info.num_classes, observer, loader)
+
+
+METHOD = RecipeMethod(
+    name="bp",
+    description="backprop MLP of the same hidden shape plus a linear head (the baseline)",
+    recipes=RECIPES,
+    check=check_bp,
+    train=fit_bp,
+)

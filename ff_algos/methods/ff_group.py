@@ -3,7 +3,7 @@ per class, goodness per group, each layer trained by its own loss on its detache
 negative data, no label in the input, no backprop anywhere (not even a head).
 
 This is the fully connected form of channel-wise competitive FF (Papachristodoulou et al., AAAI
-2024; :mod:`ff_algos.ff_conv` is the convolutional form), written afresh for this suite.
+2024; ``ff_conv`` is the convolutional form), written afresh for this suite.
 
 **Goodness per class.** Layer ``k`` computes ``h = relu(W_k u_k + b_k)`` (m, H_k) with
 ``H_k = C·s_k``; unit ``j`` belongs to class ``j // s_k``, and the goodness of class ``c`` is the
@@ -11,7 +11,7 @@ mean squared activity of its group, ``g_c = mean_{j ∈ group c} h_j²`` (m, C).
 the cross-entropy of ``g / T`` (``T = temperature``) against the true label: raising the true
 class's goodness is FF's positive phase, lowering the others' (in proportion to their softmax
 weight) its negative phase, and one forward pass of the image serves both, where label-overlay FF
-(:mod:`ff_algos.ff`, :mod:`ff_algos.ff_strong`) needs a pass per label it tries.
+(``ff``, ``ff_strong``) needs a pass per label it tries.
 
 **Locality.** ``u_1 = x̂`` (the image divided by its root mean square) and ``u_{k+1} = h_k /
 sqrt(mean(h_k²) + ε)``, detached: layer ``k``'s loss depends on layer ``k``'s parameters only. All
@@ -19,19 +19,15 @@ layers train at once from one ``backward`` of the summed losses (each gradient s
 layer: no input gradients are computed), one Adam(W) step updates them all.
 
 **Data.** With ``shift > 0`` every training image is moved by its own random offset in
-``[-shift, shift]²`` pixels each epoch (border replicated; :func:`ff_algos.augment.translate`).
+``[-shift, shift]²`` pixels each epoch (border replicated;
+:func:`ff_algos.methods.common.shift.translate`).
 Without it the layers fit the training rows almost exactly within a few epochs; with it they see
 a new version of every digit each epoch, which is what lets the long recipe generalise.
 
 **Prediction.** One forward pass: the class with the highest summed log-softmax of ``g / T`` over
 layers ``goodness_from..K`` (each layer votes with its own class probabilities).
 
-**Measured** (suite runs, ``reports/cpu-2core-strong-group/``; 2-core CPU, one thread per run,
-two runs at once): ``STRONG`` on MNIST, seeds 0 and 1: test 0.9881 and 0.9877 (train 0.9952,
-0.9950), 568-603 s of training each; on FashionMNIST with ``--set shift=0``: 0.8985 and 0.8976.
-Shifting FashionMNIST's centred items costs accuracy at this budget (validation on 5000 held-out
-training rows after 20 epochs: 0.880 with ``shift=2``, 0.902 with ``shift=0``), so the recipe's
-shift is for digits. ``QUICK`` (seeds 0, 1): MNIST 0.957 / 0.950, FashionMNIST 0.850 / 0.840.
+The measured runs of these recipes are in ``reports/cpu-2core-strong-group/`` and the README.
 """
 
 from __future__ import annotations
@@ -45,15 +41,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.augment import translate
 from ff_algos.data import DatasetInfo
-from ff_algos.ff_conv import goodness_loss, group_goodness
-from ff_algos.ff_strong import rms_normalise
-from ff_algos.method import Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver, offer_model
-from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, LossLog, Schedule, lr_factor, seeded_linear
+from ff_algos.errors import RecipeError
+from ff_algos.method import (
+    Fitted,
+    FlopCount,
+    NullObserver,
+    RecipeMethod,
+    TrainObserver,
+)
+from ff_algos.methods.common.checks import check_run_fields, check_schedule
+from ff_algos.methods.common.goodness import goodness_loss, group_goodness, rms_normalise
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import SCHEDULES, Epochs, Schedule, minibatch_epoch, run_epochs
+from ff_algos.methods.common.precision import (
+    Precision,
+    eager_options,
+    precision_scope,
+    product_dtype,
+)
+from ff_algos.methods.common.shift import translate
 
 COMPILES = ("none",)  # eager only
 
@@ -237,40 +244,26 @@ def train_group_ff(
     )
     low = product_dtype(recipe.precision)
     batch = min(n if recipe.batch_size is None else recipe.batch_size, n)
-    names = [f"layer{k}" for k in range(1, len(layers) + 1)]
-    logs = [LossLog(name, recipe.epochs, recipe.lr, device) for name in names]
+    names = tuple(f"layer{k}" for k in range(1, len(layers) + 1))
     shuffle = torch.Generator(device=device).manual_seed(recipe.seed + 1)
     shifts = torch.Generator(device=device).manual_seed(recipe.seed + 3)
     x_hat = rms_normalise(x.float())  # (N, D); refilled each epoch when images shift
-    every = recipe.nan_check_every
+
+    def loss_of(idx: Tensor) -> Tensor:
+        with torch.autocast(device.type, dtype=low, enabled=low is not None):
+            return layer_losses(net, x_hat[idx], y[idx])  # (K,)
+
+    batches = minibatch_epoch(opt, loss_of, n, batch, shuffle, device, len(layers))
+
+    def body(e: int) -> Tensor:
+        nonlocal x_hat
+        if recipe.shift > 0:  # the whole split, moved once per epoch
+            x_hat = rms_normalise(translate(x.float(), info.image_shape, recipe.shift, shifts))
+        return batches(e)
+
+    plan = Epochs("train", recipe.epochs, recipe.lr, recipe.schedule, recipe.nan_check_every, names)
     with precision_scope(recipe.precision, device):
-        obs.phase_start("train", recipe.epochs)
-        for e in range(recipe.epochs):
-            for group in opt.param_groups:
-                group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
-            if recipe.shift > 0:
-                x_hat = rms_normalise(translate(x.float(), info.image_shape, recipe.shift, shifts))
-            perm = torch.randperm(n, generator=shuffle, device=device)
-            total = torch.zeros(len(layers), device=device)
-            for start in range(0, n, batch):
-                idx = perm[start : start + batch]
-                with torch.autocast(device.type, dtype=low, enabled=low is not None):
-                    losses = layer_losses(net, x_hat[idx], y[idx])
-                opt.zero_grad(set_to_none=True)
-                losses.sum().backward()  # type: ignore[no-untyped-call]
-                opt.step()
-                total += losses.detach() * idx.shape[0]
-            mean = total / n
-            for k, log in enumerate(logs):
-                log.record(e, mean[k])
-            obs.epoch_end(e)
-            offer_model(obs, e, lambda: net)
-            if every > 0 and (e + 1) % every == 0:
-                for log in logs:
-                    log.check(e + 1)
-        for log in logs:
-            log.check(recipe.epochs)
-        obs.phase_end()
+        losses, _ = run_epochs(plan, body, obs, lambda: net, device, opt)
     options: dict[str, object] = {
         **eager_options(recipe.precision, recipe.compile),
         "optimizer": "adamw",
@@ -281,8 +274,7 @@ def train_group_ff(
         "negative_data": False,
         "backprop": "none",
     }
-    losses_host = {name: log.host() for name, log in zip(names, logs, strict=True)}
-    return Fitted(model=net, losses=losses_host, options=options)
+    return Fitted(model=net, losses=losses, options=options)
 
 
 METHOD = RecipeMethod(

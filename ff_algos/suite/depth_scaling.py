@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ff_algos.methods.common.reference import plain_goodness, plain_layer, plain_loss
 from ff_algos.record import ScalingPoint
 from ff_algos.telemetry.held_memory import HeldMemoryMeter
 from ff_algos.telemetry.sync import synchronize
@@ -80,11 +81,9 @@ class _Net:
         u = torch.cat([_overlay(x, y), _overlay(x, wrong)])
         n = x.shape[0]
         for layer, opt in zip(self.layers, self.opts, strict=True):
-            u = u / (u.norm(dim=1, keepdim=True) + 1e-4)
-            h = torch.relu(layer(u.detach()))  # (2B, width)
-            g = h.pow(2).mean(1)
-            theta = self.config.threshold
-            loss = F.softplus(torch.cat([theta - g[:n], g[n:] - theta])).mean()
+            h = plain_layer(layer, u.detach())  # (2B, width)
+            g = plain_goodness(h, "mean")
+            loss = plain_loss(g[:n], g[n:], self.config.threshold)
             opt.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()

@@ -1,16 +1,22 @@
-"""What Forward-Forward and backprop training share: seeded layer initialisation and a loss log
-that stays on the device, checked for divergence only every few epochs.
+"""The one epoch loop every method trains through, and the pieces around it.
 
-Training loops must not synchronise the device once per step (no ``.item()``); :class:`LossLog`
-keeps every epoch's mean loss in a device tensor, and :meth:`LossLog.check` costs one host read,
-called every ``nan_check_every`` epochs and at the end of a phase.
+:func:`run_epochs` is the loop: per epoch it sets the learning rate of the schedule, runs the
+method's epoch body (which queues the epoch's work and returns its mean loss on the device: one
+value, or one per layer), stores the loss, hands the next phase its input in the last epoch,
+tells the observer, offers it the network so far, and checks for divergence every
+``nan_check_every`` epochs (one host read each; :class:`LossLog`). What differs between methods
+is the body: :func:`minibatch_epoch` (Adam or AdamW over seeded mini-batches, a 0-d or a
+per-layer loss) serves most; FF, backprop and ``ff_strong`` pass the epoch of their
+:class:`~ff_algos.methods.common.compiled.EpochRunner` (eager, compiled or a replayed CUDA
+graph). :func:`train_phase` is a greedy phase (a block or a head) built on both.
+
+Training loops must not synchronise the device once per step (no ``.item()``).
 """
 
 from __future__ import annotations
 
-import math
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -18,35 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.errors import FFBenchError
-from ff_algos.observe import TrainObserver, offer_model
-from ff_algos.precision import Precision, precision_scope, product_dtype
+from ff_algos.errors import DivergenceError
+from ff_algos.method import TrainObserver, offer_model
+from ff_algos.methods.common.precision import Precision, precision_scope, product_dtype
 
 if TYPE_CHECKING:
     from ff_algos.method import Classifier
-
-
-class DivergenceError(FFBenchError, FloatingPointError):
-    """Training produced a non-finite loss (usually a learning rate that is too large)."""
-
-
-def seeded_linear(
-    in_features: int,
-    out_features: int,
-    generator: torch.Generator,
-    device: torch.device,
-    dtype: torch.dtype = torch.float32,
-) -> nn.Linear:
-    """An ``nn.Linear`` initialised as PyTorch's default (weight and bias uniform in
-    ±1/sqrt(in_features)) but drawn from ``generator`` on the CPU, so that the same seed gives the
-    same initial weights on every device and the global RNG is left alone."""
-    bound = 1.0 / math.sqrt(in_features)
-    weight = (torch.rand(out_features, in_features, generator=generator) * 2 - 1) * bound
-    bias = (torch.rand(out_features, generator=generator) * 2 - 1) * bound
-    layer = nn.Linear(in_features, out_features, device="meta")
-    layer.weight = nn.Parameter(weight.to(device=device, dtype=dtype))
-    layer.bias = nn.Parameter(bias.to(device=device, dtype=dtype))
-    return layer
 
 
 class LossLog:
@@ -93,6 +76,100 @@ def lr_factor(schedule: str, epoch: int, epochs: int) -> float:
     if schedule == "cooldown" and 2 * epoch >= epochs:
         return min(1.0, 2.0 * (epochs - epoch) / epochs)
     return 1.0
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """What the loop around a phase's epoch body needs to know."""
+
+    phase: str  # the observer's phase name
+    epochs: int
+    lr: float  # the base learning rate (named in divergence messages)
+    schedule: str = "constant"  # see lr_factor; applied to the optimiser passed to run_epochs
+    nan_check_every: int = 0  # epochs between divergence checks (0: only at the end)
+    losses: tuple[str, ...] = ()  # names of a per-layer body loss (K,); (): one, named ``phase``
+
+
+EpochBody = Callable[[int], Tensor]  # epoch -> its mean loss on the device, 0-d or (K,)
+
+
+def run_epochs(
+    plan: Epochs,
+    body: EpochBody,
+    obs: TrainObserver,
+    model: Callable[[], Classifier] | None,
+    device: torch.device,
+    optimizer: torch.optim.Optimizer | None = None,
+    base_lrs: Sequence[float] | None = None,
+    hand_on: Callable[[], Tensor] | None = None,
+) -> tuple[dict[str, list[float]], Tensor | None]:
+    """Run ``plan.epochs`` epochs of ``body`` as one observed phase (see the module docstring).
+
+    ``optimizer``'s param groups get ``base_lrs`` (default: ``plan.lr`` each) times the schedule's
+    factor before every epoch (a tensor learning rate, as a captured graph reads, is filled in
+    place). ``hand_on`` runs inside the last epoch, timed with it. Returns the per-epoch losses
+    (name -> list, one host read at the end) and what ``hand_on`` returned."""
+    names = plan.losses or (plan.phase,)
+    logs = [LossLog(name, plan.epochs, plan.lr, device) for name in names]
+    groups = optimizer.param_groups if optimizer is not None else []
+    bases = list(base_lrs) if base_lrs is not None else [plan.lr] * len(groups)
+    out: Tensor | None = None
+    every = plan.nan_check_every
+    obs.phase_start(plan.phase, plan.epochs)
+    for e in range(plan.epochs):
+        factor = lr_factor(plan.schedule, e, plan.epochs)
+        for group, base in zip(groups, bases, strict=True):
+            if isinstance(group["lr"], Tensor):
+                group["lr"].fill_(base * factor)
+            else:
+                group["lr"] = base * factor
+        loss = body(e)
+        if plan.losses:
+            for k, log in enumerate(logs):
+                log.record(e, loss[k])
+        else:
+            logs[0].record(e, loss)
+        if e == plan.epochs - 1 and hand_on is not None:
+            out = hand_on()
+        obs.epoch_end(e)
+        if model is not None:
+            offer_model(obs, e, model)
+        if every > 0 and (e + 1) % every == 0:
+            for log in logs:
+                log.check(e + 1)
+    for log in logs:
+        log.check(plan.epochs)
+    obs.phase_end()
+    return {log.phase: log.host() for log in logs}, out
+
+
+def minibatch_epoch(
+    opt: torch.optim.Optimizer,
+    loss_of: Callable[[Tensor], Tensor],
+    n: int,
+    batch: int,
+    gen: torch.Generator,
+    device: torch.device,
+    layers: int | None = None,
+) -> EpochBody:
+    """The plain epoch body: the ``n`` rows in an order drawn from ``gen`` (on ``device``), in
+    mini-batches of ``batch``; per batch ``loss_of(rows)`` (row indices (m,) -> a 0-d loss, or
+    with ``layers`` = K one loss per layer (K,), summed for ``backward``), a gradient step of
+    ``opt``; returns the row-weighted mean loss."""
+
+    def body(epoch: int) -> Tensor:
+        perm = torch.randperm(n, generator=gen, device=device)
+        total = torch.zeros(() if layers is None else layers, device=device)
+        for start in range(0, n, batch):
+            idx = perm[start : start + batch]
+            loss = loss_of(idx)
+            opt.zero_grad(set_to_none=True)
+            (loss if layers is None else loss.sum()).backward()  # type: ignore[no-untyped-call]
+            opt.step()
+            total += loss.detach() * idx.shape[0]
+        return total / n
+
+    return body
 
 
 class _LoopRecipe(Protocol):
@@ -154,8 +231,9 @@ StepFn = Callable[[Tensor, Tensor], Tensor]
 
 @dataclass(frozen=True)
 class Phase:
-    """One greedy phase of a layer-local method (a block of ``ff_conv`` or ``ff_attn``, or their
-    linear head): what it trains, its loss on a batch, its schedule and what it hands on."""
+    """One greedy phase of a layer-local method (a block of ``ff_conv`` or ``ff_attn``, their
+    linear head, FF's head or fine-tuning): what it trains, its loss on a batch, its schedule and
+    what it hands on."""
 
     name: str
     params: list[nn.Parameter]
@@ -166,7 +244,8 @@ class Phase:
     schedule: str
     nan_check_every: int
     hand_on: Callable[[], Tensor] | None  # the next phase's input, computed in the last epoch
-    model: Callable[[], Classifier]  # the network trained so far, for observers that score it
+    model: Callable[[], Classifier] | None  # the network so far, for observers that score it
+    fused_adam: bool = True  # fused Adam on CUDA (False: PyTorch's default implementation)
 
 
 def train_phase(
@@ -178,33 +257,12 @@ def train_phase(
     returned."""
     n = u.shape[0]
     batch = min(n if phase.batch_size is None else phase.batch_size, n)
-    opt = torch.optim.Adam(phase.params, lr=phase.lr, fused=u.device.type == "cuda" or None)
-    log = LossLog(phase.name, phase.epochs, phase.lr, u.device)
-    out: Tensor | None = None
-    obs.phase_start(phase.name, phase.epochs)
-    for e in range(phase.epochs):
-        for group in opt.param_groups:
-            group["lr"] = phase.lr * lr_factor(phase.schedule, e, phase.epochs)
-        perm = torch.randperm(n, generator=gen, device=u.device)
-        total = torch.zeros((), device=u.device)
-        for start in range(0, n, batch):
-            idx = perm[start : start + batch]
-            loss = phase.loss_of(u[idx], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
-            opt.step()
-            total += loss.detach() * idx.shape[0]
-        log.record(e, total / n)
-        if e == phase.epochs - 1 and phase.hand_on is not None:
-            out = phase.hand_on()
-        obs.epoch_end(e)
-        offer_model(obs, e, phase.model)
-        every = phase.nan_check_every
-        if every > 0 and (e + 1) % every == 0:
-            log.check(e + 1)
-    log.check(phase.epochs)
-    obs.phase_end()
-    return log.host(), out
+    fused = (u.device.type == "cuda" or None) if phase.fused_adam else None
+    opt = torch.optim.Adam(phase.params, lr=phase.lr, fused=fused)
+    body = minibatch_epoch(opt, lambda idx: phase.loss_of(u[idx], y[idx]), n, batch, gen, u.device)
+    plan = Epochs(phase.name, phase.epochs, phase.lr, phase.schedule, phase.nan_check_every)
+    losses, out = run_epochs(plan, body, obs, phase.model, u.device, opt, hand_on=phase.hand_on)
+    return losses[phase.name], out
 
 
 class _HeadRecipe(Protocol):

@@ -27,15 +27,11 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from ff_algos.errors import FFBenchError
+from ff_algos.errors import CompileError
 
 Compile = Literal["none", "inductor", "cudagraphs"]
 COMPILE_MODES: tuple[Compile, ...] = ("none", "inductor", "cudagraphs")
 Epoch = Callable[[Tensor | None], Tensor]
-
-
-class CompileError(FFBenchError, ValueError):
-    """A compile mode that is unknown or cannot run on the chosen device."""
 
 
 def check_compile(mode: str, device: torch.device) -> None:

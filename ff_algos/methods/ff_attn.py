@@ -1,5 +1,6 @@
 """Forward-Forward with attention (``ff_attn``): the small vision transformer of
-:mod:`ff_algos.attn_net`, every block trained by its own class-group goodness objective on its
+:mod:`ff_algos.methods.common.attn`, every block trained by its own class-group goodness
+objective on its
 detached input; no gradient crosses a block, no negative data, no label overlay.
 
 **Choice of objective.** Three ways for the label to reach a layer-local FF block were weighed.
@@ -44,7 +45,7 @@ trained by cross entropy for ``head_epochs`` after the blocks (backprop inside t
 linear map; phase ``head``), scored beside it (``accuracy.predictors.head``).
 
 **Training.** Adam per block (fresh state), mini-batches of ``batch_size`` rows in a seeded order
-per epoch, learning rate constant or ``cooldown`` (the schedule of :mod:`ff_algos.ff_strong`).
+per epoch, learning rate constant or ``cooldown`` (the schedule of ``ff_strong``).
 Observer phases ``layer1``..``layerK`` then ``head``; after every epoch the network trained so
 far (blocks ``1..k``) is offered to model observers (learning curves).
 """
@@ -58,19 +59,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ff_algos.attn_net import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
 from ff_algos.data import DatasetInfo
-from ff_algos.method import Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, eager_options, precision_scope, product_dtype
-from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import (
-    SCHEDULES,
-    Schedule,
-    head_phase,
-    recipe_phase,
-    seeded_linear,
-    train_phase,
+from ff_algos.errors import RecipeError
+from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
+from ff_algos.methods.common.attn import AttnShape, Block, PatchEmbed, attn_shape, seeded_modules
+from ff_algos.methods.common.checks import check_run_fields, check_schedule
+from ff_algos.methods.common.heads import Predictor
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import SCHEDULES, Schedule, head_phase, recipe_phase, train_phase
+from ff_algos.methods.common.precision import (
+    Precision,
+    eager_options,
+    precision_scope,
+    product_dtype,
 )
 
 EPS = 1e-12  # added to each token's mean square before the square root
@@ -194,7 +195,7 @@ def normalise(z: Tensor) -> Tensor:
     return F.rms_norm(z, (z.shape[-1],), eps=EPS)
 
 
-def group_goodness(z: Tensor, num_classes: int) -> Tensor:
+def token_group_goodness(z: Tensor, num_classes: int) -> Tensor:
     """Goodness per class (m, C): the mean square of each class's feature group of the tokens
     ``z`` (m, L, C·maps), over tokens and the group's features."""
     m, length, d = z.shape
@@ -243,7 +244,7 @@ class AttnFFNet(nn.Module):
             for k, block in enumerate(self.blocks, start=1):
                 z = block(u)
                 if k >= self.goodness_from:
-                    score += F.log_softmax(group_goodness(z, c).float() / self.temperature, 1)
+                    score += F.log_softmax(token_group_goodness(z, c).float() / self.temperature, 1)
                 u = normalise(z)
             parts.append(score)
             feats.append(u.flatten(1))
@@ -263,21 +264,10 @@ class AttnFFNet(nn.Module):
         return logits.argmax(1)
 
 
-@dataclass(frozen=True)
-class HeadClassifier:
-    """:meth:`AttnFFNet.predict_head` behind a ``predict`` method."""
-
-    net: AttnFFNet
-
-    def predict(self, x: Tensor) -> Tensor:
-        """Predicted labels (N,) int64 by the linear head."""
-        return self.net.predict_head(x)
-
-
 def block_loss(z: Tensor, y: Tensor, num_classes: int, temperature: float) -> Tensor:
     """A block's class-group competitive loss on its output tokens ``z`` (m, L, D) with labels
     ``y`` (m,): cross-entropy of the group goodness over ``temperature``."""
-    return F.cross_entropy(group_goodness(z, num_classes).float() / temperature, y)
+    return F.cross_entropy(token_group_goodness(z, num_classes).float() / temperature, y)
 
 
 def train_attn_ff(
@@ -373,7 +363,7 @@ def train_attn_ff(
         "greedy": True,
         "negative_data": False,
     }
-    heads = {"head": HeadClassifier(net)} if head is not None else {}
+    heads = {"head": Predictor(net.predict_head)} if head is not None else {}
     return Fitted(model=net, losses=losses, options=options, predictors=heads)
 
 

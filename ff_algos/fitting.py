@@ -8,7 +8,6 @@ chosen here, once (the recipe's ``train_size`` subset, seeded), for every method
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +15,8 @@ import torch
 
 from ff_algos import registry
 from ff_algos.data import LoadedDataset, Split
-from ff_algos.method import Classifier
-from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.recipes import RecipeError
-from ff_algos.training import DivergenceError
+from ff_algos.errors import DivergenceError, RecipeError
+from ff_algos.method import Classifier, Fitted, NullObserver, TrainObserver
 
 __all__ = [
     "Classifier",
@@ -33,15 +30,10 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class FitResult:
-    """A trained model, the rows it was trained on, its loss history, the implementation
-    choices that actually ran and any further predictors to score."""
+class FitResult(Fitted[Classifier]):
+    """What the method's :class:`~ff_algos.method.Fitted` holds, and the rows it trained on."""
 
-    model: Classifier
-    train: Split  # the rows actually trained on (recipe.train_size subset, seeded)
-    losses: dict[str, list[float]]  # phase -> per-epoch mean loss, read from the device once
-    options: dict[str, Any]  # e.g. compile, precision, goodness, negatives, input_pipeline
-    predictors: Mapping[str, Classifier] = dataclasses.field(default_factory=dict)
+    train: Split = dataclasses.field(kw_only=True)  # the recipe's train_size subset, seeded
 
 
 def training_rows(recipe: Any, data: LoadedDataset) -> Split:
@@ -123,14 +115,14 @@ def fit(recipe: Any, data: LoadedDataset, *, observer: TrainObserver | None = No
     data's device.
 
     Raises :class:`DivergenceError` if the loss becomes non-finite and
-    :class:`~ff_algos.recipes.RecipeError` for a recipe that cannot run on this data.
+    :class:`~ff_algos.errors.RecipeError` for a recipe that cannot run on this data.
     """
     method = registry.get(recipe.method)
     method.validate(recipe, data.info)
     train = training_rows(recipe, data)
     subset = dataclasses.replace(data, train=train)
     fitted = method.fit(recipe, subset, observer if observer is not None else NullObserver())
-    return FitResult(fitted.model, train, fitted.losses, fitted.options, fitted.predictors)
+    return FitResult(fitted.model, fitted.losses, fitted.options, fitted.predictors, train=train)
 
 
 def accuracy(model: Classifier, split: Split) -> float:

@@ -1,5 +1,6 @@
 """Backprop baseline of the convolutional pair (``bp_conv``): the conv blocks of
-:mod:`ff_algos.conv_net` (``maps_k · C`` channels, conv → ReLU → max-pool) and a linear head on
+:mod:`ff_algos.methods.common.conv` (``maps_k · C`` channels, conv → ReLU → max-pool) and a linear
+head on
 the flattened output of the last block, trained end to end by cross entropy and Adam.
 
 It is ``ff_conv``'s architecture with the locality removed: one loss at the head, gradients
@@ -21,14 +22,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from ff_algos.augment import translate
-from ff_algos.conv_net import BlockShape, as_images, block, block_shapes, seeded_conv
 from ff_algos.data import DatasetInfo
-from ff_algos.method import Fitted, RecipeMethod
-from ff_algos.observe import NullObserver, TrainObserver
-from ff_algos.precision import Precision, eager_options
-from ff_algos.recipes import FlopCount, RecipeError, check_run_fields, check_schedule
-from ff_algos.training import SCHEDULES, Schedule, fit_end_to_end, seeded_linear
+from ff_algos.errors import RecipeError
+from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
+from ff_algos.methods.common.checks import check_run_fields, check_schedule
+from ff_algos.methods.common.conv import BlockShape, as_images, block, block_shapes, seeded_conv
+from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import SCHEDULES, Schedule, fit_end_to_end
+from ff_algos.methods.common.precision import Precision, eager_options
+from ff_algos.methods.common.shift import translate
 
 
 @dataclass(frozen=True)

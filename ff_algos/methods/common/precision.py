@@ -20,14 +20,10 @@ from typing import Literal
 
 import torch
 
-from ff_algos.errors import FFBenchError
+from ff_algos.errors import PrecisionError
 
 Precision = Literal["fp32", "tf32", "bf16"]
 PRECISIONS: tuple[Precision, ...] = ("fp32", "tf32", "bf16")
-
-
-class PrecisionError(FFBenchError, ValueError):
-    """A precision that cannot run on the chosen device."""
 
 
 def check_precision(precision: str, device: torch.device) -> None:

@@ -1,0 +1,1 @@
+"""Building blocks the methods share; nothing here is a method or imports one."""
