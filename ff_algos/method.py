@@ -206,11 +206,8 @@ class Method(Protocol[RecipeT]):
         ...
 
 
-# what a Method has (the registry checks a method from outside the package for these)
-METHOD_MEMBERS = (
-    *("name", "description", "recipes"),
-    *("validate", "fit", "flops", "executed_flops", "warm_up_recipe"),
-)
+# what a Method has, read off the protocol (the registry checks a method from outside for these)
+METHOD_MEMBERS = tuple(name for name in vars(Method) if not name.startswith("_"))
 
 _PHASE_EPOCHS = ("head_epochs", "finetune_epochs")  # later phases a warm-up runs once
 

@@ -1,3 +1,5 @@
+# Ran at commit 0dbc0de, in the layout before ff_algos/methods/ (the structure change): to rerun it,
+# check out 0dbc0de; its imports name that commit's modules.
 r"""One ablation: fit a method's recipe with field overrides on real data, print test accuracy.
 
     OMP_NUM_THREADS=1 python reports/cpu-2core-attn/ablate.py \

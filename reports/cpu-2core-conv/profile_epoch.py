@@ -1,3 +1,5 @@
+# Ran at commit c384e1b, in the layout before ff_algos/methods/ (the structure change): to rerun it,
+# check out c384e1b; its imports name that commit's modules.
 """Profile one ff_conv epoch (every block one epoch, head one epoch) of the seed recipe's
 architecture on 10000 MNIST rows; top operators by self CPU time."""
 import dataclasses, time, torch

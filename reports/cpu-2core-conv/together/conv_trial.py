@@ -1,3 +1,5 @@
+# Ran at commit 38c5371, in the layout before ff_algos/methods/ (the structure change): to rerun it,
+# check out 38c5371; its imports name that commit's modules.
 """The trial behind ff_conv's training=together (written before fit_together): the seed recipe's
 blocks (40/80/160 channels) trained all at once on detached inputs, images shifted by up to
 --shift pixels each epoch, Adam lr 1e-3 with cooldown, batch 100; validation on 5000 rows held

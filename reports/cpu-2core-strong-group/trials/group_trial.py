@@ -1,3 +1,5 @@
+# Ran at commit 8db72fa, in the layout before ff_algos/methods/ (the structure change): to rerun it,
+# check out 8db72fa; its imports name that commit's modules.
 """The prototype of ff_group (written before ff_algos/ff_group.py): class-group FF on an MLP, each
 layer's units in C groups, goodness per group, CE over goodness/T, detached inputs, all layers at
 once; validation on 5000 rows held out of the training split (seeded), per layer (L1..) and

@@ -1,3 +1,5 @@
+# Ran at commit 8db72fa, in the layout before ff_algos/methods/ (the structure change): to rerun it,
+# check out 8db72fa; its imports name that commit's modules.
 """Trials of ff_strong's label-overlay FF on validation rows (5000 held out of the MNIST training
 split, seeded): goodness and head accuracy every --every epochs (the model is scored through
 ff_strong's offer_model hook). Usage: PYTHONPATH=<checkout> OMP_NUM_THREADS=1 python
