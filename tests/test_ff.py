@@ -4,7 +4,9 @@ data), layer locality, determinism, the options, divergence."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
+import weakref
 
 import pytest
 import torch
@@ -197,6 +199,38 @@ def test_layer_gradients_come_only_from_its_own_loss(data: tuple[Tensor, Tensor]
     # and layer 1 did train (the equality is not that of two untrained layers)
     untrained = ff.train_ff(small_recipe(hidden=(H, 6), epochs=0), x, y, C)
     assert not torch.equal(untrained.model.linear_layers()[0].weight, first_two.weight)
+
+
+def test_each_layers_inputs_are_freed_without_a_garbage_collection(
+    data: tuple[Tensor, Tensor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a layer's inputs, buffers and optimiser must not outlive its training (through a reference
+    # cycle that only a full collection breaks): later phases would carry their memory
+    x, y = data
+    alive: list[weakref.ref[object]] = []
+    for name in ("_OverlaidPairs", "_PlainPairs"):
+        cls = getattr(ff, name)
+        tracked = type(name, (cls,), {})
+        original = tracked.__init__
+
+        def init(self: object, *args: object, _init: object = original, **kw: object) -> None:
+            _init(self, *args, **kw)  # type: ignore[operator]
+            alive.append(weakref.ref(self))
+
+        tracked.__init__ = init  # type: ignore[method-assign]
+        monkeypatch.setattr(ff, name, tracked)
+    # the first optimiser a process builds keeps its caller's frame alive (a one-time cache inside
+    # torch); build it here, as the suite's warm-up does before the measured run
+    torch.optim.Adam(nn.Linear(2, 2).parameters())
+    gc.collect()
+    gc.disable()
+    try:
+        fitted = ff.train_ff(small_recipe(hidden=(H, 7, 6)), x, y, C)
+        assert len(alive) == 3
+        assert [ref() is None for ref in alive] == [True, True, True]
+    finally:
+        gc.enable()
+    assert fitted.model.predict(x).shape == (x.shape[0],)
 
 
 def test_same_seed_is_bit_identical_and_seed_matters(data: tuple[Tensor, Tensor]) -> None:

@@ -5,20 +5,27 @@ agree with ``torch.utils.flop_counter.FlopCounterMode``."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import types
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
-from ff_algos.data import dataset_info
+from ff_algos.data import LoadedDataset, Split, dataset_info
 from ff_algos.errors import CompileError, PrecisionError
+from ff_algos.method import NullObserver
 from ff_algos.methods import bp as backprop
+from ff_algos.methods import ff_finetune, ff_head
 from ff_algos.methods.bp import BPRecipe
 from ff_algos.methods.common import overlay as ff
 from ff_algos.methods.common.compiled import check_compile
 from ff_algos.methods.common.layers import seeded_linear
+from ff_algos.methods.common.loop import Phase
 from ff_algos.methods.common.overlay import FFRecipe
 from ff_algos.methods.common.precision import check_precision
 
@@ -201,3 +208,40 @@ def test_bp_executed_flops_match_flop_counter(data: tuple[Tensor, Tensor]) -> No
         == sum(recipe.executed_flops(N, INFO).values())
         == recipe.flops(N, INFO).train
     )
+
+
+@pytest.mark.parametrize(("module", "phase"), [(ff_head, "head"), (ff_finetune, "finetune")])
+def test_a_hybrids_backprop_phase_runs_in_the_recipes_precision_scope(
+    module: types.ModuleType,
+    phase: str,
+    data: tuple[Tensor, Tensor],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # the head (ff_head) and the fine-tuning (ff_finetune) must run under the same TF32/cuDNN
+    # flags as the FF layers: on a GPU, fp32 outside the scope would silently use TF32
+    x, y = data
+    inside: list[str] = []
+    scoped: list[str] = []
+
+    @contextlib.contextmanager
+    def scope(precision: str, device: torch.device) -> Iterator[None]:
+        inside.append(precision)
+        try:
+            yield
+        finally:
+            inside.pop()
+
+    real = module.train_phase
+
+    def train_phase(p: Phase, *args: object) -> object:
+        scoped.append(f"{p.name}:{','.join(inside)}")
+        return real(p, *args)
+
+    monkeypatch.setattr(module, "precision_scope", scope)
+    monkeypatch.setattr(module, "train_phase", train_phase)
+    recipe = dataclasses.replace(module.RECIPES["tiny"], hidden=(H, 8), train_size=None)
+    info = dataclasses.replace(INFO, train_size=N)
+    split = Split(x, y, None)
+    loaded = LoadedDataset(info, split, split, Path(), 0.0, "cache")
+    module.METHOD.fit(recipe, loaded, NullObserver())
+    assert scoped == [f"{phase}:fp32"]

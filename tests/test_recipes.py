@@ -46,7 +46,7 @@ def test_the_baselines_share_their_recipe_names() -> None:
 def test_unknown_names_list_the_choices() -> None:
     with pytest.raises(RecipeError, match="method 'ff' has no recipe 'fast'; it has: seed, quick"):
         registry.recipe("ff", "fast")
-    with pytest.raises(RecipeError, match="unknown method 'sgd'; choose one of: ff, bp"):
+    with pytest.raises(RecipeError, match="unknown method 'sgd'; choose one of: bp, bp_attn"):
         registry.recipe("sgd", "seed")
 
 

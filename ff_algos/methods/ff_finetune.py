@@ -35,7 +35,7 @@ from ff_algos.methods.common.overlay import (
     layer_features,
     train_ff,
 )
-from ff_algos.methods.common.precision import product_dtype
+from ff_algos.methods.common.precision import precision_scope, product_dtype
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,8 @@ def fit_ff_finetune(
         fused_adam=False,
     )
     shuffle = torch.Generator(device=x.device).manual_seed(recipe.seed + 4)
-    losses, _ = train_phase(phase, x, y, observer, shuffle)
+    with precision_scope(recipe.precision, x.device):
+        losses, _ = train_phase(phase, x, y, observer, shuffle)
     options = {**ff.options, "finetune": "end to end, Adam, autocast in bf16, eager"}
     return Fitted(model=net, losses={**ff.losses, "finetune": losses}, options=options)
 

@@ -35,6 +35,7 @@ from ff_algos.methods.common.overlay import (
     neutral_features,
     train_ff,
 )
+from ff_algos.methods.common.precision import precision_scope
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,8 @@ def fit_ff_head(
     from ``seed + 2``, the head drawn from ``seed + 3``) on their fixed neutral features."""
     x, y, c = data.train.x, data.train.y, data.info.num_classes
     ff = train_ff(recipe, x, y, c, observer)
-    feats = neutral_features(ff.model, x, x.max(), recipe.predict_batch_size)  # (N, F)
+    with precision_scope(recipe.precision, x.device):  # fp32: no TF32 in the features either
+        feats = neutral_features(ff.model, x, x.max(), recipe.predict_batch_size)  # (N, F)
     gen = torch.Generator().manual_seed(recipe.seed + 3)
     head = seeded_linear(feats.shape[1], c, gen, x.device)
 
@@ -139,11 +141,12 @@ def fit_ff_head(
         fused_adam=False,
     )
     shuffle = torch.Generator(device=x.device).manual_seed(recipe.seed + 2)
-    head_losses, _ = train_phase(phase, feats, y, observer, shuffle)
+    with precision_scope(recipe.precision, x.device):
+        head_losses, _ = train_phase(phase, feats, y, observer, shuffle)
     return Fitted(
         model=HeadClassifier(ff.model, head, recipe.predict_batch_size),
         losses={**ff.losses, "head": head_losses},
-        options={**ff.options, "head": "linear softmax, Adam, eager fp32"},
+        options={**ff.options, "head": "linear softmax, Adam, eager, float32 (TF32 only under precision=tf32)"},
         predictors={"goodness": ff.model},
     )
 

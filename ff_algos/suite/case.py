@@ -134,11 +134,13 @@ def run_case(
             watchers.append(curve)
         with session.window("train") as w_train:
             result = fit(spec.recipe, fit_data, observer=FanOut(watchers))
-        with session.window("predict_train") as w_predict_train:
-            train_acc = accuracy(result.model, result.train)
-        with session.window("predict_test") as w_predict_test:
-            test_acc = accuracy(result.model, data.test)
-        predictors = _score_predictors(session, result, data.test)
+        # prediction in the recipe's precision too (fp32: no TF32 in cuDNN or cuBLAS either)
+        with precision_scope(spec.recipe.precision, spec.device):
+            with session.window("predict_train") as w_predict_train:
+                train_acc = accuracy(result.model, result.train)
+            with session.window("predict_test") as w_predict_test:
+                test_acc = accuracy(result.model, data.test)
+            predictors = _score_predictors(session, result, data.test)
     peak = case_peak(session, spec)  # cached: measured before the case
     measured = measured_sections(
         {

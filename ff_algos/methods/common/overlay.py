@@ -564,6 +564,7 @@ def train_ff(
             hand_on = functools.partial(inputs.outputs, layer) if k < len(layers) else None
             logged, outputs = run_epochs(plan, fitter.epoch, obs, so_far, device, hand_on=hand_on)
             losses.update(logged)
+            del fitter, hand_on  # the last references to this layer's inputs, buffers and state
             if outputs is not None:
                 inputs = _PlainPairs(outputs, mm_dtype)
     model = FFNet(layers, num_classes, recipe.goodness, recipe.predict_batch_size)
@@ -590,7 +591,11 @@ def fit_ff(recipe: FFRecipe, data: LoadedDataset, observer: TrainObserver) -> Fi
 
 
 class _LayerFit:
-    """One layer's training on its fixed inputs: the step, the epoch and how it is executed."""
+    """One layer's training on its fixed inputs: the step, the epoch and how it is executed.
+
+    The step and epoch closures capture what they use, never ``self``: a fitter and everything it
+    holds (the layer's inputs, buffers, optimiser state, a captured graph) are freed as soon as
+    the last reference to it goes, without waiting for a garbage collection."""
 
     def __init__(
         self,
@@ -600,44 +605,41 @@ class _LayerFit:
         shuffle_gen: torch.Generator,
     ) -> None:
         device = layer.weight.device
-        self.layer, self.recipe, self.shuffle_gen = layer, recipe, shuffle_gen
-        self.opt = torch.optim.Adam(
+        self.layer, self.shuffle_gen = layer, shuffle_gen
+        opt = torch.optim.Adam(
             layer.parameters(),
             lr=recipe.lr,
             fused=device.type == "cuda" or None,
             capturable=recipe.compile == "cudagraphs",
         )
-        self.rows = inputs.rows
-        batch = recipe.batch_size if recipe.batch_size is not None else self.rows
-        self.batch = min(batch, self.rows)
-        self.full_batch = self.batch >= self.rows
+        rows = self.rows = inputs.rows
+        batch = recipe.batch_size if recipe.batch_size is not None else rows
+        batch = self.batch = min(batch, rows)
+        self.full_batch = batch >= rows
         scale = goodness_scale(layer.out_features, recipe.goodness)
-        compiled = inputs.grads
-        if recipe.compile == "inductor":
-            compiled = torch.compile(inputs.grads, dynamic=False)
+        threshold, inductor = recipe.threshold, recipe.compile == "inductor"
+        compiled = torch.compile(inputs.grads, dynamic=False) if inductor else inputs.grads
 
         def step(idx: Tensor | None) -> Tensor:
-            if recipe.compile == "inductor":
+            if inductor:
                 loss, layer.weight.grad, layer.bias.grad = compiled(
-                    idx, layer.weight, layer.bias, recipe.threshold, scale
+                    idx, layer.weight, layer.bias, threshold, scale
                 )
             else:
-                loss = inputs.step(layer, idx, recipe.threshold, scale)
-            self.opt.step()
+                loss = inputs.step(layer, idx, threshold, scale)
+            opt.step()
             return loss
 
         def epoch(perm: Tensor | None) -> Tensor:
             if perm is None:
                 return step(None)
-            starts = range(0, self.rows, self.batch)
+            starts = range(0, rows, batch)
             total = torch.zeros((), device=device, dtype=layer.weight.dtype)
             for start in starts:
-                total += step(perm[start : start + self.batch])
+                total += step(perm[start : start + batch])
             return total / len(starts)
 
-        self.runner = EpochRunner(
-            epoch, recipe.compile, list(layer.parameters()), [self.opt], device
-        )
+        self.runner = EpochRunner(epoch, recipe.compile, list(layer.parameters()), [opt], device)
 
     def prepare(self) -> float:
         """Compile or capture the epoch; seconds spent (0 when eager)."""
