@@ -17,20 +17,7 @@ FLOORS = Path(__file__).resolve().parents[1] / "bench" / "floors.toml"
 
 
 def _parse(**changes: Any) -> Any:
-    raw: dict[str, Any] = {
-        "recipe": "quick",
-        "datasets": None,
-        "methods": "ff,bp",
-        "device": "auto",
-        "data_root": None,
-        "seeds": "1",
-        "sets": [],
-        "rounds": "1",
-        "journal": "j.jsonl",
-        "floors": None,
-    }
-    raw.update(changes)
-    return parse_options(**raw)
+    return parse_options({"methods": "ff,bp", "journal": "j.jsonl"} | changes)
 
 
 def test_defaults_cover_every_dataset_and_both_methods() -> None:
