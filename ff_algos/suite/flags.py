@@ -173,10 +173,8 @@ def shard_arguments(values: Mapping[str, Any]) -> list[str]:
     """The command-line form (``--set=epochs=3``) of the sweep's ``values`` that every shard's
     pytest gets; options not given (None, no values, switched off) are left out."""
     out: list[str] = []
-    for flag in SWEEP_FLAGS:
+    for flag in (f for f in SWEEP_FLAGS if f.forward):
         value = values.get(flag.key)
-        if not flag.forward:
-            continue
         if flag.switch:
             out.extend([flag.flag] if value else [])
         elif flag.repeatable:

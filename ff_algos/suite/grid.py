@@ -32,7 +32,7 @@ Point = tuple[tuple[str, str], ...]  # ((field, value), ...), in the order the a
 
 
 def parse_grid(texts: list[str] | tuple[str, ...]) -> tuple[GridAxis, ...]:
-    """``["threshold=1/2/4", "lr=0.01/0.1"]`` as axes; a malformed or repeated field is a
+    """``["threshold=1/2/4", "lr=0.01/0.1"]`` as axes; a malformed or repeated field is an
     :class:`OptionError`."""
     axes: list[GridAxis] = []
     for text in texts:

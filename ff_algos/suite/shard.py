@@ -28,7 +28,7 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard:
-    """``"2/4"`` as a :class:`Shard`; anything else is a :class:`OptionError`."""
+    """``"2/4"`` as a :class:`Shard`; anything else is an :class:`OptionError`."""
     match = _SHARD.match(text)
     if not match or not 1 <= int(match[1]) <= int(match[2]):
         raise OptionError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 2/4")
