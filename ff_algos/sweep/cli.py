@@ -202,7 +202,7 @@ def _start(args: argparse.Namespace) -> int:
     slots = _slots(args, options.device) if launcher == "local" else []
     ids = [c.id for c in case_matrix(options)]
     default = len(slots) if launcher == "local" else 16
-    count = min(args.shards or default, len(ids))
+    count = min(args.shards if args.shards is not None else default, len(ids))
     shard_of = assign(ids, count)
     cases = {k: [c for c in ids if shard_of[c] == k] for k in range(1, count + 1)}
     pytest_args = shard_arguments(values)  # datasets always explicit
