@@ -26,114 +26,31 @@ from rich.console import Console
 
 from ff_algos.errors import FFBenchError
 from ff_algos.suite.depth_scaling import configs as scaling_configs
+from ff_algos.suite.flags import collect, register
 from ff_algos.suite.floors import load_floors
+from ff_algos.suite.grid import Point
+from ff_algos.suite.matrix import case_matrix, shard_cases
 from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
 from ff_algos.suite.progress import Terminal
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
-from ff_algos.sweep.grid import CONFIRM_OVER, Point
-from ff_algos.sweep.matrix import case_matrix, shard_cases
 from ff_algos.sweep.record import shard_record
 from ff_algos.telemetry import TelemetrySession
 from ff_algos.telemetry import machine_info as ff_bench_machine_info
 
-FLOORS_FILE = Path(__file__).with_name("floors.toml")
-DEFAULT_JOURNAL = ".benchmarks/ff-bench-journal.jsonl"
+FLOORS_FILE = Path(__file__).with_name("floors.toml")  # --floors' default
 
 
 SUITE = pytest.StashKey[Suite]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("ff-bench", "Forward-Forward vs backprop benchmark")
-    add = group.addoption
-    add("--recipe", default="quick", help="named recipe: seed, quick or tiny (default: quick)")
-    add("--datasets", default=None, help="comma-separated datasets (default: all present)")
-    add(
-        "--methods",
-        default=None,
-        help="comma-separated methods, e.g. ff,bp,ff_head (default: every registered method "
-        "that has the recipe)",
-    )
-    add(
-        "--method-module",
-        dest="method_modules",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import MODULE and benchmark the method it defines as METHOD (repeatable)",
-    )
-    add("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
-    add("--data-root", default=None, help="dataset root (default: $FF_BENCH_DATA or user cache)")
-    add("--seeds", default="1", help="seeds per dataset x method (default: 1)")
-    add(
-        "--set",
-        dest="ff_set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a recipe field, e.g. --set epochs=10 (repeatable)",
-    )
-    add("--rounds", default="1", help="timed training runs per case (default: 1)")
-    add("--journal", default=DEFAULT_JOURNAL, help="JSON-lines journal of finished cases")
-    add("--floors", default=None, help=f"accuracy floors file (default: {FLOORS_FILE})")
-    add(
-        "--grid",
-        dest="ff_grid",
-        action="append",
-        default=[],
-        metavar="FIELD=V1/V2/...",
-        help="several values for a recipe field, separated by '/' (commas stay inside a value: "
-        "hidden=500,500/1000,1000); repeatable, the cases are the cartesian product",
-    )
-    add(
-        "--shard",
-        default=None,
-        metavar="K/N",
-        help="run only slice K of N of the case matrix (deterministic, disjoint, complete)",
-    )
-    add(
-        "--curve-points",
-        default="4",
-        metavar="K",
-        help="learning-curve points per training phase (per FF layer), scored on validation "
-        "rows; 0: no curve (default: 4)",
-    )
-    add(
-        "--val-size",
-        default="auto",
-        metavar="N",
-        help="validation rows for the curves: auto (up to 5000 rows the recipe leaves unused; "
-        "none when it trains on every row), or N (carved from the training split when needed)",
-    )
-    add(
-        "--yes",
-        action="store_true",
-        help=f"run a --grid of more than {CONFIRM_OVER} cases without asking",
-    )
+    register(parser.getgroup("ff-bench", "Forward-Forward vs backprop benchmark").addoption)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    opt = config.getoption
     try:
-        options = parse_options(
-            recipe=opt("recipe"),
-            datasets=opt("datasets"),
-            methods=opt("methods"),
-            device=opt("device"),
-            data_root=opt("data_root"),
-            seeds=opt("seeds"),
-            sets=opt("ff_set"),
-            rounds=opt("rounds"),
-            journal=opt("journal"),
-            floors=opt("floors"),
-            method_modules=tuple(opt("method_modules")),
-            grids=tuple(opt("ff_grid")),
-            shard=opt("shard"),
-            yes=opt("yes"),
-            curve_points=opt("curve_points"),
-            val_size=opt("val_size"),
-        )
+        options = parse_options(collect(config.getoption))
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))
     except FFBenchError as exc:

@@ -1,8 +1,8 @@
 """The ``ff-bench`` command: ``data`` (fetch, list), ``report``, ``compare``, ``sweep``, ``merge``.
 
 Each sub-command lives beside the code it drives and registers itself here; this module only
-builds the parser and turns expected errors (:class:`FFBenchError`) into one-line messages with
-exit status 2.
+builds the parser and turns expected errors (:class:`FFBenchError`, a malformed command line
+included) into one-line messages with exit status 2.
 
     ff-bench data fetch mnist fashion_mnist
     ff-bench data list
@@ -17,8 +17,20 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ff_algos.errors import FFBenchError
+
+
+class UsageError(FFBenchError):
+    """A malformed command line: argparse's own complaint (an unknown option, a bad number)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose complaints are one line like every other error (its sub-parsers too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     from ff_algos.report import cli as report_cli
     from ff_algos.sweep import cli as sweep_cli
 
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = _Parser(  # its sub-parsers are _Parsers too
         prog="ff-bench", description="Forward-Forward vs backprop benchmark tools."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -40,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = parser.parse_args(argv)
         status: int = args.run(args)
     except FFBenchError as exc:
         print(f"ff-bench: error: {exc}", file=sys.stderr)

@@ -7,6 +7,7 @@ import dataclasses
 import gc
 import math
 import weakref
+from typing import Any
 
 import pytest
 import torch
@@ -208,17 +209,14 @@ def test_each_layers_inputs_are_freed_without_a_garbage_collection(
     # cycle that only a full collection breaks): later phases would carry their memory
     x, y = data
     alive: list[weakref.ref[object]] = []
-    for name in ("_OverlaidPairs", "_PlainPairs"):
-        cls = getattr(ff, name)
-        tracked = type(name, (cls,), {})
-        original = tracked.__init__
+    for cls in (ff._OverlaidPairs, ff._PlainPairs):
+        original = cls.__init__
 
-        def init(self: object, *args: object, _init: object = original, **kw: object) -> None:
-            _init(self, *args, **kw)  # type: ignore[operator]
+        def init(self: object, *args: Any, _init: Any = original, **kw: Any) -> None:
+            _init(self, *args, **kw)
             alive.append(weakref.ref(self))
 
-        tracked.__init__ = init  # type: ignore[method-assign]
-        monkeypatch.setattr(ff, name, tracked)
+        monkeypatch.setattr(cls, "__init__", init)
     # the first optimiser a process builds keeps its caller's frame alive (a one-time cache inside
     # torch); build it here, as the suite's warm-up does before the measured run
     torch.optim.Adam(nn.Linear(2, 2).parameters())

@@ -269,6 +269,11 @@ def test_without_matplotlib_tables_and_markdown_still_work(
         (["report", "{tmp}/store"], "is a folder, not a saved run"),
         (["compare", "1", "nothing-like-this", "--storage", "{tmp}/store"], "no saved run matches"),
         (["compare", "1", "1", "--storage", "{tmp}/store", "--slowdown", "-1"], "--slowdown"),
+        (["compare", "1", "1", "--slowdown=0"], "argument --slowdown: expected a ratio above 0"),
+        (["compare", "1", "1", "--slowdown=inf"], "argument --slowdown: expected a ratio above"),
+        (["compare", "1", "1", "--accuracy-tol=-0.5"], "argument --accuracy-tol: expected a"),
+        (["compare", "1", "1", "--accuracy-tol=nan"], "fraction of at least 0, e.g. 0.01, not"),
+        (["report", "--no-such-option"], "unrecognized arguments: --no-such-option"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -11,26 +12,13 @@ import pytest
 from ff_algos.methods.common.overlay import FFRecipe
 from ff_algos.suite.floors import FloorsError, load_floors
 from ff_algos.suite.journal import append_record, read_journal
-from ff_algos.suite.options import OptionError, parse_options
+from ff_algos.suite.options import OptionError, _check_rows, parse_options
 
 FLOORS = Path(__file__).resolve().parents[1] / "bench" / "floors.toml"
 
 
 def _parse(**changes: Any) -> Any:
-    raw: dict[str, Any] = {
-        "recipe": "quick",
-        "datasets": None,
-        "methods": "ff,bp",
-        "device": "auto",
-        "data_root": None,
-        "seeds": "1",
-        "sets": [],
-        "rounds": "1",
-        "journal": "j.jsonl",
-        "floors": None,
-    }
-    raw.update(changes)
-    return parse_options(**raw)
+    return parse_options({"methods": "ff,bp", "journal": "j.jsonl"} | changes)
 
 
 def test_defaults_cover_every_dataset_and_both_methods() -> None:
@@ -90,7 +78,7 @@ def test_a_field_of_the_other_method_is_accepted() -> None:
     [
         ({"recipe": "nope"}, "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, "),
         ({"datasets": "imagenet"}, "--datasets: unknown dataset 'imagenet'; choose from: mnist, "),
-        ({"methods": "ff,sgd"}, "--methods: unknown method 'sgd'; choose from: ff, bp"),
+        ({"methods": "ff,sgd"}, "--methods: unknown method 'sgd'; choose from: bp, bp_attn"),
         ({"device": "tpu"}, "--device 'tpu' is not valid; use auto, cpu, cuda or cuda:N"),
         ({"sets": ["bogus=1"]}, "--set: unknown recipe field 'bogus'; valid fields: "),
         ({"sets": ["epochs=ten"]}, "--set: bad value for epochs: 'ten'"),
@@ -169,3 +157,90 @@ def test_journal_appends_and_skips_a_torn_last_line(tmp_path: Path) -> None:
     append_record(path, {"case": 4})  # earlier lines are never rewritten
     assert path.read_text().startswith('{"case": 1}\n{"case": 2}\n')
     assert os.path.getsize(path) > 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"sets": ["train_size=60001"]},
+            "--set: train_size=60001 but mnist has 60000 training rows; use 1..60000 or none (all)",
+        ),
+        ({"sets": ["train_size=0"]}, "--set: train_size=0 but mnist has 60000 training rows"),
+        (
+            {"grids": ("train_size=100/50001",), "datasets": "mnist,cifar10"},
+            "--grid: train_size=50001 but cifar10 has 50000 training rows; use 1..50000",
+        ),
+        (
+            {"val_size": "60000"},
+            "--val-size 60000: mnist has 60000 training rows; use 1..59999, 0 or auto",
+        ),
+        (
+            {"val_size": "50001", "sets": ["train_size=none"]},
+            "--val-size 50001: cifar10 has 50000 training rows; use 1..49999",
+        ),
+        (
+            {"val_size": "5001", "sets": ["train_size=55000"]},
+            "--val-size 5001: train_size=55000 leaves 5000 of mnist's 60000 training rows for "
+            "validation; use --val-size 5000 or less, or a smaller train_size",
+        ),
+        (
+            {"val_size": "55000"},  # the quick recipe trains on 10000 rows
+            "--val-size 55000: train_size=10000 leaves 50000 of",
+        ),
+    ],
+)
+def test_rows_a_split_cannot_hold_are_usage_errors(changes: dict[str, Any], message: str) -> None:
+    # fitting would refuse each of these case by case (methods.training_rows, validation_split)
+    with pytest.raises(OptionError) as info:
+        _parse(**({"datasets": "mnist,cifar10"} | changes))
+    assert str(info.value).startswith(message)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"sets": ["train_size=60000"]},
+        {"sets": ["train_size=none"], "val_size": "59999"},
+        {"sets": ["train_size=55000"], "val_size": "5000"},
+        {"sets": ["train_size=60000"], "val_size": "0"},
+        {"sets": ["train_size=60000"], "val_size": "auto"},
+    ],
+)
+def test_rows_the_split_holds_are_accepted(changes: dict[str, Any]) -> None:
+    assert _parse(datasets="mnist", **changes).datasets == ("mnist",)
+
+
+def test_the_early_row_check_agrees_with_fitting() -> None:
+    """The split sizes the check reads (DatasetInfo, no data loaded) decide as fitting does."""
+    import torch
+
+    from ff_algos import registry
+    from ff_algos.data import LoadedDataset, Split, dataset_info
+    from ff_algos.errors import RecipeError
+    from ff_algos.fitting import training_rows, validation_split
+
+    info = dataclasses.replace(dataset_info("mnist"), train_size=40)
+    data = LoadedDataset(
+        info=info,
+        train=Split(torch.zeros(40, 784), torch.arange(40) % 10),
+        test=Split(torch.zeros(10, 784), torch.arange(10)),
+        root=Path("."),
+        load_seconds=0.0,
+        source="decoded",
+    )
+    for train_size in (None, 0, 1, 30, 35, 40, 41):
+        for val_size in (None, 0, 1, 5, 10, 39, 40):
+            recipe = dataclasses.replace(registry.recipe("ff", "tiny"), train_size=train_size)
+            try:
+                fit_data, _, _ = validation_split(recipe, data, val_size)
+                training_rows(recipe, fit_data)
+                fits = True
+            except RecipeError:
+                fits = False
+            try:
+                _check_rows(recipe, info, val_size, ())
+                early = True
+            except OptionError:
+                early = False
+            assert early == fits, (train_size, val_size)

@@ -146,7 +146,10 @@ def fit_ff_head(
     return Fitted(
         model=HeadClassifier(ff.model, head, recipe.predict_batch_size),
         losses={**ff.losses, "head": head_losses},
-        options={**ff.options, "head": "linear softmax, Adam, eager, float32 (TF32 only under precision=tf32)"},
+        options={
+            **ff.options,
+            "head": "linear softmax, Adam, eager, float32 (TF32 only under precision=tf32)",
+        },
         predictors={"goodness": ff.model},
     )
 

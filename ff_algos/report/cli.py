@@ -17,7 +17,6 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-from ff_algos.report.errors import ReportError
 from ff_algos.report.runs import DEFAULT_STORAGE
 
 _RUN_HELP = "a saved run: path, number (0001 or 1) or name (part of the file name)"
@@ -60,7 +59,7 @@ def register(subparsers: Any) -> None:
     _storage(compare)
     compare.add_argument(
         "--accuracy-tol",
-        type=float,
+        type=_fraction,
         default=0.01,
         metavar="FRACTION",
         help="flag an accuracy drop larger than this (absolute fraction; default 0.01); where "
@@ -68,7 +67,7 @@ def register(subparsers: Any) -> None:
     )
     compare.add_argument(
         "--slowdown",
-        type=float,
+        type=_ratio,
         default=1.10,
         metavar="RATIO",
         help="flag end-to-end or train time ratios B/A above this (default 1.10)",
@@ -89,6 +88,31 @@ def _storage(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help=f"pytest-benchmark storage folder (default: {DEFAULT_STORAGE})",
     )
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def _fraction(text: str) -> float:
+    """``--accuracy-tol``: a finite fraction of at least 0."""
+    value = _number(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction of at least 0, e.g. 0.01, not {text!r}"
+        )
+    return value
+
+
+def _ratio(text: str) -> float:
+    """``--slowdown``: a finite ratio above 0."""
+    value = _number(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a ratio above 0, e.g. 1.10, not {text!r}")
+    return value
 
 
 def storage_path(text: str) -> Path:
@@ -123,11 +147,6 @@ def run_compare(args: argparse.Namespace) -> int:
     from ff_algos.report.runs import find_run, load_run
     from ff_algos.report.tables import print_tables
 
-    tol, slowdown = args.accuracy_tol, args.slowdown
-    if not math.isfinite(tol) or tol < 0:
-        raise ReportError(f"--accuracy-tol {tol}: expected a fraction of at least 0, e.g. 0.01")
-    if not math.isfinite(slowdown) or slowdown <= 0:
-        raise ReportError(f"--slowdown {slowdown}: expected a ratio above 0, e.g. 1.10")
     out = console()
     runs = []
     for spec in (args.baseline, *args.others):
@@ -138,7 +157,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if any(r.digest == runs[0].digest for r in runs[1:]):
         out.print(Text("note: a run is compared with an identical copy of itself"))
     print_tables(out, [runs_table(runs)])
-    thresholds = Thresholds(accuracy_tol=tol, slowdown=slowdown)
+    thresholds = Thresholds(accuracy_tol=args.accuracy_tol, slowdown=args.slowdown)
     flagged = 0
     for other in runs[1:]:
         result = compare_runs(runs[0], other, thresholds)

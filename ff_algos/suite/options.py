@@ -1,8 +1,9 @@
 """The benchmark suite's options, parsed from command-line strings into one frozen value.
 
-``bench/conftest.py`` registers the pytest options and hands their raw strings here; every
-unknown name or malformed value becomes an :class:`OptionError` whose one line lists the valid
-choices, which pytest shows as a usage error.
+``bench/conftest.py`` and ``ff-bench sweep`` register the options :mod:`ff_algos.suite.flags`
+declares and hand their raw strings here; every unknown name or malformed value becomes an
+:class:`OptionError` whose one line lists the valid choices (pytest shows it as a usage error),
+before any case runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,23 +19,21 @@ from typing import Any
 import torch
 
 from ff_algos import registry
-from ff_algos.data import DATASETS, UnknownDatasetError, dataset_info
+from ff_algos.data import DATASETS, DatasetInfo, UnknownDatasetError, dataset_info
 from ff_algos.errors import FFBenchError
 from ff_algos.method import recipe_fields
 from ff_algos.methods.common.compiled import check_compile
 from ff_algos.methods.common.precision import check_precision
+from ff_algos.suite.errors import OptionError
+from ff_algos.suite.flags import SUITE_FLAGS
+from ff_algos.suite.grid import CONFIRM_OVER, GridAxis, Point, parse_grid, points
 from ff_algos.suite.overrides import apply_overrides
-from ff_algos.sweep.errors import SweepError
-from ff_algos.sweep.grid import CONFIRM_OVER, GridAxis, Point, parse_grid, points
-from ff_algos.sweep.shard import Shard, parse_shard
+from ff_algos.suite.shard import Shard, parse_shard
 
-DEFAULT_RECIPE = "quick"
+__all__ = ["OptionError", "SuiteOptions", "parse_options", "resolve_device"]
+
 EXECUTION_FIELDS = ("seed", "precision", "compile")  # --set fields that keep the floors
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-class OptionError(FFBenchError):
-    """A suite option with an unknown name or a malformed value."""
 
 
 @dataclass(frozen=True)
@@ -94,36 +94,26 @@ class SuiteOptions:
                     raise OptionError(f"{'--grid' if point else '--set'}: {exc}") from None
 
 
-def parse_options(
-    *,
-    recipe: str,
-    datasets: str | None,
-    methods: str | None,
-    device: str,
-    data_root: str | None,
-    seeds: str,
-    sets: list[str],
-    rounds: str,
-    journal: str,
-    floors: str | None,
-    method_modules: tuple[str, ...] = (),
-    grids: tuple[str, ...] = (),
-    shard: str | None = None,
-    yes: bool = False,
-    curve_points: str = "4",
-    val_size: str = "auto",
-) -> SuiteOptions:
-    """Validate the raw option strings; raises :class:`OptionError` naming the valid choices."""
-    for module in method_modules:
+def parse_options(raw: Mapping[str, Any]) -> SuiteOptions:
+    """Validate the raw option values, keyed as :data:`~ff_algos.suite.flags.SUITE_FLAGS`
+    declares them (an absent key takes the option's default); raises :class:`OptionError`
+    naming the valid choices."""
+    unknown = sorted(set(raw) - {f.key for f in SUITE_FLAGS})
+    if unknown:
+        raise TypeError(f"parse_options: no suite option is keyed {unknown[0]!r}")
+    values = {f.key: f.initial() for f in SUITE_FLAGS} | dict(raw)
+    for module in values["method_modules"]:
         try:
             registry.load_module(module)
         except FFBenchError as exc:
             raise OptionError(str(exc)) from None
+    recipe = values["recipe"]
     known_recipes = registry.recipe_names()
     if recipe not in known_recipes:
         raise OptionError(
             f"--recipe {recipe!r} is unknown; choose one of: {', '.join(known_recipes)}"
         )
+    datasets = values["datasets"]
     names = _split(datasets) if datasets else list(DATASETS)
     canonical: list[str] = []
     for name in names:
@@ -133,18 +123,17 @@ def parse_options(
             raise OptionError(
                 f"--datasets: unknown dataset {name!r}; choose from: {', '.join(DATASETS)}"
             ) from None
-    method_list = _methods(methods, recipe)
+    method_list = _methods(values["methods"], recipe)
+    device = values["device"]
     if not _DEVICE.match(device):
         raise OptionError(f"--device {device!r} is not valid; use auto, cpu, cuda or cuda:N")
-    overrides = tuple(_parse_set(s) for s in sets)
-    try:
-        grid = parse_grid(grids)
-        shard_slice = parse_shard(shard) if shard is not None else None
-    except SweepError as exc:
-        raise OptionError(str(exc)) from None
+    overrides = tuple(_parse_set(s) for s in values["sets"])
+    grid = parse_grid(values["grids"])
+    shard = values["shard"]
     clash = sorted({k for k, _ in overrides} & {a.field for a in grid})
     if clash:
         raise OptionError(f"--set and --grid both give {clash[0]}; keep one of them")
+    data_root, floors, val_size = values["data_root"], values["floors"], values["val_size"]
     opts = SuiteOptions(
         recipe_name=recipe,
         datasets=tuple(dict.fromkeys(canonical)),
@@ -152,14 +141,14 @@ def parse_options(
         methods=tuple(dict.fromkeys(method_list)),
         device=device,
         data_root=Path(data_root).expanduser() if data_root else None,
-        seeds=_positive(seeds, "--seeds"),
+        seeds=_positive(values["seeds"], "--seeds"),
         overrides=overrides,
-        rounds=_positive(rounds, "--rounds"),
-        journal=Path(journal).expanduser(),
+        rounds=_positive(values["rounds"], "--rounds"),
+        journal=Path(values["journal"]).expanduser(),
         floors=Path(floors).expanduser() if floors else None,
         grid=grid,
-        shard=shard_slice,
-        curve_points=_count(curve_points, "--curve-points"),
+        shard=parse_shard(shard) if shard is not None else None,
+        curve_points=_count(values["curve_points"], "--curve-points"),
         val_size=None if val_size == "auto" else _count(val_size, "--val-size"),
     )
     for point in points(grid):  # bad --set/--grid fields and values, before any case runs
@@ -172,13 +161,39 @@ def parse_options(
                     registry.get(method).validate(case_recipe, dataset_info(name))
             except FFBenchError as exc:
                 raise OptionError(f"{flag}: {exc}") from None
-    if grid and opts.case_count > CONFIRM_OVER and not yes:
+            for name in opts.datasets:
+                _check_rows(case_recipe, dataset_info(name), opts.val_size, point)
+    if grid and opts.case_count > CONFIRM_OVER and not values["yes"]:
         raise OptionError(
             f"--grid expands to {opts.case_count} cases (more than {CONFIRM_OVER}); add --yes "
             "to run them all, or give fewer values"
         )
     _check_journal(opts.journal)
     return opts
+
+
+def _check_rows(recipe: Any, info: DatasetInfo, val_size: int | None, point: Point) -> None:
+    """Refuse a ``train_size`` or ``--val-size`` the dataset's training split cannot hold, as
+    fitting the case would (:func:`ff_algos.methods.training_rows` and
+    :func:`~ff_algos.methods.validation_split`), but before any case runs."""
+    n, name = info.train_size, info.name
+    size = getattr(recipe, "train_size", None)
+    flag = "--grid" if "train_size" in dict(point) else "--set"
+    if size is not None and not 0 < size <= n:
+        raise OptionError(
+            f"{flag}: train_size={size} but {name} has {n} training rows; use 1..{n} or none (all)"
+        )
+    if not val_size:  # auto or none: validation takes only rows the recipe leaves unused
+        return
+    if val_size >= n:
+        raise OptionError(
+            f"--val-size {val_size}: {name} has {n} training rows; use 1..{n - 1}, 0 or auto"
+        )
+    if size is not None and size + val_size > n:
+        raise OptionError(
+            f"--val-size {val_size}: train_size={size} leaves {n - size} of {name}'s {n} training "
+            f"rows for validation; use --val-size {n - size} or less, or a smaller train_size"
+        )
 
 
 def _methods(text: str | None, recipe: str) -> list[str]:

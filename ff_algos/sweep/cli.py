@@ -11,29 +11,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Any
 
+from ff_algos.suite.flags import SWEEP_FLAGS, HelpFormatter, collect, shard_arguments
+from ff_algos.suite.flags import register as register_flags
 from ff_algos.sweep.errors import SweepError
-from ff_algos.sweep.grid import CONFIRM_OVER
 
 DEFAULT_STORAGE = Path(".benchmarks")
 SWEEPS = DEFAULT_STORAGE / "sweeps"
-
-_SUITE_VALUES = (
-    "recipe",
-    "datasets",
-    "methods",
-    "seeds",
-    "rounds",
-    "device",
-    "data_root",
-    "floors",
-    "curve_points",
-    "val_size",
-)
-_SUITE_LISTS = (("set", "ff_set"), ("grid", "ff_grid"), ("method-module", "method_modules"))
 
 
 def register(subparsers: Any) -> None:
@@ -45,61 +33,34 @@ def register(subparsers: Any) -> None:
         "`pytest bench/ --shard K/N --benchmark-save` session: as a SLURM job array (sbatch), or "
         "as local processes (one per visible GPU, or --workers CPU processes). When all are "
         "done the shards' runs are merged into one saved run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
-    suite = sweep.add_argument_group("the cases (as pytest bench/)")
-    suite.add_argument("--recipe", default="quick", help="named recipe")
-    suite.add_argument("--datasets", help="comma-separated datasets (default: those present here)")
-    suite.add_argument("--methods", help="comma-separated methods (default: all with the recipe)")
-    suite.add_argument("--seeds", default="1", help="seeds per case")
-    suite.add_argument(
-        "--set",
-        dest="ff_set",
-        action="append",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override a recipe field (repeatable)",
-    )
-    suite.add_argument(
-        "--grid",
-        dest="ff_grid",
-        action="append",
-        default=[],
-        metavar="FIELD=V1/V2/...",
-        help="several values of a recipe field, separated by '/' (a value keeps its commas: "
-        "hidden=500,500/1000,1000); repeatable: the cartesian product",
-    )
-    suite.add_argument("--rounds", default="1", help="timed runs per case")
-    suite.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N, per task")
-    suite.add_argument("--data-root", help="dataset root on the nodes ($FF_BENCH_DATA if unset)")
-    suite.add_argument("--floors", help="accuracy floors file")
-    suite.add_argument("--curve-points", help="learning-curve points per phase (suite default 4)")
-    suite.add_argument("--val-size", help="validation rows for the curves (suite default auto)")
-    suite.add_argument(
-        "--method-module",
-        dest="method_modules",
-        action="append",
-        default=[],
-        metavar="MODULE",
-        help="import MODULE's METHOD (repeatable)",
+    register_flags(
+        sweep.add_argument_group("the cases (as pytest bench/)").add_argument, SWEEP_FLAGS
     )
     run = sweep.add_argument_group("the sweep")
     run.add_argument(
         "--shards",
-        type=int,
+        type=_at_least_one,
+        metavar="N",
         help="N shards (default: local slots; SLURM: one per case, at most 16)",
     )
     run.add_argument(
         "--name", help="saved name of the shards' and the merged run (default: sweep-RECIPE)"
     )
-    run.add_argument("--out", type=Path, help=f"sweep folder (default: {SWEEPS}/NAME)")
+    run.add_argument(
+        "--out", type=Path, metavar="DIR", help=f"sweep folder (default: {SWEEPS}/NAME)"
+    )
     run.add_argument(
         "--storage",
         type=Path,
+        metavar="DIR",
         help=f"where the merged run is saved (default: {DEFAULT_STORAGE}; on --resume and "
         "--status: the sweep's own)",
     )
-    run.add_argument("--bench", type=Path, default=Path("bench"), help="the suite's folder")
+    run.add_argument(
+        "--bench", type=Path, default=Path("bench"), metavar="DIR", help="the suite's folder"
+    )
     run.add_argument(
         "--launcher",
         choices=("auto", "slurm", "local"),
@@ -107,16 +68,17 @@ def register(subparsers: Any) -> None:
         help="auto: slurm when sbatch is on PATH, else local",
     )
     run.add_argument(
-        "--yes",
-        action="store_true",
-        help=f"run a grid of more than {CONFIRM_OVER} cases without asking",
-    )
-    run.add_argument(
         "--no-wait",
         action="store_true",
         help="SLURM: submit and return (follow with --status, merge later)",
     )
-    run.add_argument("--poll", type=float, default=5.0, help="seconds between progress checks")
+    run.add_argument(
+        "--poll",
+        type=_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between progress checks",
+    )
     run.add_argument(
         "--resume",
         type=Path,
@@ -126,14 +88,20 @@ def register(subparsers: Any) -> None:
     )
     run.add_argument("--status", type=Path, metavar="DIR", help="show the shards of DIR and exit")
     cluster = sweep.add_argument_group("SLURM (each array task runs one shard)")
-    cluster.add_argument("--partition")
-    cluster.add_argument("--time", help="time limit per task, e.g. 02:00:00")
-    cluster.add_argument("--account")
-    cluster.add_argument("--constraint", help="node features, e.g. h100")
-    cluster.add_argument("--gpus-per-task", type=int, help="GPUs per task (default: none)")
-    cluster.add_argument("--cpus-per-task", type=int, help="CPUs per task (also the threads)")
-    cluster.add_argument("--mem", help="memory per task, e.g. 32G")
-    cluster.add_argument("--max-running", type=int, help="array tasks running at once")
+    cluster.add_argument("--partition", metavar="NAME")
+    cluster.add_argument("--time", metavar="TIME", help="time limit per task, e.g. 02:00:00")
+    cluster.add_argument("--account", metavar="NAME")
+    cluster.add_argument("--constraint", metavar="FEATURES", help="node features, e.g. h100")
+    cluster.add_argument(
+        "--gpus-per-task", type=_at_least_one, metavar="N", help="GPUs per task (default: none)"
+    )
+    cluster.add_argument(
+        "--cpus-per-task", type=_at_least_one, metavar="N", help="CPUs per task (also the threads)"
+    )
+    cluster.add_argument("--mem", metavar="SIZE", help="memory per task, e.g. 32G")
+    cluster.add_argument(
+        "--max-running", type=_at_least_one, metavar="M", help="array tasks running at once"
+    )
     cluster.add_argument(
         "--sbatch-arg",
         action="append",
@@ -144,11 +112,15 @@ def register(subparsers: Any) -> None:
     local = sweep.add_argument_group("local processes (no SLURM)")
     local.add_argument(
         "--workers",
-        type=int,
+        type=_at_least_one,
+        metavar="N",
         help="CPU processes when no GPU is used (default 1); with GPUs: one per visible GPU",
     )
     local.add_argument(
-        "--threads", type=int, help="threads per process (default: CPUs / processes)"
+        "--threads",
+        type=_at_least_one,
+        metavar="T",
+        help="threads per process (default: CPUs / processes)",
     )
     sweep.set_defaults(run=run_sweep)
 
@@ -158,6 +130,7 @@ def register(subparsers: Any) -> None:
         description="Merge shards' saved runs into one run that ff-bench report, ff-bench "
         "compare and pytest-benchmark compare read like any other. Checks that they share "
         "commit, options and recipe; duplicate or missing cases are named.",
+        formatter_class=HelpFormatter,
     )
     merge.add_argument(
         "runs",
@@ -197,12 +170,12 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 def _start(args: argparse.Namespace) -> int:
     from ff_algos.data import is_present, resolve_root
+    from ff_algos.suite.matrix import case_matrix
     from ff_algos.suite.options import parse_options
+    from ff_algos.suite.shard import assign
     from ff_algos.sweep import launch
     from ff_algos.sweep.layout import SweepDir
-    from ff_algos.sweep.matrix import case_matrix
     from ff_algos.sweep.record import options_record
-    from ff_algos.sweep.shard import assign
 
     if not (args.bench / "conftest.py").is_file():
         raise SweepError(
@@ -223,22 +196,16 @@ def _start(args: argparse.Namespace) -> int:
     sweep = SweepDir(out)
     if sweep.manifest.exists():
         sweep.write_manifest({})  # refuses, naming --resume
-    options = parse_options(
-        recipe=args.recipe, datasets=datasets, methods=args.methods, device=args.device,
-        data_root=args.data_root, seeds=args.seeds, sets=args.ff_set, rounds=args.rounds,
-        journal=str(out / "shard-1" / "journal.jsonl"), floors=args.floors,
-        method_modules=tuple(args.method_modules), grids=tuple(args.ff_grid), yes=args.yes,
-    )  # fmt: skip
+    values = collect(lambda key: getattr(args, key), SWEEP_FLAGS) | {"datasets": datasets}
+    options = parse_options(values | {"journal": str(out / "shard-1" / "journal.jsonl")})
     launcher = _launcher(args.launcher)
     slots = _slots(args, options.device) if launcher == "local" else []
     ids = [c.id for c in case_matrix(options)]
     default = len(slots) if launcher == "local" else 16
-    count = min(args.shards or default, len(ids))
-    if count < 1:
-        raise SweepError(f"--shards {args.shards}: expected at least 1")
+    count = min(args.shards if args.shards is not None else default, len(ids))
     shard_of = assign(ids, count)
     cases = {k: [c for c in ids if shard_of[c] == k] for k in range(1, count + 1)}
-    pytest_args = _pytest_args(args, datasets)
+    pytest_args = shard_arguments(values)  # datasets always explicit
     manifest = launch.manifest_for(
         name=name, shards=count, cases=cases, pytest_args=pytest_args, bench=args.bench,
         checkout=Path.cwd(), options=options_record(options),
@@ -403,13 +370,23 @@ def _slots(args: argparse.Namespace, device: str) -> list[dict[str, str]]:
     return made
 
 
-def _pytest_args(args: argparse.Namespace, datasets: str) -> list[str]:
-    """The suite options each shard's pytest gets (datasets always explicit)."""
-    out = [f"--datasets={datasets}"]
-    for key in _SUITE_VALUES:
-        value = getattr(args, key)
-        if key != "datasets" and value is not None:
-            out.append(f"--{key.replace('_', '-')}={value}")
-    for flag, dest in _SUITE_LISTS:
-        out.extend(f"--{flag}={v}" for v in getattr(args, dest))
-    return out
+def _at_least_one(text: str) -> int:
+    """A whole number of 1 or more (``type=`` of the sweep's counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, not {text!r}")
+    return value

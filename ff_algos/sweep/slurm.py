@@ -1,5 +1,8 @@
 """Talking to SLURM through its commands: ``sbatch`` submits a job script, ``squeue`` says which
-array tasks are still pending or running. No Python dependency: a cluster's own commands."""
+array tasks are still pending or running. No Python dependency: a cluster's own commands.
+
+Interrupting ``ff-bench sweep`` while it follows a submission cancels nothing: the array tasks go
+on, and ``ff-bench sweep --status`` / ``--resume`` pick the sweep up again."""
 
 from __future__ import annotations
 
@@ -52,8 +55,3 @@ def queue(job: str) -> dict[int, str]:
         if task.isdigit():
             states[int(task)] = "pending" if state in ("PENDING", "CONFIGURING") else "running"
     return states
-
-
-def cancel(job: str) -> None:
-    """``scancel`` the job (every array task of it)."""
-    subprocess.run(["scancel", job], capture_output=True, check=False)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
-from ff_algos.sweep.errors import SweepError
+from ff_algos.suite.errors import OptionError
 
 SEPARATOR = "/"
 CONFIRM_OVER = 48  # a grid session with more cases than this needs --yes
@@ -32,26 +32,26 @@ Point = tuple[tuple[str, str], ...]  # ((field, value), ...), in the order the a
 
 
 def parse_grid(texts: list[str] | tuple[str, ...]) -> tuple[GridAxis, ...]:
-    """``["threshold=1/2/4", "lr=0.01/0.1"]`` as axes; a malformed or repeated field is a
-    :class:`SweepError`."""
+    """``["threshold=1/2/4", "lr=0.01/0.1"]`` as axes; a malformed or repeated field is an
+    :class:`OptionError`."""
     axes: list[GridAxis] = []
     for text in texts:
         field, sep, rest = text.partition("=")
         field = field.strip()
         if not sep or not field:
-            raise SweepError(f"--grid {text!r}: expected FIELD=V1/V2/..., e.g. --grid lr=0.01/0.1")
+            raise OptionError(f"--grid {text!r}: expected FIELD=V1/V2/..., e.g. --grid lr=0.01/0.1")
         if field in _NOT_GRIDDED:
             hint = "--seeds N" if field == "seed" else "one --recipe per session"
-            raise SweepError(f"--grid {field}: not a grid field; use {hint}")
+            raise OptionError(f"--grid {field}: not a grid field; use {hint}")
         values = tuple(v.strip() for v in rest.split(SEPARATOR))
         if any(not v for v in values):
-            raise SweepError(
+            raise OptionError(
                 f"--grid {text!r}: an empty value; separate values with '/', e.g. {field}=1/2/4"
             )
         if len(set(values)) != len(values):
-            raise SweepError(f"--grid {text!r}: a value is given twice")
+            raise OptionError(f"--grid {text!r}: a value is given twice")
         if any(a.field == field for a in axes):
-            raise SweepError(f"--grid {field} is given twice; put all its values in one --grid")
+            raise OptionError(f"--grid {field} is given twice; put all its values in one --grid")
         axes.append(GridAxis(field, values))
     return tuple(axes)
 

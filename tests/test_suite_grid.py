@@ -7,28 +7,15 @@ from typing import Any
 
 import pytest
 
+from ff_algos.suite.grid import CONFIRM_OVER, parse_grid, points
+from ff_algos.suite.matrix import case_matrix, shard_cases
 from ff_algos.suite.options import OptionError, parse_options
-from ff_algos.sweep.errors import SweepError
-from ff_algos.sweep.grid import CONFIRM_OVER, parse_grid, points
-from ff_algos.sweep.matrix import case_matrix, shard_cases
-from ff_algos.sweep.shard import assign, parse_shard, select
+from ff_algos.suite.shard import assign, parse_shard, select
 
 
 def _parse(**changes: Any) -> Any:
-    raw: dict[str, Any] = {
-        "recipe": "quick",
-        "datasets": "mnist",
-        "methods": "ff",
-        "device": "cpu",
-        "data_root": None,
-        "seeds": "1",
-        "sets": [],
-        "rounds": "1",
-        "journal": "j.jsonl",
-        "floors": None,
-    }
-    raw.update(changes)
-    return parse_options(**raw)
+    raw = {"datasets": "mnist", "methods": "ff", "device": "cpu", "journal": "j.jsonl"}
+    return parse_options(raw | changes)
 
 
 def test_grid_is_the_cartesian_product_and_each_id_names_its_values() -> None:
@@ -112,5 +99,5 @@ def test_a_shard_session_runs_its_slice_only() -> None:
 
 @pytest.mark.parametrize("text", ["0/4", "5/4", "2", "a/b", "2/0", "-1/3"])
 def test_bad_shards(text: str) -> None:
-    with pytest.raises(SweepError, match="expected K/N"):
+    with pytest.raises(OptionError, match="expected K/N"):
         parse_shard(text)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ff_algos.suite.grid import Point, point_id, points
 from ff_algos.suite.options import SuiteOptions
-from ff_algos.sweep.grid import Point, point_id, points
-from ff_algos.sweep.shard import select
+from ff_algos.suite.shard import select
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,3 @@ def shard_cases(options: SuiteOptions) -> list[CaseKey]:
         return cases
     chosen = select((c.id for c in cases), options.shard)
     return [c for c in cases if c.id in chosen]
-
-
-def benchmark_name(case_id: str) -> str:
-    """The saved benchmark's name of a case id: ``test_fit[<id>]``."""
-    return f"test_fit[{case_id}]"

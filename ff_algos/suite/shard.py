@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ff_algos.sweep.errors import SweepError
+from ff_algos.suite.errors import OptionError
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
@@ -28,10 +28,10 @@ class Shard:
 
 
 def parse_shard(text: str) -> Shard:
-    """``"2/4"`` as a :class:`Shard`; anything else is a :class:`SweepError`."""
+    """``"2/4"`` as a :class:`Shard`; anything else is an :class:`OptionError`."""
     match = _SHARD.match(text)
     if not match or not 1 <= int(match[1]) <= int(match[2]):
-        raise SweepError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 2/4")
+        raise OptionError(f"--shard {text!r}: expected K/N with 1 <= K <= N, e.g. --shard 2/4")
     return Shard(int(match[1]), int(match[2]))
 
 
