@@ -32,6 +32,7 @@ BUILTIN: dict[str, str] = {
     "ff_attn": "ff_algos.ff_attn",
     "bp_attn": "ff_algos.bp_attn",
     "ff_group": "ff_algos.ff_group",
+    "ff_pipe": "ff_algos.ff_pipe",
 }
 _REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
 _added: dict[str, Method] = {}

@@ -1,0 +1,63 @@
+"""Start a world on this machine through torchrun's own launcher (``elastic_launch``: a c10d
+rendezvous on a free local port, ``nproc_per_node`` ranks, no restarts) and turn a rank that
+dies, raises or times out into one :class:`~ff_algos.parallel.errors.RankFailedError` that
+names it. The elastic agent ends the other ranks when one fails, so a dead rank never leaves the
+rest waiting; every collective also has the job's timeout.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+from ff_algos.observe import TrainObserver
+from ff_algos.parallel.entry import run_rank
+from ff_algos.parallel.errors import RankFailedError
+from ff_algos.parallel.job import Job
+from ff_algos.parallel.progress import ProgressRelay
+from ff_algos.parallel.world import PROGRESS_FILE
+
+
+def launch(job: Job, start_method: str, observer: TrainObserver) -> None:
+    """Run ``job`` on ``job.world`` local ranks started by ``start_method`` (fork, spawn,
+    forkserver); the last rank's epochs reach ``observer`` as they end."""
+    out = Path(job.out)
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=job.world,
+        run_id=f"ff-bench-{uuid.uuid4().hex[:12]}",
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        rdzv_configs={"timeout": int(job.timeout_s)},
+        max_restarts=0,
+        monitor_interval=0.1,
+        start_method=start_method,
+        logs_specs=DefaultLogsSpecs(log_dir=str(out / "logs")),
+    )
+    try:
+        with ProgressRelay(out / PROGRESS_FILE, observer):
+            elastic_launch(config, run_rank)(job)
+    except ChildFailedError as exc:
+        raise RankFailedError(describe_failure(exc, job.world)) from None
+
+
+def describe_failure(exc: ChildFailedError, world: int) -> str:
+    """One line: which rank failed first, and how."""
+    if not exc.failures:
+        return f"a rank of the world of {world} failed ({exc.name}); see the ranks' logs"
+    rank, failure = min(exc.failures.items(), key=lambda kv: kv[1].timestamp)
+    message = str(failure.message or "").strip()
+    if failure.exitcode < 0:
+        how = f"was killed by signal {-failure.exitcode} ({failure.signal_name()})"
+    else:
+        how = f"exited with status {failure.exitcode}"
+    detail = message.splitlines()[-1] if message else ""
+    text = f"rank {rank} of {world} {how}"
+    if detail and "Signal" not in detail:
+        text += f": {detail}"
+    return text + "; the world was stopped (no rank result is used)"
