@@ -33,6 +33,7 @@ BUILTIN: dict[str, str] = {
     "bp_attn": "ff_algos.bp_attn",
     "ff_group": "ff_algos.ff_group",
     "ff_pipe": "ff_algos.ff_pipe",
+    "bp_parallel": "ff_algos.bp_parallel",
 }
 _REQUIRED = ("name", "description", "recipes", "validate", "fit", "flops", "executed_flops")
 _added: dict[str, Method] = {}

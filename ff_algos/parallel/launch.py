@@ -51,13 +51,15 @@ def describe_failure(exc: ChildFailedError, world: int) -> str:
     if not exc.failures:
         return f"a rank of the world of {world} failed ({exc.name}); see the ranks' logs"
     rank, failure = min(exc.failures.items(), key=lambda kv: kv[1].timestamp)
-    message = str(failure.message or "").strip()
+    message: object = failure.message
+    if isinstance(message, dict):  # the error file's {"message": ..., "extraInfo": ...}
+        message = message.get("message", "")
+    message = " ".join(str(message or "").split())  # one line
     if failure.exitcode < 0:
         how = f"was killed by signal {-failure.exitcode} ({failure.signal_name()})"
     else:
         how = f"exited with status {failure.exitcode}"
-    detail = message.splitlines()[-1] if message else ""
     text = f"rank {rank} of {world} {how}"
-    if detail and "Signal" not in detail:
-        text += f": {detail}"
+    if message and "Signal" not in message:
+        text += f": {message[:300]}"
     return text + "; the world was stopped (no rank result is used)"
