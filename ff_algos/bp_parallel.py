@@ -31,6 +31,7 @@ from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import TrainObserver
 from ff_algos.parallel.bp_net import BPNet, initial_layers
+from ff_algos.parallel.errors import WorldError
 from ff_algos.parallel.job import Job
 from ff_algos.parallel.layout import (
     BACKENDS,
@@ -152,7 +153,7 @@ def validate_bp_parallel(recipe: BPParallelRecipe, info: DatasetInfo) -> None:
     check_ranks(recipe.world, recipe.threads, recipe.timeout_s)
     if recipe.strategy == "ddp":
         if recipe.batch_size % recipe.world:
-            raise RecipeError(
+            raise WorldError(
                 f"strategy=ddp splits each minibatch over the ranks: batch_size="
                 f"{recipe.batch_size} is not a multiple of world={recipe.world}"
             )
@@ -177,10 +178,8 @@ def validate_bp_parallel(recipe: BPParallelRecipe, info: DatasetInfo) -> None:
     )
 
 
-def fit_bp_parallel(
-    recipe: BPParallelRecipe, data: LoadedDataset, observer: TrainObserver
-) -> Fitted[BPNet]:
-    """Train ``recipe``'s world (and its serial references) on ``data``; gather the layers."""
+def world_plan(recipe: BPParallelRecipe, data: LoadedDataset) -> WorldPlan:
+    """What ``recipe``'s world runs on ``data``."""
     validate_bp_parallel(recipe, data.info)
     n, info = len(data.train), data.info
     if n < 1:
@@ -188,13 +187,7 @@ def fit_bp_parallel(
     threads = {"rank": (recipe.threads,), "none": ()}.get(
         recipe.serial, (recipe.threads, recipe.threads * recipe.world)
     )
-    meta = {
-        "num_classes": info.num_classes,
-        "input_size": info.input_size,
-        "n_train": n,
-        "n_test": len(data.test),
-    }
-    plan = WorldPlan(
+    return WorldPlan(
         runner=RUNNERS[recipe.strategy],
         serial_runner=SERIAL_RUNNER,
         recipe={**dataclasses.asdict(recipe), "hidden": list(recipe.hidden)},
@@ -205,11 +198,24 @@ def fit_bp_parallel(
         timeout_s=recipe.timeout_s,
         serial_threads=threads,
         serial_fields=PARALLEL_FIELDS,
-        meta=meta,
+        meta={
+            "num_classes": info.num_classes,
+            "input_size": info.input_size,
+            "n_train": n,
+            "n_test": len(data.test),
+        },
     )
+
+
+def fit_bp_parallel(
+    recipe: BPParallelRecipe, data: LoadedDataset, observer: TrainObserver
+) -> Fitted[BPNet]:
+    """Train ``recipe``'s world (and its serial references) on ``data``; gather the layers."""
+    plan = world_plan(recipe, data)
+    n = len(data.train)
     run = run_world(plan, data, observer)
     device = data.train.x.device
-    probe = Job("", plan.recipe, "", "", 1, 1, "none", 1.0, device.type, meta)
+    probe = Job("", plan.recipe, "", "", 1, 1, "none", 1.0, device.type, plan.meta)
     layers = initial_layers(probe, device)
     state = {k: v for r in run.ranks for k, v in r["state"].items()}
     for k, layer in enumerate(layers, start=1):

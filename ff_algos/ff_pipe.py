@@ -55,6 +55,7 @@ from ff_algos.ff_conv import goodness_loss, group_goodness
 from ff_algos.ff_strong import rms_normalise
 from ff_algos.method import Fitted, RecipeMethod
 from ff_algos.observe import TrainObserver
+from ff_algos.parallel.errors import WorldError
 from ff_algos.parallel.job import Job, load_data
 from ff_algos.parallel.layout import (
     BACKENDS,
@@ -185,7 +186,7 @@ def validate_pipe_ff(recipe: PipeFFRecipe, info: DatasetInfo) -> None:
     if recipe.strategy == "pipe":
         split_layers(len(recipe.hidden), recipe.world)
     elif recipe.batch_size % recipe.world:
-        raise RecipeError(
+        raise WorldError(
             f"strategy=ddp splits each minibatch over the ranks: batch_size={recipe.batch_size} "
             f"is not a multiple of world={recipe.world}"
         )
@@ -339,7 +340,9 @@ def train_pipe_rank(job: Job, ctx: RankContext) -> dict[str, Any]:
     for log in logs:
         log.check(recipe.epochs)
     ctx.progress.end()
-    correct, tested = _predict_pipelined(recipe, job, ctx, own, rows, d_in, d_out)
+    correct, tested = None, 0
+    if ctx.links is not None:  # a world of one predicts as the gathered network does
+        correct, tested = _predict_pipelined(recipe, job, ctx, own, rows, d_in, d_out)
     return {
         "report": ctx.meter.report(mine, recipe.epochs),
         "state": {k: layer.state_dict() for k, layer in own},
@@ -477,19 +480,17 @@ class _LayerLosses(nn.Module):
 RUNNERS = {"pipe": "ff_algos.ff_pipe:train_pipe_rank", "ddp": "ff_algos.ff_pipe:train_ddp_rank"}
 
 
-def fit_pipe_ff(
-    recipe: PipeFFRecipe, data: LoadedDataset, observer: TrainObserver
-) -> Fitted[PipeFFNet]:
-    """Train ``recipe``'s world (and its serial references) on ``data`` and gather the layers."""
+def world_plan(recipe: PipeFFRecipe, data: LoadedDataset) -> WorldPlan:
+    """What ``recipe``'s world runs on ``data`` (the suite's fit and ``ff_algos.parallel.cluster``
+    both start from it)."""
     validate_pipe_ff(recipe, data.info)
-    n = len(data.train)
+    n, info = len(data.train), data.info
     if n < 1:
         raise RecipeError("cannot train on an empty split")
-    info = data.info
     threads = {"rank": (recipe.threads,), "none": ()}.get(
         recipe.serial, (recipe.threads, recipe.threads * recipe.world)
     )
-    plan = WorldPlan(
+    return WorldPlan(
         runner=RUNNERS[recipe.strategy],
         serial_runner=RUNNERS["pipe"],
         recipe={**dataclasses.asdict(recipe), "hidden": list(recipe.hidden)},
@@ -508,6 +509,14 @@ def fit_pipe_ff(
             "n_test": len(data.test),
         },
     )
+
+
+def fit_pipe_ff(
+    recipe: PipeFFRecipe, data: LoadedDataset, observer: TrainObserver
+) -> Fitted[PipeFFNet]:
+    """Train ``recipe``'s world (and its serial references) on ``data`` and gather the layers."""
+    plan = world_plan(recipe, data)
+    n, info = len(data.train), data.info
     run = run_world(plan, data, observer)
     state = {k: v for r in run.ranks for k, v in r["state"].items()}
     device = data.train.x.device

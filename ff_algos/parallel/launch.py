@@ -23,8 +23,8 @@ from ff_algos.parallel.world import PROGRESS_FILE
 
 
 def launch(job: Job, start_method: str, observer: TrainObserver) -> None:
-    """Run ``job`` on ``job.world`` local ranks started by ``start_method`` (fork, spawn,
-    forkserver); the last rank's epochs reach ``observer`` as they end."""
+    """Run ``job`` on ``job.world`` local ranks started by ``start_method`` (fork or spawn);
+    the last rank's epochs reach ``observer`` as they end."""
     out = Path(job.out)
     config = LaunchConfig(
         min_nodes=1,

@@ -11,9 +11,9 @@ import torch.distributed as dist
 from ff_algos.parallel.errors import WorldError
 
 Backend = Literal["auto", "gloo", "nccl"]
-StartMethod = Literal["auto", "fork", "spawn", "forkserver"]
+StartMethod = Literal["auto", "fork", "spawn"]
 BACKENDS = ("auto", "gloo", "nccl")
-START_METHODS = ("auto", "fork", "spawn", "forkserver")
+START_METHODS = ("auto", "fork", "spawn")
 
 
 def check_ranks(world: int, threads: int, timeout_s: float) -> None:
@@ -77,13 +77,20 @@ def resolve_backend(backend: str, device: torch.device, world: int) -> str:
     return chosen
 
 
-def resolve_start_method(start_method: str) -> str:
-    """How the local ranks start (``auto``: fork, unless this process already initialised CUDA,
-    which a forked child cannot use: then spawn)."""
+def resolve_start_method(start_method: str, threads: int) -> str:
+    """How the local ranks start. ``auto``: fork (fast: nothing is imported again) for ranks of
+    one thread while this process has not initialised CUDA; otherwise spawn, because a forked
+    child cannot use CUDA initialised before the fork, nor an OpenMP pool of more than one
+    thread once its parent has used one (it hangs)."""
     if start_method not in START_METHODS:
         raise WorldError(
             f"start_method={start_method!r} is unknown; choose one of {', '.join(START_METHODS)}"
         )
+    if start_method == "fork" and threads > 1:
+        raise WorldError(
+            f"start_method=fork with threads={threads}: a forked rank's OpenMP pool hangs once "
+            "this process has used one; use --set start_method=spawn (or auto)"
+        )
     if start_method != "auto":
         return start_method
-    return "spawn" if torch.cuda.is_initialized() else "fork"
+    return "spawn" if torch.cuda.is_initialized() or threads > 1 else "fork"

@@ -42,7 +42,7 @@ class WorldPlan:
     world: int
     threads: int  # per rank
     backend: str  # requested: auto | gloo | nccl
-    start_method: str  # requested: auto | fork | spawn | forkserver
+    start_method: str  # requested: auto | fork | spawn
     timeout_s: float
     serial_threads: tuple[int, ...]  # references to train (first: compared with the world)
     serial_fields: tuple[str, ...]  # recipe fields that do not change the serial run
@@ -63,32 +63,13 @@ def run_world(plan: WorldPlan, data: LoadedDataset, observer: TrainObserver) -> 
     """Run ``plan`` on ``data`` (training rows, and the test rows for pipelined prediction)."""
     device = data.train.x.device
     backend = resolve_backend(plan.backend, device, plan.world) if plan.world > 1 else "none"
-    start = resolve_start_method(plan.start_method) if plan.world > 1 else "in_process"
+    start = resolve_start_method(plan.start_method, plan.threads) if plan.world > 1 else "in_process"
     with tempfile.TemporaryDirectory(prefix="ff-bench-world-") as tmp:
         root = Path(tmp)
-        data_file = root / "data.pt"
-        save_data(
-            data_file,
-            x=data.train.x,
-            y=data.train.y,
-            test_x=data.test.x if len(data.test) else None,
-            test_y=data.test.y if len(data.test) else None,
-        )
+        data_file = write_rows(root / "data.pt", data)
 
         def job(runner: str, world: int, threads: int, out: Path, backend: str) -> Job:
-            out.mkdir(parents=True, exist_ok=True)
-            return Job(
-                runner=runner,
-                recipe=plan.recipe,
-                data=str(data_file),
-                out=str(out),
-                world=world,
-                threads=threads,
-                backend=backend,
-                timeout_s=plan.timeout_s,
-                device=device.type,
-                meta=plan.meta,
-            )
+            return job_for(plan, runner, world, threads, data_file, out, backend, device.type)
 
         serial: dict[int, dict[str, Any]] = {}
         for threads in dict.fromkeys(plan.serial_threads):
@@ -108,6 +89,44 @@ def run_world(plan: WorldPlan, data: LoadedDataset, observer: TrainObserver) -> 
             ranks = read_results(world.out, plan.world)
             launcher = f"elastic_launch/{start}"
     return WorldRun(ranks, serial, backend, launcher)
+
+
+def write_rows(path: Path, data: LoadedDataset) -> Path:
+    """Save the training rows (and the test rows, for pipelined prediction) for the ranks."""
+    save_data(
+        path,
+        x=data.train.x,
+        y=data.train.y,
+        test_x=data.test.x if len(data.test) else None,
+        test_y=data.test.y if len(data.test) else None,
+    )
+    return path
+
+
+def job_for(
+    plan: WorldPlan,
+    runner: str,
+    world: int,
+    threads: int,
+    data_file: Path,
+    out: Path,
+    backend: str,
+    device: str,
+) -> Job:
+    """The job of one world of ``plan`` (its result folder ``out`` is created)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return Job(
+        runner=runner,
+        recipe=plan.recipe,
+        data=str(data_file),
+        out=str(out),
+        world=world,
+        threads=threads,
+        backend=backend,
+        timeout_s=plan.timeout_s,
+        device=device,
+        meta=plan.meta,
+    )
 
 
 def _serial_key(plan: WorldPlan) -> str:
