@@ -47,10 +47,13 @@ def launch(job: Job, start_method: str, observer: TrainObserver) -> None:
 
 
 def describe_failure(exc: ChildFailedError, world: int) -> str:
-    """One line: which rank failed first, and how."""
+    """One line: which rank failed, and how. A rank killed by a signal is the cause when there
+    is one (the others then fail on the closed connection); else the first to fail."""
     if not exc.failures:
         return f"a rank of the world of {world} failed ({exc.name}); see the ranks' logs"
-    rank, failure = min(exc.failures.items(), key=lambda kv: kv[1].timestamp)
+    rank, failure = min(
+        exc.failures.items(), key=lambda kv: (kv[1].exitcode >= 0, kv[1].timestamp, kv[0])
+    )
     message: object = failure.message
     if isinstance(message, dict):  # the error file's {"message": ..., "extraInfo": ...}
         message = message.get("message", "")

@@ -1,0 +1,66 @@
+"""A rank that dies ends its world with one error naming the rank, long before any timeout; a
+rank that raises passes its one-line message on."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from ff_algos.ff_pipe import TINY
+from ff_algos.methods import fit
+from ff_algos.parallel.errors import RankFailedError
+from tests.parallel_data import synthetic
+
+
+def _children() -> list[int]:
+    """Process ids whose parent is this process, oldest first."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+class KillLastRank:
+    """An observer that kills the youngest child (rank 1 of a forked world of 2) after the
+    world's first epoch."""
+
+    def __init__(self) -> None:
+        self.killed: int | None = None
+
+    def phase_start(self, name: str, epochs: int) -> None: ...
+
+    def epoch_end(self, epoch: int) -> None:
+        if self.killed is None:
+            self.killed = _children()[-1]
+            os.kill(self.killed, signal.SIGKILL)
+
+    def phase_end(self) -> None: ...
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find ranks")
+def test_a_killed_rank_ends_the_world_with_its_name() -> None:
+    recipe = dataclasses.replace(TINY, train_size=None, epochs=400, serial="none", timeout_s=600)
+    killer = KillLastRank()
+    started = time.perf_counter()
+    with pytest.raises(RankFailedError, match=r"^rank 1 of 2 was killed by signal 9 \(SIGKILL\)"):
+        fit(recipe, synthetic(), observer=killer)
+    assert killer.killed is not None
+    assert time.perf_counter() - started < 60  # not the 600 s timeout: the agent stops the rest
+
+
+def test_a_rank_that_raises_passes_its_message_on() -> None:
+    recipe = dataclasses.replace(TINY, train_size=None, lr=float("inf"), serial="none")  # diverges
+    with pytest.raises(RankFailedError, match=r"rank [01] of 2 exited with status 1: .*non-finite") as info:
+        fit(recipe, synthetic())
+    assert "\n" not in str(info.value)
