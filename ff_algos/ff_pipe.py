@@ -230,8 +230,12 @@ class PipeFFNet(nn.Module):
         for start in range(0, x.shape[0], self.predict_batch_size):
             u = rms_normalise(x[start : start + self.predict_batch_size])
             total = torch.zeros(u.shape[0], self.num_classes, device=x.device)
-            layers = [(k, m) for k, m in enumerate(self.layers, start=1) if isinstance(m, nn.Linear)]
-            u = vote_layers(layers, u, total, self.num_classes, self.temperature, self.goodness_from)
+            layers = [
+                (k, m) for k, m in enumerate(self.layers, start=1) if isinstance(m, nn.Linear)
+            ]
+            u = vote_layers(
+                layers, u, total, self.num_classes, self.temperature, self.goodness_from
+            )
             parts.append(total)
         return torch.cat(parts) if parts else x.new_zeros(0, self.num_classes)
 
@@ -306,7 +310,9 @@ def train_pipe_rank(job: Job, ctx: RankContext) -> dict[str, Any]:
                 group["lr"] = recipe.lr * lr_factor(recipe.schedule, e, recipe.epochs)
         if ctx.first:
             if recipe.shift > 0:
-                x_hat = rms_normalise(translate(x, tuple(meta["image_shape"]), recipe.shift, shifts))
+                x_hat = rms_normalise(
+                    translate(x, tuple(meta["image_shape"]), recipe.shift, shifts)
+                )
             perm = torch.randperm(n, generator=shuffle, device=device)
         totals = torch.zeros(len(own), device=device)
         for s in range(steps):
@@ -315,7 +321,9 @@ def train_pipe_rank(job: Job, ctx: RankContext) -> dict[str, Any]:
                 u, yb = x_hat[idx], y[idx]
             else:
                 assert links is not None
-                u, yb = links.recv([((batch, d_in), torch.float32), ((batch,), torch.int64)], ctx.rank - 1)
+                u, yb = links.recv(
+                    [((batch, d_in), torch.float32), ((batch,), torch.int64)], ctx.rank - 1
+                )
             for j, ((_, layer), opt) in enumerate(zip(own, opts, strict=True)):
                 h = torch.relu(layer(u))
                 loss = goodness_loss(h, yb, c, recipe.temperature)
@@ -375,7 +383,11 @@ def _predict_pipelined(
             else:
                 assert links is not None
                 u_pad, total_pad, y_pad = links.recv(
-                    [((size, d_in), torch.float32), ((size, c), torch.float32), ((size,), torch.int64)],
+                    [
+                        ((size, d_in), torch.float32),
+                        ((size, c), torch.float32),
+                        ((size,), torch.int64),
+                    ],
                     ctx.rank - 1,
                 )
                 u, total, yb = u_pad[:m], total_pad[:m].clone(), y_pad[:m]
@@ -524,14 +536,18 @@ def fit_pipe_ff(
     for k, layer in enumerate(layers, start=1):
         layer.load_state_dict(state[k])
     net = PipeFFNet(
-        layers, info.num_classes, recipe.temperature, recipe.goodness_from, recipe.predict_batch_size
+        layers,
+        info.num_classes,
+        recipe.temperature,
+        recipe.goodness_from,
+        recipe.predict_batch_size,
     )
     match: bool | None = None
     if recipe.strategy == "pipe" and recipe.threads in run.serial:
         ref = run.serial[recipe.threads]["state"]
-        match = all(
-            torch.equal(state[k][p], ref[k][p]) for k in ref for p in ref[k]
-        ) and set(ref) == set(state)
+        match = all(torch.equal(state[k][p], ref[k][p]) for k in ref for p in ref[k]) and set(
+            ref
+        ) == set(state)
     tested = run.ranks[-1]["test_rows"]
     correct = run.ranks[-1]["test_correct"]
     per_rank = len(recipe.hidden) // recipe.world if recipe.strategy == "pipe" else None
@@ -554,7 +570,11 @@ def fit_pipe_ff(
         match,
         correct / tested if correct is not None and tested else None,
     )
-    losses = {k: v for r in run.ranks[: 1 if recipe.strategy == "ddp" else None] for k, v in r["losses"].items()}
+    losses = {
+        k: v
+        for r in run.ranks[: 1 if recipe.strategy == "ddp" else None]
+        for k, v in r["losses"].items()
+    }
     options: dict[str, Any] = {
         **eager_options(recipe.precision, recipe.compile),
         "optimizer": "adamw",

@@ -39,14 +39,17 @@ def test_a_two_rank_pipeline_is_bit_identical_to_serial_training() -> None:
     piped = fit(recipe, data, observer=clock)
     serial = fit(dataclasses.replace(recipe, world=1, serial="none"), data)
     a, b = _state(piped.model), _state(serial.model)  # type: ignore[arg-type]
-    assert a.keys() == b.keys() and len(a) == 8
+    assert a.keys() == b.keys()
+    assert len(a) == 8
     assert all(torch.equal(a[k], b[k]) for k in a)  # bitwise, every layer
     assert not torch.equal(a["layers.0.weight"], _state(fit(dataclasses.replace(
         recipe, world=1, serial="none", seed=1), data).model)["layers.0.weight"])  # type: ignore[arg-type]  # fmt: skip
     section = piped.options["parallel"]
     assert section["weights_match_serial"] is True
-    assert section["world"] == 2 and section["layers_per_rank"] == 2
-    assert section["launcher"] == "elastic_launch/fork" and section["backend"] == "gloo"
+    assert section["world"] == 2
+    assert section["layers_per_rank"] == 2
+    assert section["launcher"] == "elastic_launch/fork"
+    assert section["backend"] == "gloo"
     ranks = section["ranks"]
     assert [r["layers"] for r in ranks] == [[1, 2], [3, 4]]
     # rank 0 sends each minibatch's activities (32 x 20 floats) and labels (32 int64) on
@@ -56,9 +59,13 @@ def test_a_two_rank_pipeline_is_bit_identical_to_serial_training() -> None:
     assert all(0 <= r["busy_seconds"] <= r["train_seconds"] for r in ranks)
     assert all(r["peak_memory_bytes"] > 0 and r["memory_kind"] == "host_rss" for r in ranks)
     assert section["pipelined_test_accuracy"] == accuracy(piped.model, data.test)
-    assert section["speedup"] is not None and section["efficiency"] == section["speedup"] / 2
-    assert parallel_from(section) is not None and parallel_from(section).world == 2  # type: ignore[union-attr]
-    assert clock.result().per_epoch["train"] and len(clock.result().per_epoch["train"]) == 2
+    assert section["speedup"] is not None
+    assert section["efficiency"] == section["speedup"] / 2
+    typed = parallel_from(section)
+    assert typed is not None
+    assert typed.world == 2
+    assert clock.result().per_epoch["train"]
+    assert len(clock.result().per_epoch["train"]) == 2
     assert set(piped.losses) == {"layer1", "layer2", "layer3", "layer4"}
 
 
@@ -70,7 +77,8 @@ def test_ff_under_data_parallelism_trains_on_two_ranks(
     recipe = dataclasses.replace(TINY, strategy="ddp", world=2, epochs=4, train_size=512)
     result = fit(recipe, data)
     section = result.options["parallel"]
-    assert section["strategy"] == "ddp" and section["layers_per_rank"] is None
+    assert section["strategy"] == "ddp"
+    assert section["layers_per_rank"] is None
     assert section["weights_match_serial"] is None  # averaged gradients: equal up to rounding
     assert all(r["bytes_sent_per_epoch"] > 0 for r in section["ranks"])
     assert accuracy(result.model, data.test) > 0.2  # chance: 0.1

@@ -61,6 +61,8 @@ def test_a_killed_rank_ends_the_world_with_its_name() -> None:
 
 def test_a_rank_that_raises_passes_its_message_on() -> None:
     recipe = dataclasses.replace(TINY, train_size=None, lr=float("inf"), serial="none")  # diverges
-    with pytest.raises(RankFailedError, match=r"rank [01] of 2 exited with status 1: .*non-finite") as info:
+    with pytest.raises(
+        RankFailedError, match=r"rank [01] of 2 exited with status 1: .*non-finite"
+    ) as info:
         fit(recipe, synthetic())
     assert "\n" not in str(info.value)

@@ -28,7 +28,7 @@ def test_backends_the_device_cannot_run_are_refused() -> None:
     with pytest.raises(WorldError, match="unknown"):
         resolve_backend("mpi", cpu, 2)
     if not torch.cuda.is_available():
-        with pytest.raises(WorldError, match="no GPU .* is visible"):
+        with pytest.raises(WorldError, match=r"no GPU .* is visible"):
             resolve_backend("nccl", torch.device("cuda"), 2)
     elif torch.cuda.device_count() < 64:
         with pytest.raises(WorldError, match="needs one GPU per rank"):
@@ -38,7 +38,7 @@ def test_backends_the_device_cannot_run_are_refused() -> None:
 def test_fork_is_chosen_only_where_it_is_safe() -> None:
     assert resolve_start_method("spawn", 2) == "spawn"
     assert resolve_start_method("auto", 2) == "spawn"  # an OpenMP pool does not survive a fork
-    if not torch.cuda.is_initialized():
+    if not torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
         assert resolve_start_method("auto", 1) == "fork"
     with pytest.raises(WorldError, match="start_method=fork with threads=2"):
         resolve_start_method("fork", 2)

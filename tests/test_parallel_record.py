@@ -41,9 +41,11 @@ def test_speedup_and_efficiency_come_from_the_serial_references() -> None:
     record = parallel_from(saved)
     assert isinstance(record, ParallelRecord)
     assert record.epoch_seconds == 2.0  # the slowest rank's 6 s over 3 epochs
-    assert record.speedup == 2.0 and record.efficiency == 1.0
+    assert record.speedup == 2.0
+    assert record.efficiency == 1.0
     assert record.speedup_vs_same_threads == 1.5
-    assert record.rows_per_s == 300.0 and record.ranks[1].layers == (2,)
+    assert record.rows_per_s == 300.0
+    assert record.ranks[1].layers == (2,)
     assert [s.threads for s in record.serial] == [1, 2]
 
 

@@ -28,10 +28,13 @@ def test_the_world_script_runs_one_srun_step_over_the_tasks(tmp_path: Path) -> N
     script = world_script(
         tmp_path / "job.json", 4, 2, 3, REPO, "/usr/bin/python3", SlurmOptions(partition="cpu")
     )
-    assert "#SBATCH --nodes=2" in script and "#SBATCH --ntasks=4" in script
-    assert "#SBATCH --cpus-per-task=3" in script and "#SBATCH --partition=cpu" in script
+    assert "#SBATCH --nodes=2" in script
+    assert "#SBATCH --ntasks=4" in script
+    assert "#SBATCH --cpus-per-task=3" in script
+    assert "#SBATCH --partition=cpu" in script
     assert "export OMP_NUM_THREADS=3" in script
-    assert f"srun --kill-on-bad-exit=1 /usr/bin/python3 -m ff_algos.parallel.entry {tmp_path / 'job.json'}" in script
+    srun = "srun --kill-on-bad-exit=1 /usr/bin/python3 -m ff_algos.parallel.entry"
+    assert f"{srun} {tmp_path / 'job.json'}" in script
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +81,8 @@ def test_a_two_task_pipeline_through_sbatch_matches_serial_training(
     collected = _cluster("collect", str(out), "--serial", env=env)
     assert collected.returncode == 0, collected.stdout + collected.stderr
     result = json.loads(collected.stdout)
-    assert result["world"] == 2 and [r["layers"] for r in result["ranks"]] == [[1], [2]]
+    assert result["world"] == 2
+    assert [r["layers"] for r in result["ranks"]] == [[1], [2]]
     assert result["weights_match_serial"] is True
 
 

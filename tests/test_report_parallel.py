@@ -47,11 +47,15 @@ def test_one_row_per_parallel_case_with_its_speedup_and_bubble() -> None:
     (table,) = parallel_tables([_case(2, 3.0), _case(4, 2.0)])
     col = {name: i for i, name in enumerate(table.columns)}
     two, four = table.rows
-    assert two[col["method"]] == "ff_pipe/pipe" and two[col["world"]] == "2 x 1t (gloo)"
-    assert two[col["speedup"]] == "2.00x" and two[col["efficiency"]] == "100%"
+    assert two[col["method"]] == "ff_pipe/pipe"
+    assert two[col["world"]] == "2 x 1t (gloo)"
+    assert two[col["speedup"]] == "2.00x"
+    assert two[col["efficiency"]] == "100%"
     assert two[col["vs same threads"]] == "1.33x"
-    assert four[col["speedup"]] == "3.00x" and four[col["efficiency"]] == "75%"
-    assert two[col["idle"]] == "25%" and two[col["weights = serial"]] == "yes"
+    assert four[col["speedup"]] == "3.00x"
+    assert four[col["efficiency"]] == "75%"
+    assert two[col["idle"]] == "25%"
+    assert two[col["weights = serial"]] == "yes"
     assert two[col["sent/epoch"]] == "2 KiB"
 
 
@@ -65,4 +69,5 @@ def test_the_figure_draws_speedup_against_ranks() -> None:
     pytest.importorskip("matplotlib")
     figures = parallel_figures([_case(2, 3.0), _case(4, 2.0)], "caption")
     title, png = figures[FIGURE]
-    assert "against ranks" in title and png.startswith(b"\x89PNG")
+    assert "against ranks" in title
+    assert png.startswith(b"\x89PNG")

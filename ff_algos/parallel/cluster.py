@@ -3,8 +3,9 @@ node, run it with ``sbatch`` (or ``torchrun``), then collect the ranks' results.
 
     python -m ff_algos.parallel.cluster prepare --method ff_pipe --recipe quick \\
         --dataset mnist --set world=4 --nodes 2 --out runs/pipe4 [--partition cpu ...]
-    sbatch --wait runs/pipe4/submit.sh          # or: torchrun --standalone --nproc-per-node=4 \\
-                                                #       -m ff_algos.parallel.entry runs/pipe4/job.json
+    sbatch --wait runs/pipe4/submit.sh
+    # or, on one node: torchrun --standalone --nproc-per-node=4 \\
+    #     -m ff_algos.parallel.entry runs/pipe4/job.json
     python -m ff_algos.parallel.cluster collect runs/pipe4
 
 The folder must be on a file system every node sees (the rows, the job and the results live
@@ -61,7 +62,9 @@ def prepare(args: argparse.Namespace) -> Path:
     plan, data = plan_of(args.method, recipe, args.dataset, args.data_root)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
-        raise WorldError(f"--out {out} is not empty; choose a new folder (results are never overwritten)")
+        raise WorldError(
+            f"--out {out} is not empty; choose a new folder (results are never overwritten)"
+        )
     device = torch.device(args.device)
     backend = resolve_backend(plan.backend, device, 1) if args.device == "cpu" else "nccl"
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +104,9 @@ def collect(folder: Path, serial: bool) -> dict[str, Any]:
         ref = ref_job.resolve()(ref_job, in_process(torch.device("cpu"), NullObserver()))
         state = {k: v for r in ranks for k, v in r["state"].items()}
         out["weights_match_serial"] = set(state) == set(ref["state"]) and all(
-            torch.equal(state[k][p], ref["state"][k][p]) for k in ref["state"] for p in ref["state"][k]
+            torch.equal(state[k][p], ref["state"][k][p])
+            for k in ref["state"]
+            for p in ref["state"][k]
         )
         out["serial_epoch_seconds"] = ref["report"]["train_seconds"] / epochs
     return out

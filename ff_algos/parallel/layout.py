@@ -93,4 +93,5 @@ def resolve_start_method(start_method: str, threads: int) -> str:
         )
     if start_method != "auto":
         return start_method
-    return "spawn" if torch.cuda.is_initialized() or threads > 1 else "fork"
+    cuda = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
+    return "spawn" if cuda or threads > 1 else "fork"

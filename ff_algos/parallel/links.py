@@ -41,9 +41,7 @@ class Links:
         self._pending.append((held, works))
         self.meter.count(sent=sum(t.numel() * t.element_size() for t in held))
 
-    def recv(
-        self, shapes: Sequence[tuple[tuple[int, ...], torch.dtype]], src: int
-    ) -> list[Tensor]:
+    def recv(self, shapes: Sequence[tuple[tuple[int, ...], torch.dtype]], src: int) -> list[Tensor]:
         """Receive one message of tensors with ``shapes`` (shape, dtype) from rank ``src``."""
         out = [torch.empty(shape, dtype=dtype, device=self.meter.device) for shape, dtype in shapes]
         t0 = time.perf_counter()

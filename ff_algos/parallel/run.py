@@ -63,7 +63,9 @@ def run_world(plan: WorldPlan, data: LoadedDataset, observer: TrainObserver) -> 
     """Run ``plan`` on ``data`` (training rows, and the test rows for pipelined prediction)."""
     device = data.train.x.device
     backend = resolve_backend(plan.backend, device, plan.world) if plan.world > 1 else "none"
-    start = resolve_start_method(plan.start_method, plan.threads) if plan.world > 1 else "in_process"
+    start = (
+        resolve_start_method(plan.start_method, plan.threads) if plan.world > 1 else "in_process"
+    )
     with tempfile.TemporaryDirectory(prefix="ff-bench-world-") as tmp:
         root = Path(tmp)
         data_file = write_rows(root / "data.pt", data)

@@ -74,9 +74,7 @@ def section(
         speedup_vs_same_threads=same_total.epoch_seconds / epoch if same_total else None,
         efficiency=speedup / world if speedup is not None else None,
         ranks=tuple(
-            dataclasses.replace(
-                RankRecord(**r["report"]), layers=tuple(r["report"]["layers"])
-            )
+            dataclasses.replace(RankRecord(**r["report"]), layers=tuple(r["report"]["layers"]))
             for r in run.ranks
         ),
         busy_basis=shape.busy_basis,

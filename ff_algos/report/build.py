@@ -25,8 +25,8 @@ from ff_algos.report.output import (
     remove_stale,
     write_atomic,
 )
-from ff_algos.report.runs import SavedRun, find_runs, load_runs
 from ff_algos.report.parallel import parallel_figures, parallel_tables
+from ff_algos.report.runs import SavedRun, find_runs, load_runs
 from ff_algos.report.scaling import scaling_figures, scaling_table
 from ff_algos.report.sections import report_tables
 from ff_algos.report.summary import build_summary
