@@ -66,3 +66,9 @@ def test_a_rank_that_raises_passes_its_message_on() -> None:
     ) as info:
         fit(recipe, synthetic())
     assert "\n" not in str(info.value)
+
+
+def test_the_launch_leaves_this_processs_signal_handlers_as_they_were() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    fit(dataclasses.replace(TINY, train_size=None, epochs=1, serial="none"), synthetic(64, 8))
+    assert {s: signal.getsignal(s) for s in before} == before  # Ctrl-C still interrupts pytest

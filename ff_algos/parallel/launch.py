@@ -7,10 +7,14 @@ rest waiting; every collective also has the job's timeout.
 
 from __future__ import annotations
 
+import signal
+import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 from torch.distributed.elastic.multiprocessing import DefaultLogsSpecs
+from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -39,20 +43,42 @@ def launch(job: Job, start_method: str, observer: TrainObserver) -> None:
         start_method=start_method,
         logs_specs=DefaultLogsSpecs(log_dir=str(out / "logs")),
     )
+    saved = _handlers()
     try:
         with ProgressRelay(out / PROGRESS_FILE, observer):
             elastic_launch(config, run_rank)(job)
     except ChildFailedError as exc:
         raise RankFailedError(describe_failure(exc, job.world)) from None
+    except SignalException as exc:  # the agent stopped the ranks; the caller sees an interrupt
+        raise KeyboardInterrupt(str(exc)) from None
+    finally:
+        for sig, handler in saved.items():  # the agent replaces them and leaves them replaced
+            signal.signal(sig, handler)
+
+
+def _killed(exitcode: int) -> bool:
+    """Whether a rank died of a signal the agent did not send (it stops the rest by SIGTERM)."""
+    return exitcode < 0 and exitcode != -signal.SIGTERM
+
+
+def _handlers() -> dict[signal.Signals, Any]:
+    """This process's handlers of the signals the elastic agent takes over."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    names = ("SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT")
+    sigs = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    return {sig: signal.getsignal(sig) for sig in sigs}
 
 
 def describe_failure(exc: ChildFailedError, world: int) -> str:
-    """One line: which rank failed, and how. A rank killed by a signal is the cause when there
-    is one (the others then fail on the closed connection); else the first to fail."""
+    """One line: which rank failed, and how. A rank killed by a signal other than the agent's
+    SIGTERM is the cause when there is one (the others then fail on the closed connection);
+    else the first to fail."""
     if not exc.failures:
         return f"a rank of the world of {world} failed ({exc.name}); see the ranks' logs"
     rank, failure = min(
-        exc.failures.items(), key=lambda kv: (kv[1].exitcode >= 0, kv[1].timestamp, kv[0])
+        exc.failures.items(),
+        key=lambda kv: (not _killed(kv[1].exitcode), kv[1].timestamp, kv[0]),
     )
     message: object = failure.message
     if isinstance(message, dict):  # the error file's {"message": ..., "extraInfo": ...}
