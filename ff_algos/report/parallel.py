@@ -116,7 +116,8 @@ def parallel_tables(records: Sequence[CaseRecord]) -> list[Table]:
 
 def parallel_figures(records: Sequence[CaseRecord], caption: str) -> dict[str, tuple[str, bytes]]:
     """``parallel_speedup.png``: speedup over serial against ranks, one line per dataset,
-    method and strategy, beside the ideal; empty without parallel cases or matplotlib."""
+    method and strategy (from the serial run at 1), beside the ideal; empty without parallel
+    cases or matplotlib."""
     cases = _parallel(records)
     if not cases:
         return {}
@@ -139,6 +140,7 @@ def parallel_figures(records: Sequence[CaseRecord], caption: str) -> dict[str, t
     worlds = sorted({w for by_world in series.values() for w in by_world} | {1})
     ax.plot(worlds, worlds, color="grey", linestyle=":", label="ideal (speedup = ranks)")
     for label, by_world in sorted(series.items()):
+        by_world.setdefault(1, [1.0])  # the serial reference itself
         xs = sorted(by_world)
         ys = [sum(by_world[w]) / len(by_world[w]) for w in xs]
         ax.plot(xs, ys, marker="o", linestyle="-" if "ff" in label else "--", label=label)
