@@ -187,8 +187,9 @@ def world_plan(recipe: BPParallelRecipe, data: LoadedDataset) -> WorldPlan:
     threads = {"rank": (recipe.threads,), "none": ()}.get(
         recipe.serial, (recipe.threads, recipe.threads * recipe.world)
     )
+    one = recipe.world == 1 and recipe.strategy != "ddp"  # a pipeline of one stage is serial
     return WorldPlan(
-        runner=RUNNERS[recipe.strategy],
+        runner=SERIAL_RUNNER if one else RUNNERS[recipe.strategy],
         serial_runner=SERIAL_RUNNER,
         recipe={**dataclasses.asdict(recipe), "hidden": list(recipe.hidden)},
         world=recipe.world,

@@ -31,7 +31,9 @@ the weights gathered into :class:`PipeFFNet` in its own process, with the same a
 
 **Launching.** The suite's fit starts the world with torchrun's ``elastic_launch``
 (:mod:`ff_algos.parallel.launch`); ``srun``/``torchrun`` run the same ranks from a job file
-(:mod:`ff_algos.parallel.entry`, :mod:`ff_algos.parallel.sbatch`).
+(:mod:`ff_algos.parallel.entry`, :mod:`ff_algos.parallel.sbatch`). A case's training window
+(``seconds.train``) holds its serial references and the world's start; its compute time
+(``compute``, from the last rank's epoch ends) and ``parallel`` hold the world's epochs only.
 """
 
 from __future__ import annotations

@@ -66,7 +66,10 @@ def prepare(args: argparse.Namespace) -> Path:
             f"--out {out} is not empty; choose a new folder (results are never overwritten)"
         )
     device = torch.device(args.device)
-    backend = resolve_backend(plan.backend, device, 1) if args.device == "cpu" else "nccl"
+    if device.type == "cpu":
+        backend = resolve_backend(plan.backend, device, plan.world)
+    else:  # the GPUs are on the compute nodes, not here: checked when the ranks start
+        backend = "nccl" if plan.backend == "auto" else plan.backend
     out.mkdir(parents=True, exist_ok=True)
     rows = write_rows(out / "data.pt", data)
     job = job_for(plan, plan.runner, plan.world, plan.threads, rows, out, backend, device.type)
