@@ -254,6 +254,7 @@ class RankRecord:
     bytes_received_per_epoch: int
     peak_memory_bytes: int | None
     memory_kind: str  # "host_rss" (CPU ranks) or "cuda_allocator"
+    start_memory_bytes: int | None = None  # host RSS when the rank started (a fork: the parent's)
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
                speedup_vs_same_threads: float?, efficiency: float?,
                ranks: [{rank, host, threads, layers, train_seconds, busy_seconds?,
                         idle_seconds?, wait_seconds?, bytes_sent_per_epoch,
-                        bytes_received_per_epoch, peak_memory_bytes?, memory_kind}],
+                        bytes_received_per_epoch, peak_memory_bytes?, memory_kind,
+                        start_memory_bytes?}],
                busy_basis: str, bytes_basis: str, weights_match_serial: bool?,
                pipelined_test_accuracy: float?}*
         only in cases that ran as one multi-process world (ff_algos.record.ParallelRecord,

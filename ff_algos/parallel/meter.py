@@ -14,6 +14,7 @@ import resource
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ class RankMeter:
         self.waits_measured = False  # True once the method's own links timed a wait
         self._t0 = self._cpu0 = 0.0
         self._window: tuple[float, float, int, int, float] | None = None
+        self.start_memory = _resident_bytes() if device.type == "cpu" else None
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -100,4 +102,15 @@ class RankMeter:
             "bytes_received_per_epoch": received // max(1, epochs),
             "peak_memory_bytes": peak,
             "memory_kind": kind,
+            "start_memory_bytes": self.start_memory,
         }
+
+
+def _resident_bytes() -> int | None:
+    """This process's resident set now (Linux ``/proc/self/statm``; None elsewhere). A forked
+    rank starts with its parent's pages resident; its peak less this is what it added."""
+    try:
+        resident = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return resident * resource.getpagesize()

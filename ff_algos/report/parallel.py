@@ -43,6 +43,18 @@ def _serial(p: ParallelRecord, threads: int) -> str:
     return "n/a"
 
 
+def _peak(p: ParallelRecord) -> str:
+    """The largest rank's peak, and what it added to its start (a forked rank starts with its
+    parent's pages resident)."""
+    top = max(p.ranks, key=lambda r: r.peak_memory_bytes or 0)
+    if top.peak_memory_bytes is None:
+        return "n/a"
+    text = units.nbytes(top.peak_memory_bytes)
+    if top.start_memory_bytes is not None:
+        text += f" (+{units.nbytes(max(0, top.peak_memory_bytes - top.start_memory_bytes))})"
+    return text
+
+
 def parallel_tables(records: Sequence[CaseRecord]) -> list[Table]:
     """The table of multi-process cases (none when there are none)."""
     cases = _parallel(records)
@@ -71,7 +83,7 @@ def parallel_tables(records: Sequence[CaseRecord]) -> list[Table]:
                 _ratio(p.speedup_vs_same_threads),
                 _idle_share(p),
                 units.nbytes(max(r.bytes_sent_per_epoch for r in p.ranks)),
-                units.nbytes(max((r.peak_memory_bytes or 0) for r in p.ranks) or None),
+                _peak(p),
                 match,
                 f"{record.accuracy.test:.4f}",
             )
@@ -82,8 +94,9 @@ def parallel_tables(records: Sequence[CaseRecord]) -> list[Table]:
         "vs same threads: the serial run given as many threads as the whole world",
         "idle: mean over ranks of the training window not busy (the measured bubble and waits; "
         f"busy basis: {cases[0][1].busy_basis})",
-        "sent/epoch: the rank that sends most; peak memory: the largest rank's (host RSS counts "
-        "pages a forked rank shares with its parent)",
+        "sent/epoch: the rank that sends most; peak memory: the largest rank's, and in brackets "
+        "what it added to its start (host RSS counts the pages a forked rank shares with its "
+        "parent)",
         "weights = serial: bit-identical to the serial run (FF layer pipelines only)",
     )
     return [
