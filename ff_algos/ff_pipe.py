@@ -133,7 +133,7 @@ class PipeFFRecipe:
         return {"train": self.flops(n_train, info).train}
 
 
-QUICK = PipeFFRecipe()  # 4x500 on 10000 rows, 3 epochs, 2 ranks: seconds on 2 CPU cores
+QUICK = PipeFFRecipe()  # 4x500, 10000 rows, 3 epochs, 2 ranks (+ a serial run): about a minute
 TINY = PipeFFRecipe(
     name="tiny",
     hidden=(20, 20),
