@@ -265,6 +265,12 @@ def vote_layers(
     return u
 
 
+def _net(recipe: PipeFFRecipe, layers: list[nn.Linear], num_classes: int) -> PipeFFNet:
+    return PipeFFNet(
+        layers, num_classes, recipe.temperature, recipe.goodness_from, recipe.predict_batch_size
+    )
+
+
 def _recipe(job: Job) -> PipeFFRecipe:
     fields = {f.name for f in dataclasses.fields(PipeFFRecipe)}
     values = {k: v for k, v in job.recipe.items() if k in fields}
@@ -343,6 +349,8 @@ def train_pipe_rank(job: Job, ctx: RankContext) -> dict[str, Any]:
             for log in logs:
                 log.check(e + 1)
         ctx.progress.epoch_end(e)
+        if ctx.world == 1:  # every layer is here: the network so far, for learning curves
+            ctx.progress.offer(e, lambda: _net(recipe, layers, c))
     if links is not None:
         links.flush()
     ctx.barrier()

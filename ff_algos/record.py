@@ -277,7 +277,7 @@ class ParallelRecord:
     microbatches: int  # per minibatch (1: the minibatch is the unit)
     schedule: str  # e.g. "all layers at once", "ScheduleGPipe", "Schedule1F1B", "DDP"
     backend: str  # "gloo", "nccl", or "none" for a world of one
-    launcher: str  # "elastic_launch/fork", "elastic_launch/spawn", "in_process", "srun"
+    launcher: str  # "elastic_launch/forkserver" (or /fork, /spawn), "in_process"
     threads_per_rank: int
     epochs: int
     rows_per_epoch: int

@@ -48,7 +48,7 @@ def test_a_two_rank_pipeline_is_bit_identical_to_serial_training() -> None:
     assert section["weights_match_serial"] is True
     assert section["world"] == 2
     assert section["layers_per_rank"] == 2
-    assert section["launcher"] == "elastic_launch/fork"
+    assert section["launcher"] == "elastic_launch/forkserver"
     assert section["backend"] == "gloo"
     ranks = section["ranks"]
     assert [r["layers"] for r in ranks] == [[1, 2], [3, 4]]

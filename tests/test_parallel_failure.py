@@ -17,23 +17,24 @@ from ff_algos.parallel.errors import RankFailedError
 from tests.parallel_data import synthetic
 
 
-def _children() -> list[int]:
-    """Process ids whose parent is this process, oldest first."""
-    me, found = os.getpid(), []
+def _ranks() -> list[int]:
+    """Process ids of this process's grandchildren (the ranks the fork server started), oldest
+    first."""
+    parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == me:
-                found.append(int(entry.name))
-    return sorted(found)
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    children = {pid for pid, parent in parents.items() if parent == os.getpid()}
+    return sorted(pid for pid, parent in parents.items() if parent in children)
 
 
 class KillLastRank:
-    """An observer that kills the youngest child (rank 1 of a forked world of 2) after the
-    world's first epoch."""
+    """An observer that kills the youngest rank (rank 1 of a world of 2) after the world's
+    first epoch."""
 
     def __init__(self) -> None:
         self.killed: int | None = None
@@ -42,7 +43,7 @@ class KillLastRank:
 
     def epoch_end(self, epoch: int) -> None:
         if self.killed is None:
-            self.killed = _children()[-1]
+            self.killed = _ranks()[-1]
             os.kill(self.killed, signal.SIGKILL)
 
     def phase_end(self) -> None: ...

@@ -35,13 +35,13 @@ def test_backends_the_device_cannot_run_are_refused() -> None:
             resolve_backend("nccl", torch.device("cuda"), 64)
 
 
-def test_fork_is_chosen_only_where_it_is_safe() -> None:
+def test_ranks_start_from_a_fork_server_unless_asked_otherwise() -> None:
+    assert resolve_start_method("auto", 1) == "forkserver"
     assert resolve_start_method("spawn", 2) == "spawn"
-    assert resolve_start_method("auto", 2) == "spawn"  # an OpenMP pool does not survive a fork
-    if not torch.cuda.is_initialized():  # type: ignore[no-untyped-call]
-        assert resolve_start_method("auto", 1) == "fork"
     with pytest.raises(WorldError, match="start_method=fork with threads=2"):
         resolve_start_method("fork", 2)
+    with pytest.raises(WorldError, match="start_method='thread' is unknown"):
+        resolve_start_method("thread", 1)
 
 
 def test_slurm_node_lists_give_the_first_host() -> None:

@@ -107,6 +107,7 @@ def train_serial_rank(job: Job, ctx: RankContext) -> dict[str, Any]:
         if check > 0 and (e + 1) % check == 0:
             log.check(e + 1)
         ctx.progress.epoch_end(e)
+        ctx.progress.offer(e, lambda: BPNet(layers, int(job.recipe["predict_batch_size"])))
     ctx.meter.stop()
     log.check(epochs)
     ctx.progress.end()

@@ -10,6 +10,7 @@ The job file is a :class:`~ff_algos.parallel.job.Job` as JSON (written by ``ff-b
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from ff_algos.parallel.world import join, leave
 @record
 def run_rank(job: Job) -> None:
     """Join the world, run the job's runner on this rank, save its result, leave."""
+    faulthandler.enable()  # a crash in native code leaves its Python stack in the rank's log
     runner = job.resolve()
     ctx = join(job)
     try:

@@ -7,6 +7,7 @@ rest waiting; every collective also has the job's timeout.
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
 import threading
 import uuid
@@ -43,6 +44,8 @@ def launch(job: Job, start_method: str, observer: TrainObserver) -> None:
         start_method=start_method,
         logs_specs=DefaultLogsSpecs(log_dir=str(out / "logs")),
     )
+    if start_method == "forkserver":  # the server imports torch once; every world forks from it
+        multiprocessing.get_context("forkserver").set_forkserver_preload([run_rank.__module__])
     saved = _handlers()
     try:
         with ProgressRelay(out / PROGRESS_FILE, observer):

@@ -11,9 +11,9 @@ import torch.distributed as dist
 from ff_algos.parallel.errors import WorldError
 
 Backend = Literal["auto", "gloo", "nccl"]
-StartMethod = Literal["auto", "fork", "spawn"]
+StartMethod = Literal["auto", "forkserver", "fork", "spawn"]
 BACKENDS = ("auto", "gloo", "nccl")
-START_METHODS = ("auto", "fork", "spawn")
+START_METHODS = ("auto", "forkserver", "fork", "spawn")
 
 
 def check_ranks(world: int, threads: int, timeout_s: float) -> None:
@@ -78,10 +78,11 @@ def resolve_backend(backend: str, device: torch.device, world: int) -> str:
 
 
 def resolve_start_method(start_method: str, threads: int) -> str:
-    """How the local ranks start. ``auto``: fork (fast: nothing is imported again) for ranks of
-    one thread while this process has not initialised CUDA; otherwise spawn, because a forked
-    child cannot use CUDA initialised before the fork, nor an OpenMP pool of more than one
-    thread once its parent has used one (it hangs)."""
+    """How the local ranks start. ``auto``: forkserver (a clean server process that imported
+    torch once forks every rank, so no rank inherits this process's threads, OpenMP pool or
+    CUDA state). ``fork`` starts fastest but is unsafe once this process initialised CUDA or
+    used an OpenMP pool of more than one thread (its ranks hang), and a fork of a long-lived
+    process with other threads can crash; ``spawn`` imports everything again per rank."""
     if start_method not in START_METHODS:
         raise WorldError(
             f"start_method={start_method!r} is unknown; choose one of {', '.join(START_METHODS)}"
@@ -89,9 +90,12 @@ def resolve_start_method(start_method: str, threads: int) -> str:
     if start_method == "fork" and threads > 1:
         raise WorldError(
             f"start_method=fork with threads={threads}: a forked rank's OpenMP pool hangs once "
-            "this process has used one; use --set start_method=spawn (or auto)"
+            "this process has used one; use --set start_method=forkserver (or auto)"
         )
-    if start_method != "auto":
-        return start_method
     cuda = torch.cuda.is_initialized()  # type: ignore[no-untyped-call]
-    return "spawn" if cuda or threads > 1 else "fork"
+    if start_method == "fork" and cuda:
+        raise WorldError(
+            "start_method=fork after this process initialised CUDA: the ranks cannot use it; "
+            "use --set start_method=forkserver (or auto)"
+        )
+    return "forkserver" if start_method == "auto" else start_method

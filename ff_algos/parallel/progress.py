@@ -9,10 +9,14 @@ observer directly (:class:`ObserverProgress`).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ff_algos.observe import TrainObserver
+from ff_algos.observe import TrainObserver, offer_model
+
+if TYPE_CHECKING:
+    from ff_algos.method import Classifier
 
 PHASE = "train"  # the one phase a parallel method reports
 
@@ -22,6 +26,7 @@ class Progress(Protocol):
 
     def start(self, epochs: int) -> None: ...
     def epoch_end(self, epoch: int) -> None: ...
+    def offer(self, epoch: int, model: Callable[[], Classifier]) -> None: ...
     def end(self) -> None: ...
 
 
@@ -36,6 +41,10 @@ class ObserverProgress:
 
     def epoch_end(self, epoch: int) -> None:
         self.observer.epoch_end(epoch)
+
+    def offer(self, epoch: int, model: Callable[[], Classifier]) -> None:
+        """The network trained so far, for learning curves (in process only)."""
+        offer_model(self.observer, epoch, model)
 
     def end(self) -> None:
         self.observer.phase_end()
@@ -58,6 +67,9 @@ class FileProgress:
 
     def epoch_end(self, epoch: int) -> None:
         self._line(f"epoch {epoch}")
+
+    def offer(self, epoch: int, model: Callable[[], Classifier]) -> None:
+        """Nothing: a rank holds only part of the network (no learning curve across ranks)."""
 
     def end(self) -> None:
         self._line("end")
