@@ -6,7 +6,7 @@
 # thread (the bit-identity and speedup reference) and with 2 threads (the world's threads);
 # the references are trained once per session and shared by its strategies.
 #
-# Run it with both cores free (nothing else training). About 5 minutes on 2 cores.
+# Run it with both cores free (nothing else training). Expected (not yet timed): 5-10 minutes.
 #
 #     reports/cpu-2core-parallel/run.sh            # from anywhere; PYTHON=... to pick python
 #
