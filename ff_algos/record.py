@@ -238,6 +238,77 @@ class Curve:
 
 
 @dataclass(frozen=True)
+class RankRecord:
+    """One rank of a multi-process case: what it held, how long it worked and waited, what it
+    sent and received, its peak memory (:mod:`ff_algos.parallel.meter`)."""
+
+    rank: int
+    host: str
+    threads: int  # torch.get_num_threads() on the rank
+    layers: tuple[int, ...]  # 1-based layers this rank holds (every layer under data parallelism)
+    train_seconds: float  # wall time of the rank's training window (start to end barrier)
+    busy_seconds: float | None  # see ParallelRecord.busy_basis
+    idle_seconds: float | None  # train_seconds - busy_seconds: the measured bubble and waits
+    wait_seconds: float | None  # blocked in the method's own sends and receives (where it has any)
+    bytes_sent_per_epoch: int
+    bytes_received_per_epoch: int
+    peak_memory_bytes: int | None
+    memory_kind: str  # "host_rss" (CPU ranks) or "cuda_allocator"
+    start_memory_bytes: int | None = None  # host RSS when the rank started (a fork: the parent's)
+
+
+@dataclass(frozen=True)
+class SerialReference:
+    """The same recipe trained serially in one process with ``threads`` threads."""
+
+    threads: int
+    epoch_seconds: float
+    rows_per_s: float
+
+
+@dataclass(frozen=True)
+class ParallelRecord:
+    """The ``parallel`` section of a case that ran as one multi-process world
+    (:mod:`ff_algos.parallel.section` builds it)."""
+
+    strategy: str  # "pipe" (FF layer pipeline), "ddp", "gpipe", "1f1b"
+    world: int
+    layers_per_rank: int | None  # None: every rank holds every layer (data parallelism)
+    microbatches: int  # per minibatch (1: the minibatch is the unit)
+    schedule: str  # e.g. "all layers at once", "ScheduleGPipe", "Schedule1F1B", "DDP"
+    backend: str  # "gloo", "nccl", or "none" for a world of one
+    launcher: str  # "elastic_launch/forkserver" (or /fork, /spawn), "in_process"
+    threads_per_rank: int
+    epochs: int
+    rows_per_epoch: int
+    epoch_seconds: float  # the world's training wall time over its epochs (fill and drain in)
+    rows_per_s: float
+    serial: tuple[SerialReference, ...]  # the serial runs measured beside it
+    speedup: float | None  # serial with threads_per_rank threads over the world
+    speedup_vs_same_threads: float | None  # serial with world x threads_per_rank threads
+    efficiency: float | None  # speedup / world
+    ranks: tuple[RankRecord, ...]
+    busy_basis: str  # how busy_seconds was measured
+    bytes_basis: str  # how the bytes were counted
+    weights_match_serial: bool | None  # bit-identical to the serial run (None: not compared)
+    pipelined_test_accuracy: float | None = None  # prediction run across the ranks
+
+
+def parallel_from(saved: Any) -> ParallelRecord | None:
+    """The typed section of a saved (JSON) ``parallel`` mapping; None when absent."""
+    if not isinstance(saved, Mapping):
+        return None
+    return dataclasses.replace(
+        _make(ParallelRecord, saved),
+        serial=tuple(_make(SerialReference, s) for s in saved.get("serial", ())),
+        ranks=tuple(
+            dataclasses.replace(_make(RankRecord, r), layers=tuple(r.get("layers", ())))
+            for r in saved.get("ranks", ())
+        ),
+    )
+
+
+@dataclass(frozen=True)
 class Measured:
     """What telemetry measured around one case (the sections it owns, see
     :func:`ff_algos.telemetry.measured_sections`)."""
@@ -277,6 +348,7 @@ class CaseRecord:
     telemetry_notes: Mapping[str, str] = field(default_factory=dict)
     recipe_name: str | None = None
     curve: Curve | None = None  # None: not measured (reason under unavailable["curve"])
+    parallel: ParallelRecord | None = None  # None: a single-process case
     schema: str = SCHEMA_VERSION
 
     @classmethod
@@ -313,6 +385,8 @@ class CaseRecord:
             del out["study"]
         if self.precision is None:
             del out["precision"]
+        if self.parallel is None:
+            del out["parallel"]
         return out
 
     @classmethod
@@ -372,6 +446,7 @@ class CaseRecord:
             unavailable={str(k): str(v) for k, v in info["unavailable"].items()},
             telemetry_notes=dict(info.get("telemetry_notes", {})),
             curve=_curve(info.get("curve")),
+            parallel=parallel_from(info.get("parallel")),
         )
 
 

@@ -68,6 +68,20 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
         the learning curve (ff_algos.record.Curve): validation accuracy of the network trained
         so far; seconds is training compute so far (evaluation excluded; the evaluation's host
         time, eval_seconds, is inside seconds.train and the train window's energy)
+    parallel: {strategy: str, world: int, layers_per_rank: int?, microbatches: int,
+               schedule: str, backend: str, launcher: str, threads_per_rank: int, epochs: int,
+               rows_per_epoch: int, epoch_seconds: float, rows_per_s: float,
+               serial: [{threads, epoch_seconds, rows_per_s}], speedup: float?,
+               speedup_vs_same_threads: float?, efficiency: float?,
+               ranks: [{rank, host, threads, layers, train_seconds, busy_seconds?,
+                        idle_seconds?, wait_seconds?, bytes_sent_per_epoch,
+                        bytes_received_per_epoch, peak_memory_bytes?, memory_kind,
+                        start_memory_bytes?}],
+               busy_basis: str, bytes_basis: str, weights_match_serial: bool?,
+               pipelined_test_accuracy: float?}*
+        only in cases that ran as one multi-process world (ff_algos.record.ParallelRecord,
+        built by ff_algos.parallel.section); speedups are over the same recipe trained
+        serially in one process, measured in the same case
     options: {compiled: bool, ...}    implementation choices that ran (recorded, not configured);
         compile, compile_seconds (compiling/capturing, outside compute, inside seconds.train)
     unavailable: {field: reason}
@@ -163,6 +177,12 @@ _OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "precision": (dict,),
     "curve": (dict, _N),
     "memory.held": (dict, _N),
+    "parallel": (dict,),
+    "parallel.world": (int,),
+    "parallel.strategy": (str,),
+    "parallel.epoch_seconds": _NUM,
+    "parallel.ranks": (list,),
+    "parallel.serial": (list,),
 }
 
 

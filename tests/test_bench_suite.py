@@ -90,7 +90,8 @@ def test_case_below_its_floor_fails_and_is_still_saved(bench: pytest.Pytester) -
     [
         (
             ["--recipe=nope"],
-            "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, matched, strong",
+            "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, matched, strong, "
+            "parallel",
         ),
         (["--set=bogus=1"], "--set: unknown recipe field 'bogus'; valid fields: *"),
     ],

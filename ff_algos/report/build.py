@@ -25,6 +25,7 @@ from ff_algos.report.output import (
     remove_stale,
     write_atomic,
 )
+from ff_algos.report.parallel import parallel_figures, parallel_tables
 from ff_algos.report.runs import SavedRun, find_runs, load_runs
 from ff_algos.report.scaling import scaling_figures, scaling_table
 from ff_algos.report.sections import report_tables
@@ -77,6 +78,7 @@ def make_report(
         *(report_tables(runs, groups, notes) if groups else []),
         *curve_tables(groups),
         *scaling_table(scaling),
+        *parallel_tables([c.record for c in merged.cases]),
     ]
     print_tables(console, tables)
 
@@ -90,6 +92,8 @@ def make_report(
     curves = curve_figures(groups, caption(runs, groups)) if figures and not message else {}
     scaled = scaling_figures(scaling, caption(runs, groups)) if figures and not message else {}
     extra = {**heatmaps, **curves, **scaled}
+    if figures and not message:
+        extra |= parallel_figures([c.record for c in merged.cases], caption(runs, groups))
     pngs |= {name: png for name, (_, png) in extra.items()}
     titles = {**_FIGURE_TITLES, **{name: title for name, (title, _) in extra.items()}}
     old_figures = previous_figures(folder)

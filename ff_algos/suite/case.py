@@ -27,6 +27,7 @@ from ff_algos.record import (
     DeviceRecord,
     HeldMemory,
     PredictorScore,
+    parallel_from,
 )
 from ff_algos.study_recipe import like_the_study
 from ff_algos.suite.floors import Floor
@@ -173,6 +174,8 @@ def run_case(
         curve_record = None
     with precision_scope(spec.recipe.precision, spec.device):
         precision = precision_state(spec.device)
+    options = dict(result.options)
+    parallel = parallel_from(options.pop("parallel", None))  # a multi-process world's section
     return CaseRecord.build(
         dataclasses.replace(measured, memory=dataclasses.replace(measured.memory, held=held)),
         dataset=info.name,
@@ -191,9 +194,10 @@ def run_case(
         },
         data=DataRecord(data.source, n_train, len(data.test), data.load_seconds),
         losses_final={phase: losses[-1] for phase, losses in result.losses.items() if losses},
-        options=dict(result.options),
+        options=options,
         unavailable=unavailable,
         curve=curve_record,
+        parallel=parallel,
     )
 
 
