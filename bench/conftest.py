@@ -25,6 +25,7 @@ import torch
 from rich.console import Console
 
 from ff_algos.errors import FFBenchError
+from ff_algos.scaling import ScalingConfig
 from ff_algos.scaling import configs as scaling_configs
 from ff_algos.suite.floors import load_floors
 from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
@@ -42,6 +43,8 @@ DEFAULT_JOURNAL = ".benchmarks/ff-bench-journal.jsonl"
 
 
 SUITE = pytest.StashKey[Suite]()
+SCALING = pytest.StashKey[dict[str, ScalingConfig]]()
+SCALING_DATASET = "synthetic"  # the scaling cases' dataset parameter: random MNIST-shaped rows
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -151,6 +154,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     options = metafunc.config.stash[SUITE].options
     if "scaling" in metafunc.fixturenames:
         _scaling_cases(metafunc, options)
+        return
     if "dataset" not in metafunc.fixturenames:
         return
     if not options.grid:
@@ -165,7 +169,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def _scaling_cases(metafunc: pytest.Metafunc, options: SuiteOptions) -> None:
-    """The scaling benchmark's configurations (not in sharded or gridded sessions)."""
+    """The scaling benchmark's configurations (not in sharded or gridded sessions).
+
+    Each case's pytest parameters are plain and the same as a ``test_fit`` case's (``dataset``
+    is ``synthetic``: the rows are random, MNIST-shaped; ``method`` the algorithm; ``seed``), so
+    that every ``--benchmark-group-by=param:NAME`` and ``pytest-benchmark compare --group-by``
+    works on a run holding both kinds; the ``scaling`` fixture finds the configuration by the
+    case id, which names it."""
     found = scaling_configs(options.recipe_name, options.methods)
     why = (
         "the scaling benchmark runs in sessions without --shard and --grid"
@@ -174,11 +184,31 @@ def _scaling_cases(metafunc: pytest.Metafunc, options: SuiteOptions) -> None:
         if found
         else "the scaling benchmark compares ff and bp; --methods names neither"
     )
+    by_id = {scaling_id(c): c for c in found} if why is None else {}
+    metafunc.config.stash[SCALING] = by_id
     if why is not None:
-        params = [pytest.param(None, id="scaling", marks=pytest.mark.skip(reason=why))]
+        params = [
+            pytest.param(
+                SCALING_DATASET, "none", 0, id="scaling", marks=pytest.mark.skip(reason=why)
+            )
+        ]
     else:
-        params = [pytest.param(c, id=f"{c.algorithm}-batch{c.batch}-depth{c.depth}") for c in found]
-    metafunc.parametrize("scaling", params)
+        params = [
+            pytest.param(SCALING_DATASET, c.algorithm, c.seed, id=case_id)
+            for case_id, c in by_id.items()
+        ]
+    metafunc.parametrize(("dataset", "method", "seed"), params)
+
+
+def scaling_id(config: ScalingConfig) -> str:
+    """A scaling case's id: ``ff-batch256-depth2``."""
+    return f"{config.algorithm}-batch{config.batch}-depth{config.depth}"
+
+
+@pytest.fixture
+def scaling(request: pytest.FixtureRequest) -> ScalingConfig:
+    """The scaling case's configuration, found by its case id."""
+    return request.config.stash[SCALING][request.node.callspec.id]
 
 
 @pytest.hookimpl(optionalhook=True)
