@@ -30,6 +30,7 @@ from ff_algos.scaling import configs as scaling_configs
 from ff_algos.suite.floors import load_floors
 from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
 from ff_algos.suite.progress import Terminal
+from ff_algos.suite.saving import SaveGuard, guard_saving
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
 from ff_algos.sweep.grid import CONFIRM_OVER, Point
@@ -43,6 +44,7 @@ DEFAULT_JOURNAL = ".benchmarks/ff-bench-journal.jsonl"
 
 
 SUITE = pytest.StashKey[Suite]()
+SAVING = pytest.StashKey[SaveGuard]()
 SCALING = pytest.StashKey[dict[str, ScalingConfig]]()
 SCALING_DATASET = "synthetic"  # the scaling cases' dataset parameter: random MNIST-shaped rows
 
@@ -283,7 +285,26 @@ def terminal(request: pytest.FixtureRequest) -> Terminal:
     return on_terminal
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    """Before pytest-benchmark saves: its run and ``--benchmark-json`` files are written
+    atomically, and a refused write (a full disk) fails the session with one line instead of a
+    traceback and a partial file."""
+    suite = session.config.stash.get(SUITE, None)
+    bench_session = getattr(session.config, "_benchmarksession", None)
+    if suite is not None and bench_session is not None:
+        session.config.stash[SAVING] = guard_saving(bench_session, suite.options.journal)
+    result = yield
+    guard = session.config.stash.get(SAVING, None)
+    if guard is not None and guard.failures and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    return result
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    guard = config.stash.get(SAVING, None)
+    for failure in guard.failures if guard is not None else ():
+        terminalreporter.write_line(failure, red=True, bold=True)
     suite = config.stash.get(SUITE, None)
     if suite is None or not suite.rows:
         return
