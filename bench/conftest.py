@@ -112,6 +112,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "none when it trains on every row), or N (carved from the training split when needed)",
     )
     add(
+        "--allow-unverified",
+        action="store_true",
+        help="benchmark dataset files that differ from the published digests (your own "
+        "variant): recorded as unverified, never compared with the study like for like",
+    )
+    add(
         "--yes",
         action="store_true",
         help=f"run a --grid of more than {CONFIRM_OVER} cases without asking",
@@ -138,6 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
             yes=opt("yes"),
             curve_points=opt("curve_points"),
             val_size=opt("val_size"),
+            allow_unverified=opt("allow_unverified"),
         )
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))

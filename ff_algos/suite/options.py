@@ -54,6 +54,7 @@ class SuiteOptions:
     shard: Shard | None = None  # --shard K/N: this session runs only that slice of the cases
     curve_points: int = 4  # --curve-points: learning-curve points per phase (0: none)
     val_size: int | None = None  # --val-size: validation rows (None: auto)
+    allow_unverified: bool = False  # --allow-unverified: data files need not match the digests
 
     def at(self, point: Point) -> SuiteOptions:
         """The options of one grid point: its values added to the ``--set`` overrides."""
@@ -111,6 +112,7 @@ def parse_options(
     yes: bool = False,
     curve_points: str = "4",
     val_size: str = "auto",
+    allow_unverified: bool = False,
 ) -> SuiteOptions:
     """Validate the raw option strings; raises :class:`OptionError` naming the valid choices."""
     for module in method_modules:
@@ -160,6 +162,7 @@ def parse_options(
         shard=shard_slice,
         curve_points=_count(curve_points, "--curve-points"),
         val_size=None if val_size == "auto" else _count(val_size, "--val-size"),
+        allow_unverified=allow_unverified,
     )
     for point in points(grid):  # bad --set/--grid fields and values, before any case runs
         flag = "--grid" if point else "--set"
