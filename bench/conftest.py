@@ -15,7 +15,7 @@ import io
 import os
 import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,11 +24,13 @@ import pytest
 import torch
 from rich.console import Console
 
+from ff_algos.data import is_present, resolve_root
 from ff_algos.errors import FFBenchError
 from ff_algos.scaling import ScalingConfig
 from ff_algos.scaling import configs as scaling_configs
 from ff_algos.suite.floors import load_floors
 from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
+from ff_algos.suite.plan import SCALING_CASE_S, Plan, dataset_estimate, header
 from ff_algos.suite.progress import Terminal
 from ff_algos.suite.saving import SaveGuard, guard_saving
 from ff_algos.suite.state import Suite
@@ -45,6 +47,7 @@ DEFAULT_JOURNAL = ".benchmarks/ff-bench-journal.jsonl"
 
 SUITE = pytest.StashKey[Suite]()
 SAVING = pytest.StashKey[SaveGuard]()
+PLAN = pytest.StashKey[Plan]()
 SCALING = pytest.StashKey[dict[str, ScalingConfig]]()
 SCALING_DATASET = "synthetic"  # the scaling cases' dataset parameter: random MNIST-shaped rows
 
@@ -145,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
             curve_points=opt("curve_points"),
             val_size=opt("val_size"),
             allow_unverified=opt("allow_unverified"),
+            first_look=opt("shard") is None,  # a sweep's shards run the sweep's matrix
         )
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))
@@ -189,6 +193,9 @@ def _scaling_cases(metafunc: pytest.Metafunc, options: SuiteOptions) -> None:
     why = (
         "the scaling benchmark runs in sessions without --shard and --grid"
         if options.shard is not None or options.grid
+        else "the first look leaves the scaling benchmark out: run it with --methods all "
+        "(or --methods ff,bp)"
+        if options.first_look
         else None
         if found
         else "the scaling benchmark compares ff and bp; --methods names neither"
@@ -218,6 +225,65 @@ def scaling_id(config: ScalingConfig) -> str:
 def scaling(request: pytest.FixtureRequest) -> ScalingConfig:
     """The scaling case's configuration, found by its case id."""
     return request.config.stash[SCALING][request.node.callspec.id]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Say what the session will run and roughly how long it will take."""
+    suite = session.config.stash.get(SUITE, None)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if suite is None or reporter is None:
+        return
+    options = suite.options
+    plan = _plan(options, session.items)
+    session.config.stash[PLAN] = plan
+    if not plan.cases:
+        return
+    for line in header(
+        first_look=options.first_look,
+        methods=options.methods,
+        recipe_name=options.recipe_name,
+        datasets=options.datasets,
+        plan=plan,
+    ):
+        reporter.write_line(line, bold=True)
+
+
+def _plan(options: SuiteOptions, items: list[pytest.Item]) -> Plan:
+    """The cases that will run, in order, with their estimates (skipped cases and cases whose
+    data is absent are left out)."""
+    root = resolve_root(options.data_root)
+    present = {d: is_present(d, root) for d in options.datasets}
+    cases: dict[str, tuple[str, float]] = {}
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or item.get_closest_marker("skip") is not None:
+            continue
+        params = callspec.params
+        if "scaling" in getattr(item, "fixturenames", ()):
+            cases[item.nodeid] = (f"scaling {callspec.id}", SCALING_CASE_S)
+        elif present.get(params.get("dataset"), False):
+            grid = params.get("grid") or {}
+            at = options.at(tuple(grid.items())) if grid else options
+            recipe = at.recipe(params["method"], params["seed"])
+            cases[item.nodeid] = (callspec.id, dataset_estimate(recipe, params["dataset"]))
+    return Plan(cases)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(
+    item: pytest.Item, nextitem: pytest.Item | None
+) -> Generator[None, object, object]:
+    """Overall progress as each case starts: case N of M, about T left."""
+    plan = item.config.stash.get(PLAN, None)
+    line = plan.start(item.nodeid) if plan is not None else None
+    reporter = item.config.pluginmanager.get_plugin("terminalreporter")
+    if line is not None and reporter is not None:
+        reporter.write_line(line)
+    try:
+        return (yield)
+    finally:
+        if plan is not None:
+            plan.finish(item.nodeid)
 
 
 @pytest.hookimpl(optionalhook=True)
