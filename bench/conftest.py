@@ -29,7 +29,7 @@ from ff_algos.errors import FFBenchError
 from ff_algos.scaling import ScalingConfig
 from ff_algos.scaling import configs as scaling_configs
 from ff_algos.suite.floors import load_floors
-from ff_algos.suite.options import SuiteOptions, parse_options, resolve_device
+from ff_algos.suite.options import OptionError, SuiteOptions, parse_options, resolve_device
 from ff_algos.suite.plan import SCALING_CASE_S, Plan, dataset_estimate, header
 from ff_algos.suite.progress import Terminal
 from ff_algos.suite.saving import SaveGuard, guard_saving
@@ -152,11 +152,25 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         floors = load_floors(options.floors or FLOORS_FILE)
         options.check_device(resolve_device(options.device))
+        _check_group_by(config.getoption("benchmark_group_by", None), options)
     except FFBenchError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SUITE] = Suite(options, floors, session_id=uuid.uuid4().hex[:12])
     if options.shard is not None:  # a sweep's shard: a cancelled job still saves finished cases
         signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _check_group_by(group_by: str | None, options: SuiteOptions) -> None:
+    """A ``--benchmark-group-by=param:NAME`` that no case has would end the session in a
+    ``KeyError`` after every case ran: refuse it before any case runs."""
+    params = ("dataset", "method", "seed", *(("grid",) if options.grid else ()))
+    for grouping in (group_by or "").split(","):
+        name = grouping.strip().removeprefix("param:")
+        if grouping.strip().startswith("param:") and name not in params:
+            raise OptionError(
+                f"--benchmark-group-by {grouping.strip()}: the cases have no parameter {name!r}; "
+                f"group by one of: {', '.join('param:' + p for p in params)}"
+            )
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -133,3 +133,23 @@ def test_compare_cli_sorts_by_every_column(saved_run: Path, tmp_path: Path, sort
     assert rc == 0, output[-2000:]
     assert "method=ff" in output
     assert "method=bp" in output
+
+
+def test_grouping_by_a_parameter_no_case_has_is_a_usage_error(tmp_path: Path) -> None:
+    for name in ("conftest.py", "test_bench.py", "test_scaling.py", "floors.toml"):
+        shutil.copy(BENCH / name, tmp_path / name)
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--recipe=tiny"),
+            *("--methods=bp", "--journal=j.jsonl", "--benchmark-group-by=param:depth"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == pytest.ExitCode.USAGE_ERROR
+    assert (
+        "ERROR: --benchmark-group-by param:depth: the cases have no parameter 'depth'; group by "
+        "one of: param:dataset, param:method, param:seed"
+    ) in proc.stderr
