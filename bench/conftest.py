@@ -1,7 +1,7 @@
 """pytest glue for the ff-bench suite: options, parametrization, machine info, journal, summary.
 
     pytest bench/ --benchmark-save=NAME [--recipe quick] [--datasets mnist,fashion_mnist]
-                  [--methods ff,bp] [--device auto] [--seeds 1] [--set FIELD=VALUE ...]
+                  [--methods ff,bp|all] [--device auto] [--seeds 1] [--set FIELD=VALUE ...]
                   [--grid FIELD=V1/V2/... ...] [--shard K/N]
 
 The measuring itself is in :mod:`ff_algos.suite` and :mod:`ff_algos.telemetry`; this file only
