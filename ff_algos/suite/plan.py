@@ -12,6 +12,7 @@ by how long the finished ones took against their estimates, so it adapts to the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,7 @@ class Plan:
 
     cases: dict[str, tuple[str, float]]
     finished: dict[str, float] = field(default_factory=dict)  # nodeid -> seconds it took
+    clock: Callable[[], float] = time.perf_counter
     _started: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -89,7 +91,7 @@ class Plan:
         """The progress line for a case that starts (None for a case outside the plan)."""
         if nodeid not in self.cases:
             return None
-        self._started[nodeid] = time.perf_counter()
+        self._started[nodeid] = self.clock()
         number = list(self.cases).index(nodeid) + 1
         label, _ = self.cases[nodeid]
         return f"ff-bench: case {number} of {len(self.cases)} ({label}), {about(self.left())} left"
@@ -98,7 +100,7 @@ class Plan:
         """Note that a case ended (passed, failed or skipped inside its body)."""
         started = self._started.pop(nodeid, None)
         if started is not None:
-            self.finished[nodeid] = time.perf_counter() - started
+            self.finished[nodeid] = self.clock() - started
 
     def left(self) -> float:
         """Seconds left, the estimates of unfinished cases scaled by how finished cases did."""
