@@ -5,7 +5,9 @@ deeper and the batch larger (:mod:`ff_algos.suite.depth_scaling`).
 
 One case per algorithm x batch x depth, in the pytest-benchmark group ``scaling``; the sizes
 follow ``--recipe`` (``quick``: depth 2-16, batch 256 and 4096; ``seed``: batch 256 and 60000).
-Each finished case is appended to the results journal like a ``test_fit`` case.
+Each finished case is appended to the results journal like a ``test_fit`` case. Its pytest
+parameters are a ``test_fit`` case's (``dataset=synthetic``, ``method`` the algorithm, ``seed``),
+so pytest-benchmark's ``--benchmark-group-by=param:NAME`` works on a session holding both.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from ff_algos.suite.state import Suite
 
 def test_scaling(
     benchmark: Any,
+    dataset: str,
+    method: str,
+    seed: int,
     scaling: ScalingConfig,
     device: torch.device,
     suite: Suite,

@@ -69,8 +69,8 @@ class RecipeMatch:
             )
         changed = ", ".join(self.differences)
         return (
-            f"recipe '{recipe_name}' is NOT the study's 'seed' recipe ({changed}): "
-            "the comparison with the study is not like for like"
+            f"recipe '{recipe_name}' is NOT the study's 'seed' recipe on the study's data "
+            f"({changed}): the comparison with the study is not like for like"
         )
 
 
@@ -206,6 +206,7 @@ class DataRecord:
     train_rows: int | None = None
     test_rows: int | None = None
     load_seconds: float | None = None
+    checked: str | None = None  # "sha256"/"md5": the published files; "unverified"; None: older
 
 
 @dataclass(frozen=True)

@@ -41,16 +41,26 @@ def match_study_recipe(method: str, recipe: Mapping[str, Any]) -> RecipeMatch:
     return RecipeMatch(not differences, tuple(differences))
 
 
-def like_the_study(recipe: Any) -> RecipeMatch:
-    """Whether a recipe is the study's, decided now (saved with the case as ``study``)."""
-    return match_study_recipe(recipe.method, recipe_dict(recipe))
+UNVERIFIED_DATA = "data=unverified files (--allow-unverified; study: the published files)"
+
+
+def like_the_study(recipe: Any, checked: str | None = None) -> RecipeMatch:
+    """Whether a recipe, on data whose files were ``checked`` (``"unverified"``: not the
+    published ones), is the study's, decided now (saved with the case as ``study``)."""
+    return _on_data(match_study_recipe(recipe.method, recipe_dict(recipe)), checked)
 
 
 def recorded_match(record: CaseRecord) -> RecipeMatch:
-    """The judgement saved with a case; judged now only for runs saved before it was recorded."""
-    if record.study is not None:
-        return record.study
-    return match_study_recipe(record.method, record.recipe)
+    """The judgement saved with a case; judged now only for runs saved before it was recorded.
+    A case trained on unverified files is never like for like, whatever was saved."""
+    match = record.study or match_study_recipe(record.method, record.recipe)
+    return _on_data(match, record.data.checked)
+
+
+def _on_data(match: RecipeMatch, checked: str | None) -> RecipeMatch:
+    if checked != "unverified" or UNVERIFIED_DATA in match.differences:
+        return match
+    return RecipeMatch(False, (*match.differences, UNVERIFIED_DATA))
 
 
 def _normal(value: Any) -> Any:

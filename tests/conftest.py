@@ -1,4 +1,5 @@
-"""Shared fixtures: the real-data root (skip or fail when absent) and tiny idx datasets."""
+"""Shared fixtures: the real-data root (skip or fail when absent), tiny idx datasets, and
+published digests for tiny CIFAR and SVHN files."""
 
 from __future__ import annotations
 
@@ -67,6 +68,28 @@ def tiny_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyIdx:
     digests = {name: _write_idx(folder / name, array) for name, array in files.items()}
     monkeypatch.setitem(registry.IDX_SHA256, "mnist", digests)
     return TinyIdx(root, train_x, train_y.astype(np.int64), test_x, test_y.astype(np.int64))
+
+
+Publish = Callable[[Path, str], dict[str, str]]
+
+
+@pytest.fixture
+def publish(monkeypatch: pytest.MonkeyPatch) -> Publish:
+    """``publish(root, name)`` makes the md5 of the tiny CIFAR or SVHN files written under
+    ``root`` the registry's published digests for ``name`` (for this test only), so the
+    decoder's check runs on them as on the real files; returns those digests."""
+
+    def make(root: Path, name: str) -> dict[str, str]:
+        folder = root / registry.LAYOUTS[name].folder
+        digests = {
+            fname: hashlib.md5((folder / fname).read_bytes(), usedforsecurity=False).hexdigest()
+            for fname in registry.PUBLISHED_MD5[name]
+            if (folder / fname).is_file()
+        }
+        monkeypatch.setitem(registry.PUBLISHED_MD5, name, digests)
+        return digests
+
+    return make
 
 
 @pytest.fixture(scope="session")

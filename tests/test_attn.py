@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,13 +160,16 @@ def test_the_pair_shares_its_architecture() -> None:
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "svhn"])
-def test_tiny_canonical_files_train_with_three_channels(tmp_path: Path, dataset: str) -> None:
+def test_tiny_canonical_files_train_with_three_channels(
+    tmp_path: Path, dataset: str, publish: Callable[[Path, str], dict[str, str]]
+) -> None:
     formats = importlib.import_module("test_data_formats")  # the tiny canonical-file writers
     if dataset == "svhn":
         formats.write_svhn(tmp_path / "train_32x32.mat")
         formats.write_svhn(tmp_path / "test_32x32.mat", n=5)
     else:
         formats.write_cifar(tmp_path, dataset)
+    publish(tmp_path, dataset)
     data = load_dataset(dataset, root=tmp_path)
     for name in ("ff_attn", "bp_attn"):
         recipe = dataclasses.replace(registry.recipe(name, "tiny"), train_size=None)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -178,7 +179,9 @@ def test_both_learn_a_synthetic_signal(name: str) -> None:
 
 
 @pytest.mark.parametrize("dataset", ["cifar10", "cifar100", "svhn"])
-def test_tiny_canonical_files_train_with_three_channels(tmp_path: Path, dataset: str) -> None:
+def test_tiny_canonical_files_train_with_three_channels(
+    tmp_path: Path, dataset: str, publish: Callable[[Path, str], dict[str, str]]
+) -> None:
     formats = importlib.import_module("test_data_formats")  # the tiny canonical-file writers
     write_cifar, write_svhn = formats.write_cifar, formats.write_svhn
     if dataset == "svhn":
@@ -186,6 +189,7 @@ def test_tiny_canonical_files_train_with_three_channels(tmp_path: Path, dataset:
         write_svhn(tmp_path / "test_32x32.mat", n=5)
     else:
         write_cifar(tmp_path, dataset)
+    publish(tmp_path, dataset)
     data = load_dataset(dataset, root=tmp_path)
     assert data.info.image_shape[0] == 3
     for name in ("ff_conv", "bp_conv"):

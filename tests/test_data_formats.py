@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torchvision.datasets as tvd
 
 from ff_algos.data import CorruptFileError, load_dataset, raw_arrays, registry, torchvision_dataset
 
+Publish = Callable[[Path, str], dict[str, str]]  # the conftest fixture `publish`
 CHANNEL_VALUES = (10, 120, 230)  # a distinct value per channel (R, G, B)
 MARK = (1, 3, 5)  # (channel, row, column) of one pixel set to 255 in every image
 
@@ -49,8 +51,11 @@ def write_cifar(root: Path, name: str, n: int = 6, protocol: int = 2) -> np.ndar
 
 @pytest.mark.parametrize("name", ["cifar10", "cifar100"])
 @pytest.mark.parametrize("protocol", [2, pickle.DEFAULT_PROTOCOL])
-def test_cifar_shapes_channels_labels(tmp_path: Path, name: str, protocol: int) -> None:
+def test_cifar_shapes_channels_labels(
+    publish: Publish, tmp_path: Path, name: str, protocol: int
+) -> None:
     labels = write_cifar(tmp_path, name, protocol=protocol)
+    publish(tmp_path, name)
     train_x, train_y, test_x, test_y = raw_arrays(name, tmp_path)
     n_train = 6 * len(registry.LAYOUTS[name].train)
     assert train_x.shape == (n_train, 3, 32, 32)
@@ -72,8 +77,11 @@ def test_cifar_shapes_channels_labels(tmp_path: Path, name: str, protocol: int) 
     assert data.train.x[0, 2 * 1024 + 7].item() == pytest.approx(blue, abs=1e-5)
 
 
-def test_cifar_matches_torchvision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cifar_matches_torchvision(
+    publish: Publish, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_cifar(tmp_path, "cifar10")
+    publish(tmp_path, "cifar10")
     # the tiny files have no canonical md5 and no class-name file: skip those checks only
     monkeypatch.setattr(tvd.CIFAR10, "_check_integrity", lambda self: True)
     monkeypatch.setattr(tvd.CIFAR10, "_load_meta", lambda self: None)
@@ -101,9 +109,12 @@ def write_svhn(path: Path, n: int = 12) -> np.ndarray:
     return y.ravel().astype(np.int64)
 
 
-def test_svhn_layout_and_label_ten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_svhn_layout_and_label_ten(
+    publish: Publish, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stored = write_svhn(tmp_path / "train_32x32.mat")
     write_svhn(tmp_path / "test_32x32.mat", n=5)
+    publish(tmp_path, "svhn")
     train_x, train_y, test_x, _ = raw_arrays("svhn", tmp_path)
     assert train_x.shape == (12, 3, 32, 32)
     assert test_x.shape == (5, 3, 32, 32)
@@ -121,24 +132,26 @@ def test_svhn_layout_and_label_ten(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     np.testing.assert_array_equal(train_y, reference.labels)
 
 
-def test_svhn_wrong_layout_is_named(tmp_path: Path) -> None:
+def test_svhn_wrong_layout_is_named(publish: Publish, tmp_path: Path) -> None:
     scipy_io = pytest.importorskip("scipy.io")
     write_svhn(tmp_path / "test_32x32.mat")
     bad = np.zeros((4, 32, 32, 3), dtype=np.uint8)  # (N, H, W, C): not SVHN's layout
     scipy_io.savemat(tmp_path / "train_32x32.mat", {"X": bad, "y": np.ones((4, 1))})
+    publish(tmp_path, "svhn")
     with pytest.raises(
         CorruptFileError, match=r"train_32x32.mat: 'X' should be uint8 \(32, 32, 3, N\)"
     ):
         raw_arrays("svhn", tmp_path)
 
 
-def test_cifar_pickles_from_before_numpy_2_load(tmp_path: Path) -> None:
+def test_cifar_pickles_from_before_numpy_2_load(publish: Publish, tmp_path: Path) -> None:
     labels = write_cifar(tmp_path, "cifar100")
     for path in (tmp_path / "cifar-100-python").iterdir():
         # the canonical files name numpy.core, as pickled before numpy 2
         blob = path.read_bytes().replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
         assert b"numpy.core.multiarray" in blob
         path.write_bytes(blob)
+    publish(tmp_path, "cifar100")
     _, train_y, _, test_y = raw_arrays("cifar100", tmp_path)
     np.testing.assert_array_equal(np.concatenate([train_y, test_y]), labels)
 
@@ -148,33 +161,38 @@ class _Exploit:
         return (os.system, ("echo pwned",))
 
 
-def test_cifar_unpickler_refuses_code(tmp_path: Path) -> None:
+def test_cifar_unpickler_refuses_code(publish: Publish, tmp_path: Path) -> None:
     write_cifar(tmp_path, "cifar10")
     path = tmp_path / "cifar-10-batches-py" / "data_batch_3"
     path.write_bytes(pickle.dumps({"data": _Exploit(), "labels": []}))
+    publish(tmp_path, "cifar10")  # past the md5 check, to the unpickler
     with pytest.raises(
         CorruptFileError, match=r"data_batch_3 is not a CIFAR python batch: refusing"
     ):
         raw_arrays("cifar10", tmp_path)
 
 
-def test_cifar_missing_key_and_bad_rows(tmp_path: Path) -> None:
+def test_cifar_missing_key_and_bad_rows(publish: Publish, tmp_path: Path) -> None:
     write_cifar(tmp_path, "cifar100")
     path = tmp_path / "cifar-100-python" / "test"
     path.write_bytes(pickle.dumps({"data": _cifar_rows(2, 0), "labels": [0, 1]}))
+    publish(tmp_path, "cifar100")
     with pytest.raises(CorruptFileError, match=r"test: CIFAR batch lacks 'data' or 'fine_labels'"):
         raw_arrays("cifar100", tmp_path)
     path.write_bytes(pickle.dumps({"data": np.zeros((2, 784), np.uint8), "fine_labels": [0, 1]}))
+    publish(tmp_path, "cifar100")
     with pytest.raises(CorruptFileError, match=r"'data' should be uint8 \(N, 3072\)"):
         raw_arrays("cifar100", tmp_path)
     path.write_bytes(b"not a pickle")
+    publish(tmp_path, "cifar100")
     with pytest.raises(CorruptFileError, match="test is not a CIFAR python batch"):
         raw_arrays("cifar100", tmp_path)
 
 
-def test_label_out_of_range(tmp_path: Path) -> None:
+def test_label_out_of_range(publish: Publish, tmp_path: Path) -> None:
     write_cifar(tmp_path, "cifar10")
     path = tmp_path / "cifar-10-batches-py" / "test_batch"
     path.write_bytes(pickle.dumps({"data": _cifar_rows(2, 0), "labels": [3, 10]}))
+    publish(tmp_path, "cifar10")
     with pytest.raises(CorruptFileError, match=r"test_batch: labels span 3..10, expected 0..9"):
         raw_arrays("cifar10", tmp_path)

@@ -371,10 +371,40 @@ def test_cifar_download_moves_only_missing_files(
     folder = tmp_path / "root" / layout.folder
     folder.mkdir(parents=True)
     (folder / "train").write_bytes(b"mine")
+    published = {"train": b"mine", "test": b"downloaded test", "meta": b"downloaded meta"}
+    monkeypatch.setitem(
+        registry.PUBLISHED_MD5,
+        "cifar100",
+        {k: hashlib.md5(v, usedforsecurity=False).hexdigest() for k, v in published.items()},
+    )
     fetch("cifar100", tmp_path / "root", progress=False)
     assert (folder / "train").read_bytes() == b"mine"
     assert (folder / "test").read_bytes() == b"downloaded test"
     assert (folder / "meta").read_bytes() == b"downloaded meta"
+    assert _no_temp_files(tmp_path / "root")
+
+
+def test_cifar_files_that_differ_from_the_published_md5_are_refused(
+    fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = registry.LAYOUTS["cifar100"]
+
+    def download(name: str, staging: Path) -> None:
+        folder = staging / layout.folder
+        folder.mkdir()
+        for fname in (*layout.files, *layout.extra):
+            (folder / fname).write_bytes(b"re-encoded " + fname.encode())
+
+    monkeypatch.setattr(sources, "torchvision_download", download)
+    folder = tmp_path / "root" / layout.folder
+    with pytest.raises(ChecksumError, match=r"^train from torchvision: md5 .* nothing was written"):
+        fetch("cifar100", tmp_path / "root", progress=False)
+    assert not folder.exists() or list(folder.iterdir()) == []
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "test").write_bytes(b"mine")
+    with pytest.raises(ChecksumError, match=r"existing .*test: md5 .* left as it is"):
+        fetch("cifar100", tmp_path / "root", progress=False)
+    assert (folder / "test").read_bytes() == b"mine"
     assert _no_temp_files(tmp_path / "root")
 
 

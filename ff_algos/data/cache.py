@@ -1,5 +1,6 @@
 """The decoded uint8 cache: ``ROOT/ff-bench-cache/<name>/{train,test}_{x,y}.npy`` plus
-``manifest.json`` with each array's shape, dtype, file size and crc32 of its data.
+``manifest.json`` with each array's shape, dtype, file size and crc32 of its data, and how the
+canonical files it was decoded from matched their published digests.
 
 Loading memory-maps the arrays and checks them against the manifest: file size and ``.npy``
 header always, crc32 of the data when ``deep`` (about 3 GB/s, so ~20 ms for MNIST; the pages it
@@ -36,9 +37,10 @@ def _crc32(array: np.ndarray) -> int:
     return zlib.crc32(np.ascontiguousarray(array).data.cast("B"))
 
 
-def write(name: str, root: Path, arrays: RawArrays) -> None:
+def write(name: str, root: Path, arrays: RawArrays, checked: str | None = None) -> None:
     """Write the arrays, then the manifest, each atomically (manifest last, so a reader never
-    sees a manifest that describes arrays not yet written)."""
+    sees a manifest that describes arrays not yet written). ``checked`` is how the canonical
+    files matched their published digests (``formats.decode``), kept in the manifest."""
     folder = cache_dir(name, root)
     entries: dict[str, Any] = {}
     for field, array in arrays._asdict().items():
@@ -52,7 +54,7 @@ def write(name: str, root: Path, arrays: RawArrays) -> None:
             "bytes": path.stat().st_size,
             "crc32": _crc32(array),
         }
-    manifest = {"format": FORMAT, "dataset": name, "arrays": entries}
+    manifest = {"format": FORMAT, "dataset": name, "arrays": entries, "checked": checked}
     with atomic_write(folder / MANIFEST) as f:
         f.write(json.dumps(manifest, indent=1).encode())
 
@@ -75,6 +77,18 @@ def load(
     if not ok or set(entries) != set(RawArrays._fields):
         raise CorruptFileError(f"{manifest_path} does not describe a {FORMAT} cache of {name}")
     return RawArrays(**{f: _open(folder, entries[f], mmap_mode, deep) for f in RawArrays._fields})
+
+
+def checked(name: str, root: Path) -> str | None:
+    """How the files the cache was built from matched their published digests (``"sha256"``,
+    ``"md5"``, ``"unverified"``); None when the manifest does not say (caches written before
+    it was recorded) or is unreadable."""
+    try:
+        manifest = json.loads((cache_dir(name, root) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    value = manifest.get("checked") if isinstance(manifest, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def _open(folder: Path, entry: dict[str, Any], mmap_mode: MmapMode, deep: bool) -> np.ndarray:

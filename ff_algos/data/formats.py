@@ -12,7 +12,7 @@ import numpy as np
 
 from ff_algos.data import registry
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
-from ff_algos.data.files import one_line
+from ff_algos.data.files import md5_file, one_line
 from ff_algos.data.idx import parse_idx
 from ff_algos.data.progress import Progress
 from ff_algos.data.registry import DatasetInfo
@@ -38,22 +38,83 @@ def missing_files(name: str, root: Path) -> list[Path]:
     return [folder / f for f in registry.LAYOUTS[name].files if not (folder / f).is_file()]
 
 
-def decode(name: str, root: Path, progress: Progress) -> RawArrays:
-    """Decode the canonical files of ``name`` (all must exist) into contiguous arrays."""
+CHECKED = ("sha256", "md5")  # how a dataset's files matched their published digests
+UNVERIFIED = "unverified"  # some file did not match, and the caller allowed it
+
+
+class Decoded(NamedTuple):
+    """Decoded arrays and how their files were checked: ``"sha256"`` or ``"md5"`` (every file
+    matched its published digest) or ``"unverified"`` (a file differs; allowed by the caller)."""
+
+    arrays: RawArrays
+    checked: str
+
+
+class _Digests:
+    """Checks files against the registry's digests: a mismatch raises :class:`ChecksumError`,
+    or with ``allow_unverified`` is noted and the files decoded anyway."""
+
+    def __init__(self, info: DatasetInfo, root: Path, allow_unverified: bool) -> None:
+        self.info = info
+        self.root = root
+        self.allow = allow_unverified
+        self.mismatched: list[Path] = []
+
+    def check(self, path: Path, kind: str, actual: str, expected: str) -> None:
+        if actual == expected:
+            return
+        if self.allow:
+            self.mismatched.append(path)
+            return
+        name = self.info.name
+        raise ChecksumError(
+            f"{path}: {kind} {actual}, expected {expected} (the published digest); not the "
+            f"canonical {self.info.torchvision_name} file, so nothing was decoded or changed: "
+            f"move it away and run `ff-bench data fetch {name} --data-root {self.root}`, or "
+            "pass --allow-unverified to benchmark your own variant (recorded as unverified, "
+            "never compared with the study like for like)"
+        )
+
+    @property
+    def checked(self) -> str:
+        return UNVERIFIED if self.mismatched else registry.digest_kind(self.info.name)
+
+
+def decode(name: str, root: Path, progress: Progress, *, allow_unverified: bool = False) -> Decoded:
+    """Decode the canonical files of ``name`` (all must exist) into contiguous arrays, after
+    checking every file against its published digest (CIFAR and SVHN before decoding anything;
+    idx files as they are read, before anything is returned or cached)."""
     info = registry.dataset_info(name)
     layout = registry.LAYOUTS[name]
     folder = dataset_dir(name, root)
+    digests = _Digests(info, root, allow_unverified)
     if name in ("mnist", "fashion_mnist"):
         (train_images, train_labels), (test_images, test_labels) = layout.train, layout.test
-        train = _decode_idx_pair(info, folder, train_images, train_labels, progress)
-        test = _decode_idx_pair(info, folder, test_images, test_labels, progress)
-    elif name in ("cifar10", "cifar100"):
-        train = _decode_cifar(info, folder, layout.train, progress)
-        test = _decode_cifar(info, folder, layout.test, progress)
+        train = _decode_idx_pair(info, folder, train_images, train_labels, progress, digests)
+        test = _decode_idx_pair(info, folder, test_images, test_labels, progress, digests)
     else:
-        train = _decode_svhn(info, folder / layout.train[0], progress)
-        test = _decode_svhn(info, folder / layout.test[0], progress)
-    return RawArrays(*train, *test)
+        _check_published(info, folder, progress, digests)
+        if name in ("cifar10", "cifar100"):
+            train = _decode_cifar(info, folder, layout.train, progress)
+            test = _decode_cifar(info, folder, layout.test, progress)
+        else:
+            train = _decode_svhn(info, folder / layout.train[0], progress)
+            test = _decode_svhn(info, folder / layout.test[0], progress)
+    return Decoded(RawArrays(*train, *test), digests.checked)
+
+
+def _check_published(
+    info: DatasetInfo, folder: Path, progress: Progress, digests: _Digests
+) -> None:
+    """md5 of every file the decoder reads, and of the class-name file when present, against
+    the published digests."""
+    layout = registry.LAYOUTS[info.name]
+    for fname, expected in registry.PUBLISHED_MD5[info.name].items():
+        path = folder / fname
+        if fname in layout.extra and not path.is_file():
+            continue  # not decoded; torchvision's class needs it, ff-bench does not
+        progress.update(_item(info, path), "verifying")
+        digests.check(path, "md5", md5_file(path), expected)
 
 
 def _item(info: DatasetInfo, path: Path) -> str:
@@ -72,7 +133,9 @@ def _check_labels(info: DatasetInfo, y: np.ndarray, n: int, path: Path) -> np.nd
     return y
 
 
-def _read_verified_idx(info: DatasetInfo, path: Path, progress: Progress) -> np.ndarray:
+def _read_verified_idx(
+    info: DatasetInfo, path: Path, progress: Progress, digests: _Digests
+) -> np.ndarray:
     """Parse an idx file, then check its sha256 against the registry (when it lists one)."""
     progress.update(_item(info, path), "decoding")
     data = bytearray(path.stat().st_size)  # writable, so torch can share it without a copy
@@ -82,28 +145,27 @@ def _read_verified_idx(info: DatasetInfo, path: Path, progress: Progress) -> np.
     expected = registry.IDX_SHA256.get(info.name, {}).get(path.name)
     if expected is not None:
         progress.update(_item(info, path), "verifying")
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected:
-            raise ChecksumError(
-                f"{path}: sha256 {actual}, expected {expected}; not the canonical "
-                f"{info.torchvision_name} file: move it away and run "
-                f"`ff-bench data fetch {info.name} --data-root {path.parents[2]}`"
-            )
+        digests.check(path, "sha256", hashlib.sha256(data).hexdigest(), expected)
     progress.update(_item(info, path), "decoded")
     return array
 
 
 def _decode_idx_pair(
-    info: DatasetInfo, folder: Path, images: str, labels: str, progress: Progress
+    info: DatasetInfo,
+    folder: Path,
+    images: str,
+    labels: str,
+    progress: Progress,
+    digests: _Digests,
 ) -> tuple[np.ndarray, np.ndarray]:
     ipath, lpath = folder / images, folder / labels
-    x = _read_verified_idx(info, ipath, progress)
+    x = _read_verified_idx(info, ipath, progress, digests)
     _, h, w = info.image_shape
     if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (h, w):
         raise CorruptFileError(
             f"{ipath}: expected uint8 images of shape (N, {h}, {w}), got {x.dtype} {x.shape}"
         )
-    y = _read_verified_idx(info, lpath, progress)
+    y = _read_verified_idx(info, lpath, progress, digests)
     if y.ndim != 1:
         raise CorruptFileError(f"{lpath}: expected a 1-d label file, got shape {y.shape}")
     y = _check_labels(info, y, len(x), lpath)

@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 from ff_algos.data import cache, formats, registry, sources
-from ff_algos.data.errors import CacheRebuiltWarning, CorruptFileError, DatasetNotFoundError
+from ff_algos.data.errors import (
+    CacheRebuiltWarning,
+    ChecksumError,
+    CorruptFileError,
+    DatasetNotFoundError,
+)
 from ff_algos.data.files import one_line
 from ff_algos.data.formats import RawArrays
 from ff_algos.data.paths import resolve_root
@@ -58,6 +63,7 @@ class LoadedDataset:
     root: Path
     load_seconds: float  # wall time of this load (device synchronised before the clock is read)
     source: str  # "cache" (memory-mapped uint8 cache) or "decoded" (canonical files decoded)
+    checked: str | None = None  # "sha256"/"md5": the published files; "unverified"; None: synthetic
 
 
 def is_present(name: str, root: str | Path | None = None) -> bool:
@@ -87,9 +93,19 @@ def not_found_error(name: str, root: Path) -> DatasetNotFoundError:
 
 
 def _arrays(
-    name: str, root: Path, download: bool, progress: Progress, mmap_mode: cache.MmapMode
-) -> tuple[RawArrays, str]:
-    """The uint8 arrays of ``name`` and where they came from ("cache" or "decoded")."""
+    name: str,
+    root: Path,
+    download: bool,
+    progress: Progress,
+    mmap_mode: cache.MmapMode,
+    allow_unverified: bool = False,
+) -> tuple[RawArrays, str, str]:
+    """The uint8 arrays of ``name``, where they came from ("cache" or "decoded") and how their
+    files matched the published digests (``formats.CHECKED`` or ``formats.UNVERIFIED``).
+
+    A cache built from files that were not checked (a variant allowed earlier, or a cache older
+    than the check) is used only with ``allow_unverified``; otherwise the files are checked and
+    decoded again, and nothing is written unless they match."""
     try:
         cached = cache.load(name, root, mmap_mode=mmap_mode)
     except CorruptFileError as exc:
@@ -99,19 +115,37 @@ def _arrays(
         )
         cached = None
     if cached is not None:
-        return cached, "cache"
+        checked = _cache_checked(name, root)
+        if checked in formats.CHECKED or allow_unverified:
+            return cached, "cache", checked or formats.UNVERIFIED
+        if formats.missing_files(name, root):
+            raise ChecksumError(
+                f"the cache of {name} in {cache.cache_dir(name, root)} was built from files "
+                "that were never checked against the published digests, and the files are not "
+                f"in {formats.dataset_dir(name, root)}: run `ff-bench data fetch {name} "
+                f"--data-root {root}`, or pass --allow-unverified to use it as your own variant"
+            )
     if formats.missing_files(name, root):
         if not download:
             raise not_found_error(name, root)
         sources.fetch_into(name, root, progress)
-    arrays = formats.decode(name, root, progress)
+    arrays, checked = formats.decode(name, root, progress, allow_unverified=allow_unverified)
     progress.update(f"{name}/cache", "caching")
     try:
-        cache.write(name, root, arrays)
+        cache.write(name, root, arrays, checked)
     except OSError as exc:
         warnings.warn(f"could not write the cache of {name}: {one_line(str(exc))}", stacklevel=3)
     progress.update(f"{name}/cache", "done")
-    return arrays, "decoded"
+    return arrays, "decoded", checked
+
+
+def _cache_checked(name: str, root: Path) -> str | None:
+    """What the cache's manifest says of its files' digests; MNIST-family caches that predate
+    the record count as checked, because their decoder always checked sha256."""
+    checked = cache.checked(name, root)
+    if checked is None and name in registry.IDX_SHA256:
+        return "sha256"
+    return checked
 
 
 def _to_split(x_u8: np.ndarray, y: np.ndarray, info: DatasetInfo, device: torch.device) -> Split:
@@ -138,34 +172,40 @@ def load_dataset(
     root: str | Path | None = None,
     download: bool = False,
     progress: Progress | None = None,
+    allow_unverified: bool = False,
 ) -> LoadedDataset:
     """Load both splits of ``name`` onto ``device``, normalised and flattened.
 
-    Raises :class:`UnknownDatasetError` for a bad name and :class:`DatasetNotFoundError` when the
-    files are absent and ``download`` is False. ``progress`` receives per-file stages (the CLI
+    Raises :class:`UnknownDatasetError` for a bad name, :class:`DatasetNotFoundError` when the
+    files are absent and ``download`` is False, and :class:`ChecksumError` when a file differs
+    from its published digest, unless ``allow_unverified`` (the result then says
+    ``checked="unverified"``). ``progress`` receives per-file stages (the CLI
     shows them); by default nothing is reported.
     """
     info = registry.dataset_info(name)
     path = resolve_root(root)
     dev = torch.device(device)
     start = time.perf_counter()
-    arrays, source = _arrays(info.name, path, download, progress or NullProgress(), "c")
+    arrays, source, checked = _arrays(
+        info.name, path, download, progress or NullProgress(), "c", allow_unverified
+    )
     train = _to_split(arrays.train_x, arrays.train_y, info, dev)
     test = _to_split(arrays.test_x, arrays.test_y, info, dev)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     elapsed = time.perf_counter() - start
-    return LoadedDataset(info, train, test, path, elapsed, source)
+    return LoadedDataset(info, train, test, path, elapsed, source, checked)
 
 
 def raw_arrays(
-    name: str, root: str | Path | None = None
+    name: str, root: str | Path | None = None, *, allow_unverified: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """uint8 images (N, C, H, W) and int64 labels (N,) for train and test, read-only and
-    memory-mapped from the cache (built first when needed)."""
+    memory-mapped from the cache (built first when needed; files checked as for
+    :func:`load_dataset`)."""
     key = registry.canonical_name(name)
     path = resolve_root(root)
-    arrays, source = _arrays(key, path, False, NullProgress(), "r")
+    arrays, source, _ = _arrays(key, path, False, NullProgress(), "r", allow_unverified)
     if source == "decoded":  # map the cache just written rather than keep the decoded copy
         arrays = cache.load(key, path, mmap_mode="r", deep=False) or arrays
     return tuple(arrays)  # type: ignore[return-value]

@@ -11,6 +11,8 @@ Everything here is constant data; nothing is read from disk. Sources of the numb
   we have no offline copy of these sets to measure them.
 * sha256 digests: of the *uncompressed* canonical idx files, as shipped by the offline sources
   below (the same bytes as the original distributions, decompressed).
+* md5 digests of the CIFAR and SVHN files: those published with the sets, as torchvision lists
+  them.
 """
 
 from __future__ import annotations
@@ -152,6 +154,37 @@ IDX_SHA256: dict[str, dict[str, str]] = {
         ),
     },
 }
+
+
+# The files of CIFAR10, CIFAR100 and SVHN, relative to their folder, with the md5 digests their
+# authors published, as torchvision's dataset classes list them (``torchvision/datasets/cifar.py``
+# ``train_list``/``test_list``/``meta``, ``svhn.py`` ``split_list``); no canonical copy is at hand
+# here to add sha256 beside them. torchvision refuses files that differ; so does the decoder.
+PUBLISHED_MD5: dict[str, dict[str, str]] = {
+    "cifar10": {
+        "data_batch_1": "c99cafc152244af753f735de768cd75f",
+        "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+        "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+        "data_batch_4": "634d18415352ddfa80567beed471001a",
+        "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+        "test_batch": "40351d587109b95175f43aff81a1287e",
+        "batches.meta": "5ff9c542aee3614f3951f8cda6e48888",
+    },
+    "cifar100": {
+        "train": "16019d7e3df5f24257cddd939b257f8d",
+        "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
+        "meta": "7973b15100ade9c7d40fb424638fde48",
+    },
+    "svhn": {
+        "train_32x32.mat": "e26dedcc434d2e4c54c9b2d4a06d8373",
+        "test_32x32.mat": "eb5a983be6a315427106f1b164d9cef3",
+    },
+}
+
+
+def digest_kind(name: str) -> str:
+    """How ``name``'s files are checked: ``"sha256"`` (MNIST family) or ``"md5"``."""
+    return "sha256" if name in IDX_SHA256 else "md5"
 
 
 @dataclass(frozen=True)

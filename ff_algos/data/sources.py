@@ -26,7 +26,7 @@ from typing import IO, Literal, Protocol
 from ff_algos.atomic_file import atomic_write
 from ff_algos.data import registry
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
-from ff_algos.data.files import CHUNK, describe, one_line, sha256_file
+from ff_algos.data.files import CHUNK, describe, md5_file, one_line, sha256_file
 from ff_algos.data.formats import dataset_dir
 from ff_algos.data.paths import resolve_root
 from ff_algos.data.progress import NullProgress, Progress, RichProgress
@@ -343,11 +343,28 @@ def _from_torchvision_idx(name: str, root: Path, missing: list[str], progress: P
                 _install(stream, folder / fname, expected, "torchvision", item, progress)
 
 
+def _check_present(name: str, path: Path, progress: Progress) -> None:
+    """A file already in place must match its published md5; it is never replaced."""
+    expected = registry.PUBLISHED_MD5[name].get(path.name)
+    if expected is None:
+        return
+    progress.update(_item(name, path.name), "verifying")
+    actual = md5_file(path)
+    if actual != expected:
+        progress.update(_item(name, path.name), "failed")
+        raise ChecksumError(
+            f"existing {path}: md5 {actual}, expected {expected} (the published digest); it "
+            "was left as it is: move it away and fetch again"
+        )
+
+
 def _fetch_torchvision_only(name: str, root: Path, progress: Progress) -> None:
     layout = registry.LAYOUTS[name]
     folder = dataset_dir(name, root)
     wanted = [f for f in layout.files + layout.extra if not (folder / f).is_file()]
     for fname in layout.files + layout.extra:
+        if fname not in wanted:
+            _check_present(name, folder / fname, progress)
         progress.update(_item(name, fname), "fetching" if fname in wanted else "present")
     if not wanted:
         return
@@ -361,11 +378,19 @@ def _fetch_torchvision_only(name: str, root: Path, progress: Progress) -> None:
                 f"could not fetch {name} into {folder}: {exc}; or place {layout.hint} there "
                 "yourself"
             ) from exc
-        folder.mkdir(parents=True, exist_ok=True)
-        for fname in wanted:
+        for fname in wanted:  # every file checked before any is moved into place
             staged = Path(tmp) / layout.folder / fname
             if not staged.is_file():
                 raise CorruptFileError(f"torchvision's download of {name} has no {fname}")
+            expected = registry.PUBLISHED_MD5[name][fname]
+            if (actual := md5_file(staged)) != expected:
+                raise ChecksumError(
+                    f"{fname} from torchvision: md5 {actual}, expected {expected}; nothing was "
+                    f"written to {folder}"
+                )
+        folder.mkdir(parents=True, exist_ok=True)
+        for fname in wanted:
+            staged = Path(tmp) / layout.folder / fname
             if not (folder / fname).exists():  # never replace a file that appeared meanwhile
                 os.replace(staged, folder / fname)
             progress.update(_item(name, fname), "done")

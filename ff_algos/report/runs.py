@@ -13,7 +13,9 @@ names them, plus a few conveniences:
 Several matches in one machine folder with one saved name (the same ``--benchmark-save`` name used
 twice) select the latest; matches with different names, or in different machine folders, are an
 error that lists them. With no name at all, the latest run is used: the last numbered file in
-pytest-benchmark's own order (file name, then folder).
+pytest-benchmark's own order (file name, then folder). In both cases a later file that does not
+load (cut short by a full disk, say) is skipped with a note naming it; a run named exactly (by
+path or number) that does not load is a one-line error naming the file.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ def find_runs(specs: Sequence[str], storage: Path) -> Found:
     """Resolve each run name (see the module docstring); with no names, the latest run. The
     same run named twice is used once."""
     if not specs:
-        return Found((latest_run(storage),), ())
+        ref, skipped = _latest_readable(_numbered(list_runs(storage)), storage)
+        return Found((ref,), skipped)
     refs: list[RunRef] = []
     notes: list[str] = []
     for spec in specs:
@@ -109,10 +112,31 @@ def find_runs(specs: Sequence[str], storage: Path) -> Found:
 
 def latest_run(storage: Path) -> RunRef:
     """The latest numbered run in the storage folder."""
-    numbered = [r for r in list_runs(storage) if r.number is not None]
+    numbered = _numbered(list_runs(storage))
     if not numbered:
         raise RunNotFoundError(_empty(storage))
     return numbered[-1]
+
+
+def _numbered(refs: Sequence[RunRef]) -> list[RunRef]:
+    return [r for r in refs if r.number is not None]
+
+
+def _latest_readable(pool: Sequence[RunRef], storage: Path) -> tuple[RunRef, tuple[str, ...]]:
+    """The last run of ``pool`` that loads, and a note for each later one that does not (a
+    file a full disk cut short, a run without ff-bench cases): one unreadable file never hides
+    the runs before it."""
+    if not pool:
+        raise RunNotFoundError(_empty(storage))
+    skipped: list[str] = []
+    for ref in reversed(pool):
+        try:
+            load_run(ref)
+        except BadRunError as exc:
+            skipped.append(f"skipped {ref.path}: {exc}")
+            continue
+        return ref, tuple(skipped)
+    raise BadRunError(f"no readable saved run in {storage}: {'; '.join(skipped[:_LISTED])}")
 
 
 def find_run(spec: str, storage: Path) -> tuple[RunRef, str | None]:
@@ -171,12 +195,15 @@ def _choose(
             "name one by number (with its machine folder, MACHINE/NNNN) or by path"
         )
     pool.sort(key=lambda r: (int(r.number) if r.number else -1, r.stem))
-    chosen = pool[-1]
     if len(pool) == 1:
-        return chosen, None
-    return chosen, (
-        f"{spec!r} matches {len(pool)} runs saved as {chosen.name!r}; using the latest, "
-        f"{chosen.label} (name another by number)"
+        return pool[0], None
+    chosen, skipped = _latest_readable(pool, storage)
+    return chosen, "; ".join(
+        (
+            *skipped,
+            f"{spec!r} matches {len(pool)} runs saved as {chosen.name!r}; using the latest "
+            f"readable one, {chosen.label} (name another by number)",
+        )
     )
 
 

@@ -57,6 +57,7 @@ def benchmark_case(
         options.data_root,
         curve_points=options.curve_points,
         val_size=options.val_size,
+        allow_unverified=options.allow_unverified,
     )
     floor = suite.floors.lookup(options.recipe_name, dataset, method, options.overridden)
     benchmark.group = dataset

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ff_algos import registry
-from ff_algos.data import Split, load_dataset
+from ff_algos.data import LoadedDataset, Split, load_dataset
 from ff_algos.fitting import FitResult, accuracy, fit, training_rows, validation_split
 from ff_algos.method import FanOut, TrainObserver, recipe_dict
 from ff_algos.methods.common.precision import cpu_native_bf16, precision_scope, product_dtype
@@ -54,12 +54,22 @@ class CaseSpec:
     data_root: Path | None
     curve_points: int = 0  # learning-curve points per phase (0: no curve)
     val_size: int | None = None  # validation rows (None: auto, see methods.validation_split)
+    allow_unverified: bool = False  # data files that differ from the published digests
+
+
+def _load(spec: CaseSpec) -> LoadedDataset:
+    return load_dataset(
+        spec.dataset,
+        device=spec.device,
+        root=spec.data_root,
+        allow_unverified=spec.allow_unverified,
+    )
 
 
 def warm_up(spec: CaseSpec) -> None:
     """Run the case's code paths once on a few rows, untimed, so that one-off costs (kernel
     selection, allocator growth, lazy initialisation) stay out of the measured run."""
-    data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
+    data = _load(spec)
     method = registry.get(spec.recipe.method)
     # eager: compiling and capturing are timed inside the case (``options.compile_seconds``)
     short = method.warm_up_recipe(spec.recipe, min(512, len(data.train)))
@@ -75,7 +85,7 @@ def held_memory(spec: CaseSpec) -> HeldMemory:
     optimiser state; :mod:`ff_algos.telemetry.held_memory`), counted on an untimed eager run at
     the case's shapes: one epoch of one step per phase for mini-batch recipes, one epoch on every
     training row for full-batch ones (the batch is then all of them)."""
-    data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
+    data = _load(spec)
     fit_data, _, _ = validation_split(spec.recipe, data, spec.val_size)
     n_train = len(training_rows(spec.recipe, fit_data))
     batch = getattr(spec.recipe, "batch_size", None)
@@ -112,7 +122,7 @@ def run_case(
     method = registry.get(spec.recipe.method)
     with session.window("end_to_end") as e2e:
         with session.window("data") as w_data:
-            data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
+            data = _load(spec)
             fit_data, val, val_source = validation_split(spec.recipe, data, spec.val_size)
         info = data.info
         n_train = len(training_rows(spec.recipe, fit_data))
@@ -185,14 +195,14 @@ def run_case(
         seed=spec.recipe.seed,
         device=device_record(spec.device),
         accuracy=AccuracyRecord(train_acc, test_acc, floor.value, passed, predictors),
-        study=like_the_study(spec.recipe),
+        study=like_the_study(spec.recipe, data.checked),
         precision={
             "precision": spec.recipe.precision,
             **precision,
             "autocast_dtype": result.options.get("product_dtype"),
             "cpu_native_bf16": cpu_native_bf16() if spec.device.type == "cpu" else None,
         },
-        data=DataRecord(data.source, n_train, len(data.test), data.load_seconds),
+        data=DataRecord(data.source, n_train, len(data.test), data.load_seconds, data.checked),
         losses_final={phase: losses[-1] for phase, losses in result.losses.items() if losses},
         options=options,
         unavailable=unavailable,

@@ -72,8 +72,9 @@ SUITE_FLAGS: tuple[Flag, ...] = (
     Flag(
         "methods",
         "methods",
-        "comma-separated methods, e.g. ff,bp,ff_head (default: every registered method that "
-        "has the recipe)",
+        "comma-separated methods, e.g. ff,bp,ff_head, or all: every registered method that has "
+        "the recipe (default for pytest bench/: the first look, ff, bp and ff_group on MNIST and "
+        "FashionMNIST; for a sweep: all)",
         metavar="A,B",
     ),
     Flag(
@@ -129,6 +130,13 @@ SUITE_FLAGS: tuple[Flag, ...] = (
         "needed)",
         default="auto",
         metavar="N",
+    ),
+    Flag(
+        "allow-unverified",
+        "allow_unverified",
+        "benchmark dataset files that differ from the published digests (your own variant): "
+        "recorded as unverified, never compared with the study like for like",
+        switch=True,
     ),
     Flag(
         "yes",

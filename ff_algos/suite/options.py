@@ -32,6 +32,12 @@ from ff_algos.suite.shard import Shard, parse_shard
 
 __all__ = ["OptionError", "SuiteOptions", "parse_options", "resolve_device"]
 
+# A session that names no --methods runs this first look: the study's question (FF against
+# backprop) and the strongest FF, on the two datasets a fresh checkout fetches; `--methods all`
+# runs the whole matrix. Methods without the session's recipe are left out of it.
+FIRST_LOOK_METHODS = ("ff", "bp", "ff_group")
+FIRST_LOOK_DATASETS = ("mnist", "fashion_mnist")
+ALL_METHODS = "all"
 EXECUTION_FIELDS = ("seed", "precision", "compile")  # --set fields that keep the floors
 _DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 
@@ -55,6 +61,8 @@ class SuiteOptions:
     shard: Shard | None = None  # --shard K/N: this session runs only that slice of the cases
     curve_points: int = 4  # --curve-points: learning-curve points per phase (0: none)
     val_size: int | None = None  # --val-size: validation rows (None: auto)
+    allow_unverified: bool = False  # --allow-unverified: data files need not match the digests
+    first_look: bool = False  # no --methods given: the first look (FIRST_LOOK_METHODS)
 
     def at(self, point: Point) -> SuiteOptions:
         """The options of one grid point: its values added to the ``--set`` overrides."""
@@ -94,10 +102,13 @@ class SuiteOptions:
                     raise OptionError(f"{'--grid' if point else '--set'}: {exc}") from None
 
 
-def parse_options(raw: Mapping[str, Any]) -> SuiteOptions:
+def parse_options(raw: Mapping[str, Any], *, first_look: bool = False) -> SuiteOptions:
     """Validate the raw option values, keyed as :data:`~ff_algos.suite.flags.SUITE_FLAGS`
     declares them (an absent key takes the option's default); raises :class:`OptionError`
-    naming the valid choices."""
+    naming the valid choices. With ``first_look`` (``pytest bench/``), no ``methods`` means the
+    first look: the :data:`FIRST_LOOK_METHODS` that have the recipe, on
+    :data:`FIRST_LOOK_DATASETS` unless ``datasets`` names others; ``methods="all"`` is every
+    method with the recipe."""
     unknown = sorted(set(raw) - {f.key for f in SUITE_FLAGS})
     if unknown:
         raise TypeError(f"parse_options: no suite option is keyed {unknown[0]!r}")
@@ -113,8 +124,9 @@ def parse_options(raw: Mapping[str, Any]) -> SuiteOptions:
         raise OptionError(
             f"--recipe {recipe!r} is unknown; choose one of: {', '.join(known_recipes)}"
         )
+    first_look = first_look and values["methods"] is None and _first_look(recipe) != []
     datasets = values["datasets"]
-    names = _split(datasets) if datasets else list(DATASETS)
+    names = _split(datasets) if datasets else list(FIRST_LOOK_DATASETS if first_look else DATASETS)
     canonical: list[str] = []
     for name in names:
         try:
@@ -123,7 +135,7 @@ def parse_options(raw: Mapping[str, Any]) -> SuiteOptions:
             raise OptionError(
                 f"--datasets: unknown dataset {name!r}; choose from: {', '.join(DATASETS)}"
             ) from None
-    method_list = _methods(values["methods"], recipe)
+    method_list = _first_look(recipe) if first_look else _methods(values["methods"], recipe)
     device = values["device"]
     if not _DEVICE.match(device):
         raise OptionError(f"--device {device!r} is not valid; use auto, cpu, cuda or cuda:N")
@@ -150,6 +162,8 @@ def parse_options(raw: Mapping[str, Any]) -> SuiteOptions:
         shard=parse_shard(shard) if shard is not None else None,
         curve_points=_count(values["curve_points"], "--curve-points"),
         val_size=None if val_size == "auto" else _count(val_size, "--val-size"),
+        allow_unverified=values["allow_unverified"],
+        first_look=first_look,
     )
     for point in points(grid):  # bad --set/--grid fields and values, before any case runs
         flag = "--grid" if point else "--set"
@@ -199,7 +213,7 @@ def _check_rows(recipe: Any, info: DatasetInfo, val_size: int | None, point: Poi
 def _methods(text: str | None, recipe: str) -> list[str]:
     """The methods to run: those named (each must have ``recipe``), or by default every
     registered method that has it."""
-    if text is None:
+    if text is None or text.strip() == ALL_METHODS:
         return [m for m in registry.names() if recipe in registry.get(m).recipes]
     chosen: list[str] = []
     for m in _split(text):
@@ -214,6 +228,12 @@ def _methods(text: str | None, recipe: str) -> list[str]:
     if not chosen:
         raise OptionError("--methods is empty; name at least one method, e.g. --methods ff,bp")
     return chosen
+
+
+def _first_look(recipe: str) -> list[str]:
+    """The first look's methods that have ``recipe`` (known recipes only)."""
+    names = registry.names()
+    return [m for m in FIRST_LOOK_METHODS if m in names and recipe in registry.get(m).recipes]
 
 
 def _check_journal(path: Path) -> None:
