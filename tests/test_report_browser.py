@@ -229,11 +229,11 @@ def _offline(page: Page) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """report.html of the fixture runs (two CPU runs of the quick recipe, seeds 0 and 1)."""
+def report(tmp_path_factory: pytest.TempPathFactory, two_seed_runs: Path) -> Path:
+    """report.html of the fixture runs (two CPU runs of the quick recipe) as two seeds."""
     pytest.importorskip("plotly", reason="plotly (the plots extra) is not installed")
     folder = tmp_path_factory.mktemp("report")
-    make_report(["quick-a", "quick-b"], RUNS, folder, console=Console(file=io.StringIO()))
+    make_report(["two-seeds"], two_seed_runs, folder, console=Console(file=io.StringIO()))
     return folder / "report.html"
 
 

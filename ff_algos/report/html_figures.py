@@ -577,8 +577,8 @@ def compare_figures(
     labels = [label for label, _, _ in pairs]
     data = []
     test = metric("accuracy.test")
-    for side, index in (("A", 1), ("B", 2)):
-        sides = [Side.of(test, p[index]) for p in pairs]
+    for side in ("A", "B"):
+        sides = [Side.of(test, a if side == "A" else b) for _, a, b in pairs]
         data.append(
             _bar(
                 side,
