@@ -48,6 +48,13 @@ def _unavailable(problem: str) -> None:
     pytest.skip(message)
 
 
+def _require(module: str, package: str) -> None:
+    try:
+        __import__(module)
+    except ImportError:
+        _unavailable(f"{package} is not installed (pip install -e '.[dev]')")
+
+
 def _chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         found = shutil.which(name)
@@ -141,7 +148,7 @@ class Page:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     """Headless Chromium with one tab, its network cut off (every host resolves nowhere)."""
-    pytest.importorskip("websocket", reason="websocket-client (the dev extra) is not installed")
+    _require("websocket", "websocket-client")
     executable = _chromium()
     profile = tmp_path_factory.mktemp("chromium-profile")
     command = [
@@ -231,7 +238,7 @@ def _offline(page: Page) -> list[str]:
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory, two_seed_runs: Path) -> Path:
     """report.html of the fixture runs (two CPU runs of the quick recipe) as two seeds."""
-    pytest.importorskip("plotly", reason="plotly (the plots extra) is not installed")
+    _require("plotly", "plotly")
     folder = tmp_path_factory.mktemp("report")
     make_report(["two-seeds"], two_seed_runs, folder, console=Console(file=io.StringIO()))
     return folder / "report.html"
@@ -315,7 +322,7 @@ def test_report_in_browser(browser: Page, report: Path, tmp_path: Path) -> None:
 def test_compare_in_browser(
     browser: Page, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("plotly", reason="plotly (the plots extra) is not installed")
+    _require("plotly", "plotly")
     out = tmp_path / "compare.html"
     assert main(["compare", "quick-a", "quick-b", "--storage", str(RUNS), "--html", str(out)]) == 0
     capsys.readouterr()
