@@ -35,7 +35,7 @@ from ff_algos.report.build import make_report
 REPO = Path(__file__).resolve().parent.parent
 RUNS = Path(__file__).parent / "fixtures" / "runs"
 PUBLISHED = sorted(REPO.glob("reports/**/report.html")) + sorted(
-    REPO.glob("reports/**/compare.html")
+    REPO.glob("reports/**/compare*.html")
 )
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIMEOUT = 60.0  # seconds for the browser to start or a page to draw (2 shared CPU cores)
@@ -357,3 +357,19 @@ def test_published_page_in_browser(browser: Page, path: Path) -> None:
     assert _offline(browser) == []
     for ident, (expected, drawn) in _check_figures(browser).items():
         assert drawn == expected, (ident, expected, drawn)
+    folder = os.environ.get("FF_BENCH_SCREENSHOTS")
+    if folder:  # the page's top, and its first figure, for a reader to look at
+        name = "_".join(path.relative_to(REPO / "reports").with_suffix("").parts)
+        _screenshot(browser, Path(folder) / f"{name}_top.png", None)
+        first = browser.evaluate("(document.querySelector('.figure') || {}).id || null")
+        if first:
+            _screenshot(browser, Path(folder) / f"{name}_figure.png", f"{first}-title")
+
+
+def _screenshot(page: Page, out: Path, anchor: str | None) -> None:
+    """A viewport-sized PNG, scrolled to the element ``anchor`` (an id), or to the top."""
+    target = "0" if anchor is None else f"document.getElementById('{anchor}').offsetTop - 50"
+    page.evaluate(f"window.scrollTo(0, {target})")
+    shot = page.send("Page.captureScreenshot", format="png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(base64.b64decode(shot["data"]))

@@ -22,7 +22,7 @@ RUNS = Path(__file__).parent / "fixtures" / "runs"
 MACHINE = "Linux-CPython-3.11-64bit"
 REPO = Path(__file__).resolve().parent.parent
 PUBLISHED = sorted(REPO.glob("reports/**/report.html")) + sorted(
-    REPO.glob("reports/**/compare.html")
+    REPO.glob("reports/**/compare*.html")
 )
 SIZE_BOUND = 6 * 2**20  # bytes: one page, plotly.js included
 T_975_DF1 = 12.706204736  # the t quantile at 0.975 for one degree of freedom (two seeds)

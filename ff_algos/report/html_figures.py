@@ -87,7 +87,15 @@ def plot_figures(
     out.extend(_heatmap(g) for g in find_grids(grid_cases))
     out.extend(_curves(groups))
     out.extend(_scaling(scaling))
-    return [f for f in out if f is not None]
+    return [_with_margins(f) for f in out if f is not None]
+
+
+def _with_margins(figure: PlotFigure) -> PlotFigure:
+    """Axes that grow their margins to fit long tick labels (cases named by their recipe)."""
+    for key, axis in figure.layout.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
+    return figure
 
 
 def _bar(
@@ -141,7 +149,11 @@ def _errors(halves: Sequence[float | None]) -> Json:
 
 
 def _finite(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else value
+    """A value as the page stores it: 6 significant figures (the hover text and tables show 3),
+    None for a missing or non-finite one."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.6g}")
 
 
 def _cell(
@@ -258,28 +270,31 @@ def _per_epoch(groups: Sequence[CaseGroup]) -> PlotFigure:
         for g in mine:
             for phase in g.phases():
                 seconds = g.phase_seconds(phase)
-                name = dataset_label(g.dataset)
+                name = f"{row_label(g, groups)}: {dataset_label(g.dataset)}"
                 if method == "ff":
                     name += f" {phase}"
-                if len({x.recipe_key for x in mine}) > 1:
-                    name += f" ({g.recipe_name})"
                 halves = epoch_halves(g, phase, len(seconds))
-                texts = [
-                    f"epoch {i + 1}: {units.seconds(s)}"
-                    + ("" if halves is None else f" ± {units.seconds(_finite(halves[i]))}")
-                    for i, s in enumerate(seconds)
-                ]
-                data.append(
-                    _line(
-                        f"{method_label(method)}: {name}",
-                        list(range(1, len(seconds) + 1)),
-                        seconds,
-                        texts,
-                        None if halves is None else list(halves),
-                        xaxis=x_ref,
-                        yaxis=y_ref,
-                    )
+                trace = _line(
+                    name,
+                    list(range(1, len(seconds) + 1)),
+                    seconds,
+                    [],
+                    None if halves is None else list(halves),
+                    xaxis=x_ref,
+                    yaxis=y_ref,
                 )
+                # one epoch's text per point would outweigh the page (hundreds of epochs per
+                # layer): plotly.js prints the value, in seconds, from the numbers themselves
+                spread = ""
+                if halves is None:
+                    del trace["customdata"]
+                else:
+                    trace["customdata"] = trace["error_y"]["array"]
+                    spread = " ± %{customdata:.3g} s"
+                trace["hovertemplate"] = (
+                    f"epoch %{{x}}: %{{y:.3g}} s{spread}<extra>%{{fullData.name}}</extra>"
+                )
+                data.append(trace)
         layout[x_key] = {
             "domain": [low, high],
             "anchor": y_ref,
@@ -392,6 +407,7 @@ def _memory_energy(groups: Sequence[CaseGroup]) -> PlotFigure:
         yaxis2={"anchor": "x2", "title": {"text": "energy (J)"}, "rangemode": "tozero"},
     )
     if not measured:
+        layout["yaxis2"] |= {"range": [0, 1], "showticklabels": False}
         layout["annotations"] = [
             {
                 "text": "energy not measured on this device (n/a)",
@@ -555,9 +571,15 @@ def _scaling(points: Sequence[ScalingPoint]) -> list[PlotFigure]:
                     line={"dash": "solid" if algorithm == "ff" else "dash"},
                 )
             )
+        depths = sorted({p.depth for p in points})
         layout = _layout(
             title,
-            xaxis={"type": "log", "title": {"text": "hidden layers (width 500, log)"}},
+            xaxis={
+                "type": "log",
+                "tickvals": depths,
+                "ticktext": [str(d) for d in depths],
+                "title": {"text": "hidden layers (width 500, log)"},
+            },
             yaxis={"type": "log", "title": {"text": y_label}},
         )
         out.append(PlotFigure(name, title, data, layout))
@@ -635,4 +657,4 @@ def compare_figures(
         ),
         notes=(f"dashed: the slowdown threshold {slowdown:g}×; above it a time is flagged",),
     )
-    return [accuracy, time]
+    return [_with_margins(accuracy), _with_margins(time)]
