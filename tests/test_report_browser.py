@@ -199,8 +199,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
 
 
 # Points drawn in one figure: bars with a height (plotly.js draws a missing value as a bar of
-# no height), scatter markers, heatmap cells with a value (plotly.js draws a heatmap as one
-# image; each cell's text is drawn on it, "n/a" where the cell is empty).
+# no height), scatter markers, the vertices of lines drawn without markers, heatmap cells with a
+# value (plotly.js draws a heatmap as one image; each cell's text is drawn on it, "n/a" where the
+# cell is empty).
 _DRAWN = """
 (id => {
   const gd = document.getElementById(id);
@@ -209,9 +210,15 @@ _DRAWN = """
     return m !== null && Math.abs(parseFloat(m[1]) - parseFloat(m[2])) > 0.01;
   }).length;
   const markers = gd.querySelectorAll('.scatterlayer path.point').length;
+  const vertices = Array.from(gd.querySelectorAll('.scatterlayer .trace'))
+    .filter(t => t.querySelector('path.point') === null)
+    .map(t => Array.from(t.querySelectorAll('path.js-line'))
+      .map(l => (l.getAttribute('d') || '').split(/[ML]/).filter(Boolean).length)
+      .reduce((a, b) => a + b, 0))
+    .reduce((a, b) => a + b, 0);
   const cells = Array.from(gd.querySelectorAll('.heatmaplayer text'))
     .filter(t => t.textContent !== 'n/a').length;
-  return bars + markers + cells;
+  return bars + markers + vertices + cells;
 })
 """
 

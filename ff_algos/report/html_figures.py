@@ -7,8 +7,9 @@ t intervals (:mod:`ff_algos.report.figures`), the mean learning curves
 (:mod:`ff_algos.report.curves`), the recipe grids (:mod:`ff_algos.report.heatmap`) and the
 scaling points (:mod:`ff_algos.report.scaling`). Hovering shows each value with its unit, in the
 same text as the tables (``mean ± half-width (n=k)``); error bars span the interval over the
-seeds; the axes that are logarithmic in the PNG are logarithmic here. Every trace draws markers,
-so the number of points a figure holds can be counted in the browser (:attr:`PlotFigure.points`).
+seeds; the axes that are logarithmic in the PNG are logarithmic here. Every trace draws a marker
+per point, except per-epoch lines of more than 60 epochs, drawn as lines with every vertex kept, so
+the number of points a figure holds can be counted in the browser (:attr:`PlotFigure.points`).
 Nothing here imports plotly: the page loads plotly.js and hands it these dicts.
 """
 
@@ -42,6 +43,7 @@ from ff_algos.telemetry import units
 Json = dict[str, Any]
 _GIB = 2**30
 _HOVER = "%{customdata}<extra>%{fullData.name}</extra>"
+_MARKERS_UP_TO = 60  # points of a line drawn with markers; longer ones as plain lines
 
 
 @dataclass(frozen=True)
@@ -284,7 +286,11 @@ def _per_epoch(groups: Sequence[CaseGroup]) -> PlotFigure:
                     yaxis=y_ref,
                 )
                 # one epoch's text per point would outweigh the page (hundreds of epochs per
-                # layer): plotly.js prints the value, in seconds, from the numbers themselves
+                # layer): plotly.js prints the value, in seconds, from the numbers themselves;
+                # long series are drawn as lines without markers (every vertex kept), as the PNG
+                if len(seconds) > _MARKERS_UP_TO:
+                    trace["mode"] = "lines"
+                    trace["line"] = {"simplify": False}
                 spread = ""
                 if halves is None:
                     del trace["customdata"]
