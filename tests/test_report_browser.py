@@ -355,6 +355,45 @@ def test_compare_in_browser(
     assert {"CPU", "GPU", "software", "commit"} <= set(rows)
 
 
+def test_recipe_and_machine_filters_in_browser(
+    browser: Page, two_machine_runs: Path, tmp_path: Path
+) -> None:
+    _require("plotly", "plotly")
+    make_report(["cpu", "gpu"], two_machine_runs, tmp_path, console=Console(file=io.StringIO()))
+    _clean(browser)
+    browser.open(tmp_path / "report.html")
+    assert browser.errors() == []
+    visible = (
+        "Array.from(document.querySelectorAll('table.ffb:not(#table-0) tbody tr'))"
+        ".filter(r => !r.hidden && r.querySelector('[data-recipe]'))"
+        ".map(r => r.querySelector('[data-recipe]').dataset.recipe)"
+    )
+    every = browser.evaluate(visible)
+    assert set(every) == {"quick", "other"}
+    choose = (
+        "(() => {{ const s = document.getElementById('{}'); s.value = s.options[{}].value;"
+        " s.dispatchEvent(new Event('change')); return s.value; }})()"
+    )
+    recipe = browser.evaluate(choose.format("filter-recipe", 2))
+    shown = browser.evaluate(visible)
+    assert shown
+    assert set(shown) == {recipe}
+    browser.evaluate(choose.format("filter-recipe", 0))
+    machine = browser.evaluate(choose.format("filter-machine", 2))
+    rows = browser.evaluate(
+        "Array.from(document.querySelectorAll('[data-machines]')).filter(c => "
+        "!c.closest('tr').hidden).map(c => JSON.parse(c.dataset.machines))"
+    )
+    assert rows
+    assert all(machine in r for r in rows)
+    columns = browser.evaluate(
+        "Array.from(document.querySelectorAll('#table-0 thead th[data-machine]'))"
+        ".filter(c => !c.hidden).map(c => c.dataset.machine)"
+    )
+    assert columns == [machine]
+    assert browser.errors() == []
+
+
 @pytest.mark.parametrize("path", PUBLISHED, ids=[str(p.relative_to(REPO)) for p in PUBLISHED])
 def test_published_page_in_browser(browser: Page, path: Path) -> None:
     _clean(browser)

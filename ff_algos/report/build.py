@@ -108,7 +108,7 @@ def make_report(
     if plotly is not None:
         interactive = plot_figures(groups, grid_cases, scaling) if figures else []
         skipped = None if figures else "figures skipped (--no-figures)"
-        page = report_html(runs, tables, interactive, shown, plotly, skipped)
+        page = report_html(runs, groups, tables, interactive, shown, plotly, skipped)
 
     written: list[Path] = []
     for relative, data in copies.items():

@@ -15,13 +15,15 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ff_algos.report import machine
+from ff_algos.report.cases import CaseGroup
 from ff_algos.report.compare import Comparison, Thresholds
 from ff_algos.report.html_assets import SCRIPT, STYLE
 from ff_algos.report.html_figures import Json, PlotFigure
+from ff_algos.report.rows import row_label
 from ff_algos.report.runs import SavedRun
 from ff_algos.report.tables import Table
 from ff_algos.telemetry import units
@@ -79,18 +81,42 @@ def machine_name(run: SavedRun) -> str:
     return f"{device} ({run.machine_id})"
 
 
+@dataclass(frozen=True)
+class RowFacts:
+    """What a row's method label stands for: its recipe and the machines its cases ran on."""
+
+    recipe: str
+    machines: tuple[str, ...]
+
+
+def row_facts(groups: Sequence[CaseGroup], runs: Sequence[SavedRun]) -> dict[str, RowFacts]:
+    """Row label (as the tables print it) -> its recipe and machines, for the row filters."""
+    by_run = {r.label: machine_name(r) for r in runs}
+    out: dict[str, RowFacts] = {}
+    for g in groups:
+        label = row_label(g, groups)
+        found = [by_run.get(c.run, c.run) for c in g.cases]
+        before = out.get(label)
+        machines = (*before.machines, *found) if before else tuple(found)
+        out[label] = RowFacts(g.recipe_name, tuple(dict.fromkeys(machines)))
+    return out
+
+
 def table_html(
     table: Table,
     table_id: str,
     *,
     machines: MachineColumns | None = None,
     flag_column: int | None = None,
+    facts: Mapping[str, RowFacts] | None = None,
 ) -> str:
     """One table: heading, sortable header, rows (numbers right-aligned with sort keys), notes.
 
     ``machines`` tags the run columns (all but the first) of a Runs table; ``flag_column`` marks
-    rows whose cell there is not empty as flagged. A leading cell left empty because it repeats
-    the row above (a comparison's case) is filled in, dimmed, so sorting keeps each row whole.
+    rows whose cell there is not empty as flagged; ``facts`` tags method cells with their recipe
+    and machines (and a recipe column with its recipe) for the recipe and machine filters. A
+    leading cell left empty because it repeats the row above (a comparison's case) is filled in,
+    dimmed, so sorting keeps each row whole.
     """
     na_title = "; ".join(n for n in table.notes if n.startswith("n/a")) or (
         "not measured on this device (the reason is under the table)"
@@ -98,6 +124,7 @@ def table_html(
     columns = [c.lower() for c in table.columns]
     dataset_col = columns.index("dataset") if "dataset" in columns else -1
     method_col = columns.index("method") if "method" in columns else -1
+    recipe_col = columns.index("recipe") if "recipe" in columns else -1
     head = []
     for i, name in enumerate(table.columns):
         attr = _machine_attr(machines, i)
@@ -128,6 +155,13 @@ def table_html(
                 attrs += f' data-value="{html.escape(text)}"'
             if i == method_col:
                 attrs += f' data-base="{html.escape(_base(text))}"'
+                fact = (facts or {}).get(text)
+                if fact is not None:
+                    attrs += f' data-machines="{html.escape(json.dumps(fact.machines))}"'
+                    if recipe_col < 0:
+                        attrs += f' data-recipe="{html.escape(fact.recipe)}"'
+            if i == recipe_col and facts is not None:
+                attrs += f' data-recipe="{html.escape(text)}"'
             cls = f' class="{" ".join(classes)}"' if classes else ""
             cells.append(f"<td{cls}{attrs}>{html.escape(text)}</td>")
         previous = tuple(c or (previous[j] if previous else "") for j, c in enumerate(row))
@@ -155,7 +189,11 @@ def _base(method: str) -> str:
     return method.split(" (", 1)[0]
 
 
-def _filters(tables: Sequence[Table], machines: MachineColumns | None) -> str:
+def _filters(
+    tables: Sequence[Table],
+    machines: MachineColumns | None,
+    facts: Mapping[str, RowFacts] | None = None,
+) -> str:
     values: dict[str, dict[str, None]] = {"dataset": {}, "method": {}}
     for table in tables:
         columns = [c.lower() for c in table.columns]
@@ -174,12 +212,21 @@ def _filters(tables: Sequence[Table], machines: MachineColumns | None) -> str:
                 f'<label>{name} <select id="filter-{name}"><option value="">all</option>'
                 f"{options}</select></label>"
             )
-    if machines is not None and machines.several:
-        options = "".join(
-            f"<option>{html.escape(v)}</option>" for v in dict.fromkeys(machines.names)
-        )
+    recipes = list(dict.fromkeys(f.recipe for f in (facts or {}).values()))
+    if len(recipes) > 1:
+        options = "".join(f"<option>{html.escape(v)}</option>" for v in recipes)
         parts.append(
-            '<label>machine (Runs table) <select id="filter-machine">'
+            '<label>recipe <select id="filter-recipe"><option value="">all</option>'
+            f"{options}</select></label>"
+        )
+    names = [
+        *(machines.names if machines else ()),
+        *(m for f in (facts or {}).values() for m in f.machines),
+    ]
+    if len(set(names)) > 1:
+        options = "".join(f"<option>{html.escape(v)}</option>" for v in dict.fromkeys(names))
+        parts.append(
+            '<label>machine <select id="filter-machine">'
             f'<option value="">all</option>{options}</select></label>'
         )
     parts.append(
@@ -236,14 +283,17 @@ def _toc(entries: Sequence[tuple[str, str]]) -> str:
 
 def report_html(
     runs: Sequence[SavedRun],
+    groups: Sequence[CaseGroup],
     tables: Sequence[Table],
     figures: Sequence[PlotFigure],
     caption: str,
     plotly: str,
     figures_message: str | None = None,
 ) -> str:
-    """``report.html``: the report's tables (the first is the Runs table) and figures."""
+    """``report.html``: the report's tables (the first is the Runs table) of the runs' ``groups``,
+    and the figures."""
     machines = MachineColumns(tuple(machine_name(r) for r in runs))
+    facts = row_facts(groups, runs)
     heading = f"ff-bench report: {', '.join(r.label for r in runs)}"
     entries = [(f"table-{i}-title", t.title) for i, t in enumerate(tables)]
     entries += [(f"fig-{f.name}-title", f.title) for f in figures]
@@ -257,11 +307,14 @@ def report_html(
         "show a series, drag to zoom, double-click to reset.</p>",
         f'<p class="lead">{html.escape(caption)}</p>',
         _toc(entries),
-        _filters(tables, machines),
+        _filters(tables, machines, facts),
         "<h2>Tables</h2>",
     ]
     for i, table in enumerate(tables):
-        parts.append(table_html(table, f"table-{i}", machines=machines if i == 0 else None))
+        if i == 0:
+            parts.append(table_html(table, "table-0", machines=machines))
+        else:
+            parts.append(table_html(table, f"table-{i}", facts=facts))
     if figures or figures_message:
         parts.append("<h2>Figures</h2>")
     if figures_message:

@@ -94,6 +94,7 @@ SCRIPT = """
   }
   function applyFilters() {
     var dataset = selected("filter-dataset"), method = selected("filter-method");
+    var recipe = selected("filter-recipe"), machine = selected("filter-machine");
     var text = selected("filter-text").toLowerCase();
     document.querySelectorAll("table.ffb[data-filter]").forEach(function (table) {
       var di = parseInt(table.getAttribute("data-dataset-col"), 10);
@@ -103,6 +104,14 @@ SCRIPT = """
         var ok = true;
         if (dataset && di >= 0) { ok = row.cells[di].getAttribute("data-value") === dataset; }
         if (ok && method && mi >= 0) { ok = row.cells[mi].getAttribute("data-base") === method; }
+        if (ok && recipe) {  // rows that say nothing of their recipe stay
+          var rc = row.querySelector("[data-recipe]");
+          ok = rc === null || rc.getAttribute("data-recipe") === recipe;
+        }
+        if (ok && machine) {
+          var mc = row.querySelector("[data-machines]");
+          ok = mc === null || JSON.parse(mc.getAttribute("data-machines")).indexOf(machine) >= 0;
+        }
         if (ok && text) { ok = row.textContent.toLowerCase().indexOf(text) >= 0; }
         row.hidden = !ok;
         if (ok) { shown += 1; }
@@ -110,7 +119,6 @@ SCRIPT = """
       var count = document.getElementById(table.id + "-count");
       if (count) { count.textContent = shown + " of " + table.tBodies[0].rows.length + " rows"; }
     });
-    var machine = selected("filter-machine");
     document.querySelectorAll("table.ffb [data-machine]").forEach(function (cell) {
       cell.hidden = Boolean(machine) && cell.getAttribute("data-machine") !== machine;
     });
