@@ -41,8 +41,10 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TIMEOUT = 60.0  # seconds for the browser to start or a page to draw (2 shared CPU cores)
 
 
-def _unavailable(problem: str) -> None:
-    message = f"{problem}; install Debian's chromium with .ci/browser-up (as root)"
+def _unavailable(
+    problem: str, fix: str = "install Debian's chromium with .ci/browser-up (as root)"
+) -> None:
+    message = f"{problem}; {fix}"
     if os.environ.get("FF_BENCH_REQUIRE_BROWSER") == "1":
         pytest.fail(message)
     pytest.skip(message)
@@ -52,7 +54,7 @@ def _require(module: str, package: str) -> None:
     try:
         __import__(module)
     except ImportError:
-        _unavailable(f"{package} is not installed (pip install -e '.[dev]')")
+        _unavailable(f"{package} is not installed", "pip install -e '.[dev]'")
 
 
 def _chromium() -> str:
