@@ -194,6 +194,8 @@ def _filters(
     machines: MachineColumns | None,
     facts: Mapping[str, RowFacts] | None = None,
 ) -> str:
+    """The filter bar: a select for each of dataset, method, recipe and machine that takes more
+    than one value in these tables, and a free-text filter."""
     values: dict[str, dict[str, None]] = {"dataset": {}, "method": {}}
     for table in tables:
         columns = [c.lower() for c in table.columns]
