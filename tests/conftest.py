@@ -113,3 +113,49 @@ def real_data_root() -> Callable[[str], Path]:
         pytest.skip(message)
 
     return need
+
+
+@pytest.fixture(scope="session")
+def two_seed_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A storage holding one saved run with two seeds per case: the real fixture runs quick-a
+    (seed 0) and quick-b (seed 1) as if saved by one ``--seeds 2`` run
+    (``<machine>/0001_two-seeds.json``), so reports of it have spreads and error bars."""
+    import copy
+    import json
+
+    runs = Path(__file__).parent / "fixtures" / "runs" / "Linux-CPython-3.11-64bit"
+    a = json.loads((runs / "0001_quick-a.json").read_text(encoding="utf-8"))
+    b = json.loads((runs / "0002_quick-b.json").read_text(encoding="utf-8"))
+    merged = copy.deepcopy(a)
+    for bench in b["benchmarks"]:
+        copied = copy.deepcopy(bench)
+        seed = copied["extra_info"]["seed"]
+        copied["name"] = bench["name"].replace("-seed0]", f"-seed{seed}]")
+        copied["fullname"] = bench["fullname"].replace(bench["name"], copied["name"])
+        merged["benchmarks"].append(copied)
+    storage = tmp_path_factory.mktemp("two-seeds")
+    path = storage / "Linux-CPython-3.11-64bit" / "0001_two-seeds.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(merged), encoding="utf-8")
+    return storage
+
+
+@pytest.fixture(scope="session")
+def two_machine_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A storage of two saved runs from two machines under two recipe names: quick-a as it was
+    saved (``0001_cpu.json``) and quick-b as if saved on a GPU machine under a recipe named
+    ``other`` (``0002_gpu.json``)."""
+    import json
+
+    runs = Path(__file__).parent / "fixtures" / "runs" / "Linux-CPython-3.11-64bit"
+    a = json.loads((runs / "0001_quick-a.json").read_text(encoding="utf-8"))
+    b = json.loads((runs / "0002_quick-b.json").read_text(encoding="utf-8"))
+    b["machine_info"].setdefault("ff_bench", {})["gpu_name"] = "NVIDIA H100 80GB HBM3"
+    for bench in b["benchmarks"]:
+        bench["extra_info"]["recipe"]["name"] = "other"
+    storage = tmp_path_factory.mktemp("two-machines")
+    folder = storage / "Linux-CPython-3.11-64bit"
+    folder.mkdir(parents=True)
+    (folder / "0001_cpu.json").write_text(json.dumps(a), encoding="utf-8")
+    (folder / "0002_gpu.json").write_text(json.dumps(b), encoding="utf-8")
+    return storage

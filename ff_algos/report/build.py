@@ -1,6 +1,8 @@
 """``ff-bench report`` end to end: find and load runs, merge their cases, print the tables, and
-write ``report.md``, ``summary.json``, the figures and a copy of each saved run into the report
-folder (``runs/<machine-id>/<file>``, so the folder is a storage ``ff-bench report`` can read)."""
+write ``report.md``, ``report.html`` (the same tables and interactive figures in one offline page,
+:mod:`ff_algos.report.html`), ``summary.json``, the figures and a copy of each saved run into the
+report folder (``runs/<machine-id>/<file>``, so the folder is a storage ``ff-bench report`` can
+read)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,9 @@ from ff_algos.report.cases import CaseGroup, group_cases, merge_cases
 from ff_algos.report.curves import curve_figures, curve_tables
 from ff_algos.report.figures import ERROR_BARS, FIGURES, PLOTS_HINT, draw_figures
 from ff_algos.report.heatmap import GridCase, grid_figures
+from ff_algos.report.html import report_html
+from ff_algos.report.html_assets import HTML_HINT, plotly_js
+from ff_algos.report.html_figures import plot_figures
 from ff_algos.report.output import (
     RUNS_FOLDER,
     check_folder,
@@ -32,6 +37,7 @@ from ff_algos.report.sections import report_tables
 from ff_algos.report.summary import build_summary
 from ff_algos.report.tables import Table, print_tables, to_markdown
 
+HTML_NAME = "report.html"
 _FIGURE_TITLES = {
     "time_end_to_end.png": "End-to-end time per dataset, FF and backprop",
     "time_ff_layers.png": "FF compute time per layer",
@@ -101,6 +107,12 @@ def make_report(
     seeded = any(len(g.cases) > 1 for g in groups)
     shown = f"{caption(runs, groups)} {ERROR_BARS}" if seeded else caption(runs, groups)
     markdown = render_markdown(runs, tables, list(pngs), shown, message, titles)
+    plotly = plotly_js()
+    page = None
+    if plotly is not None:
+        interactive = plot_figures(groups, grid_cases, scaling) if figures else []
+        skipped = None if figures else "figures skipped (--no-figures)"
+        page = report_html(runs, groups, tables, interactive, shown, plotly, skipped)
 
     written: list[Path] = []
     for relative, data in copies.items():
@@ -113,11 +125,19 @@ def make_report(
     write_atomic(folder / "summary.json", (json.dumps(summary, indent=2) + "\n").encode())
     write_atomic(folder / "report.md", markdown.encode())
     written.extend((folder / "summary.json", folder / "report.md"))
+    if page is not None:
+        write_atomic(folder / HTML_NAME, page.encode())
+        written.append(folder / HTML_NAME)
 
     if message:
         console.print(Text(message))
+    if page is None:
+        console.print(Text(HTML_HINT))
+    html_part = f"{HTML_NAME}, " if page is not None else ""
     console.print(
-        Text(f"report written to {folder}/ (report.md, summary.json, {len(pngs)} figures)")
+        Text(
+            f"report written to {folder}/ (report.md, {html_part}summary.json, {len(pngs)} figures)"
+        )
     )
     return ReportResult(folder, tuple(written), tuple(pngs), message)
 

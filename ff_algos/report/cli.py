@@ -2,7 +2,7 @@
 
     ff-bench report [RUN ...] [--storage DIR] [--out DIR] [--force] [--no-figures]
     ff-bench compare RUN_A RUN_B [RUN ...] [--storage DIR] [--accuracy-tol 0.01]
-                     [--slowdown 1.10] [--fail-on-regression]
+                     [--slowdown 1.10] [--fail-on-regression] [--html OUT]
 
 A RUN is a saved run's path, number (``0001`` or ``1``) or name; see :mod:`ff_algos.report.runs`.
 """
@@ -71,6 +71,13 @@ def register(subparsers: Any) -> None:
         default=1.10,
         metavar="RATIO",
         help="flag end-to-end or train time ratios B/A above this (default 1.10)",
+    )
+    compare.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT",
+        help="also write the comparison as one self-contained HTML page (needs the plots "
+        "extra); a file that is not an earlier comparison page is never replaced",
     )
     compare.add_argument(
         "--fail-on-regression",
@@ -147,6 +154,12 @@ def run_compare(args: argparse.Namespace) -> int:
     from ff_algos.report.runs import find_run, load_run
     from ff_algos.report.tables import print_tables
 
+    plotly = None
+    if args.html is not None:
+        from ff_algos.report.html_output import check_html_target, require_plotly
+
+        check_html_target(args.html)
+        plotly = require_plotly()
     out = console()
     runs = []
     for spec in (args.baseline, *args.others):
@@ -159,8 +172,10 @@ def run_compare(args: argparse.Namespace) -> int:
     print_tables(out, [runs_table(runs)])
     thresholds = Thresholds(accuracy_tol=args.accuracy_tol, slowdown=args.slowdown)
     flagged = 0
+    results = []
     for other in runs[1:]:
         result = compare_runs(runs[0], other, thresholds)
+        results.append(result)
         for warning in result.warnings:
             out.print(Text(f"warning: {warning}", style="bold yellow"))
         print_tables(out, [result.table])
@@ -174,4 +189,9 @@ def run_compare(args: argparse.Namespace) -> int:
         out.print()
     verdict = f"{flagged} change(s) flagged" if flagged else "nothing flagged"
     out.print(Text(verdict))
+    if args.html is not None and plotly is not None:
+        from ff_algos.report.html_output import write_compare_html
+
+        write_compare_html(args.html, runs_table(runs), runs, results, thresholds, plotly)
+        out.print(Text(f"comparison page written to {args.html}"))
     return 1 if flagged and args.fail_on_regression else 0

@@ -88,6 +88,7 @@ class Comparison:
     flags: tuple[Flag, ...]
     only_a: tuple[str, ...]
     only_b: tuple[str, ...]
+    pairs: tuple[tuple[str, tuple[Case, ...], tuple[Case, ...]], ...] = ()  # label, A's, B's
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,7 @@ def compare_runs(a: SavedRun, b: SavedRun, thresholds: Thresholds) -> Comparison
         flags=tuple(flags),
         only_a=only_a,
         only_b=only_b,
+        pairs=tuple((label, ga, gb) for (ga, gb), label in zip(pairs, labels, strict=True)),
     )
 
 

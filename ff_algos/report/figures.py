@@ -81,12 +81,12 @@ def draw_figures(groups: Sequence[CaseGroup], caption: str) -> dict[str, bytes] 
 NewFigure = Callable[..., "tuple[Figure, list[Axes]]"]
 
 
-def _series(groups: Sequence[CaseGroup]) -> list[str]:
+def series_labels(groups: Sequence[CaseGroup]) -> list[str]:
     """Row labels (methods, with their recipe when several ran) in order."""
     return list(dict.fromkeys(row_label(g, groups) for g in groups))
 
 
-def _lookup(groups: Sequence[CaseGroup], label: str, dataset: str) -> CaseGroup | None:
+def find_group(groups: Sequence[CaseGroup], label: str, dataset: str) -> CaseGroup | None:
     for g in groups:
         if g.dataset == dataset and row_label(g, groups) == label:
             return g
@@ -131,10 +131,10 @@ def _end_to_end(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     names = datasets(groups)
     get = metric("seconds.end_to_end").get
     series, errors = {}, {}
-    for label in _series(groups):
-        rows = [_lookup(groups, label, d) for d in names]
-        series[label] = [_mean(g, get) for g in rows]
-        errors[label] = [_half(g, get) for g in rows]
+    for label in series_labels(groups):
+        rows = [find_group(groups, label, d) for d in names]
+        series[label] = [group_mean(g, get) for g in rows]
+        errors[label] = [group_half(g, get) for g in rows]
     _grouped_bars(ax, [dataset_label(d) for d in names], series, lambda v: f"{v:.3g}", errors)
     ax.set_title("End-to-end training run time per dataset")
     ax.set_xlabel("dataset")
@@ -153,11 +153,11 @@ def _ff_layers(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure | None:
     labels = [f"{dataset_label(g.dataset)}\n{row_label(g, groups)}" for g in ff]
     bottom = [0.0] * len(ff)
     for layer in layers:
-        heights = [_mean(g, phase_total(layer)) or 0.0 for g in ff]
+        heights = [group_mean(g, phase_total(layer)) or 0.0 for g in ff]
         ax.bar(range(len(ff)), heights, 0.6, bottom=bottom, label=layer)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     # one error bar per stack: the spread over seeds of the layers' total
-    half = [_half(g, _layers_total(layers)) for g in ff]
+    half = [group_half(g, layers_total(layers)) for g in ff]
     if any(h is not None for h in half):
         ax.errorbar(
             range(len(ff)),
@@ -197,7 +197,7 @@ def _per_epoch(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
                 ax.errorbar(
                     range(1, len(seconds) + 1),
                     seconds,
-                    yerr=_epoch_halves(g, phase, len(seconds)),
+                    yerr=epoch_halves(g, phase, len(seconds)),
                     fmt=styles[p_index % len(styles)],
                     color=color,
                     label=name,
@@ -231,10 +231,10 @@ def _accuracy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
         series: dict[str, list[float | None]] = {}
         errors: dict[str, list[float | None]] = {}
         for label in dict.fromkeys(row_label(g, groups) for g in mine):
-            rows = [_lookup(groups, label, d) for d in names]
+            rows = [find_group(groups, label, d) for d in names]
             for part, get in (("train", train_get), ("test", test_get)):
-                series[f"{label} {part}"] = [_mean(g, get) for g in rows]
-                errors[f"{label} {part}"] = [_half(g, get) for g in rows]
+                series[f"{label} {part}"] = [group_mean(g, get) for g in rows]
+                errors[f"{label} {part}"] = [group_half(g, get) for g in rows]
         studies = [study_accuracy(method, d) for d in names]
         series["study train"] = [None if s is None else s.train for s in studies]
         series["study test"] = [None if s is None else s.test for s in studies]
@@ -259,9 +259,9 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     series: dict[str, list[float | None]] = {}
     errors: dict[str, list[float | None]] = {}
     for name, key in memory_keys.items():
-        values = [_mean(g, metric(key).get) for g in groups]
+        values = [group_mean(g, metric(key).get) for g in groups]
         series[name] = [None if v is None else v / _GIB for v in values]
-        halves = [_half(g, metric(key).get) for g in groups]
+        halves = [group_half(g, metric(key).get) for g in groups]
         errors[name] = [None if h is None else h / _GIB for h in halves]
     _grouped_bars(mem, labels, series, lambda v: f"{v:.2f}", errors)
     mem.set_title("Memory peaks per case")
@@ -269,8 +269,8 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     mem.set_ylabel("memory (GiB)")
     mem.legend(fontsize=7)
     mem.set_ylim(bottom=0)
-    joules = {"energy": [_mean(g, metric("energy.joules").get) for g in groups]}
-    joules_half = {"energy": [_half(g, metric("energy.joules").get) for g in groups]}
+    joules = {"energy": [group_mean(g, metric("energy.joules").get) for g in groups]}
+    joules_half = {"energy": [group_half(g, metric("energy.joules").get) for g in groups]}
     energy.set_title("Training-stage energy per case")
     energy.set_xlabel("case")
     energy.set_ylabel("energy (J)")
@@ -294,23 +294,23 @@ def _memory_energy(new: NewFigure, groups: Sequence[CaseGroup]) -> Figure:
     return fig
 
 
-def _mean(group: CaseGroup | None, get: Callable[[Case], float | None]) -> float | None:
+def group_mean(group: CaseGroup | None, get: Callable[[Case], float | None]) -> float | None:
     """A group's mean of one metric; None for a missing group or value."""
     return None if group is None else group.mean(get)
 
 
-def _half(group: CaseGroup | None, get: Callable[[Case], float | None]) -> float | None:
+def group_half(group: CaseGroup | None, get: Callable[[Case], float | None]) -> float | None:
     """Half-width of a group's interval for one metric; None without a group or a spread."""
     spread = None if group is None else group.spread(get)
     return None if spread is None else spread.half_width
 
 
-def _layers_total(layers: Sequence[str]) -> Callable[[Case], float | None]:
+def layers_total(layers: Sequence[str]) -> Callable[[Case], float | None]:
     """A getter for a case's compute seconds summed over FF's layers (missing ones count 0)."""
     return lambda case: sum(phase_total(layer)(case) or 0.0 for layer in layers)
 
 
-def _epoch_halves(group: CaseGroup, phase: str, epochs: int) -> list[float] | None:
+def epoch_halves(group: CaseGroup, phase: str, epochs: int) -> list[float] | None:
     """Per-epoch half-widths of one phase's seconds over the seeds; None for a single seed."""
     series = [c.phase_seconds(phase) for c in group.cases]
     spreads = [spread_of(s[i] for s in series) for i in range(epochs)]

@@ -118,8 +118,8 @@ def draw_heatmap(grid: Grid, caption: str) -> bytes | None:
             light = (means[i][j] or 0) < _middle(means)
             ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if light else "black")  # fmt: skip
-    ax.set_xticks(range(len(grid.x_values)), [_label(v) for v in grid.x_values])
-    ax.set_yticks(range(len(grid.y_values)), [_label(v) for v in grid.y_values])
+    ax.set_xticks(range(len(grid.x_values)), [value_label(v) for v in grid.x_values])
+    ax.set_yticks(range(len(grid.y_values)), [value_label(v) for v in grid.y_values])
     ax.set_xlabel(grid.x_field)
     ax.set_ylabel(grid.y_field)
     ax.set_title(grid.title, fontsize=10)
@@ -172,7 +172,7 @@ def _middle(means: list[list[float | None]]) -> float:
     return (min(flat) + max(flat)) / 2 if flat else 0.0
 
 
-def _label(value: Any) -> str:
+def value_label(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(map(str, value))
     return f"{value:g}" if isinstance(value, float) else str(value)

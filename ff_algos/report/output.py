@@ -8,10 +8,10 @@ Rule: a report is written into a folder that
 * holds nothing but copies of the saved runs being reported.
 
 Any other folder is refused with a one-line message, unless ``--force`` is given; then the
-report's own files (``report.md``, ``summary.json``, the figures) are replaced and other files are
-left alone. A saved run copied into ``runs/`` is never replaced by different content, even with
-``--force``. Every file is written to a temporary file in the same folder, then renamed over the
-old one, so an interrupted report never leaves a half-written file.
+report's own files (``report.md``, ``report.html``, ``summary.json``, the figures) are replaced
+and other files are left alone. A saved run copied into ``runs/`` is never replaced by different
+content, even with ``--force``. Every file is written to a temporary file in the same folder, then
+renamed over the old one, so an interrupted report never leaves a half-written file.
 """
 
 from __future__ import annotations

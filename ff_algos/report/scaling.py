@@ -14,10 +14,12 @@ from ff_algos.record import ScalingPoint
 from ff_algos.report.tables import Table
 from ff_algos.telemetry import units
 
-_LABEL = {"ff": "FF", "bp": "backprop"}
+LABELS = {"ff": "FF", "bp": "backprop"}
 
 
-def _series(points: Sequence[ScalingPoint]) -> dict[tuple[str, int], dict[int, ScalingPoint]]:
+def by_configuration(
+    points: Sequence[ScalingPoint],
+) -> dict[tuple[str, int], dict[int, ScalingPoint]]:
     """(algorithm, batch) -> depth -> point (the last point of a configuration wins)."""
     out: dict[tuple[str, int], dict[int, ScalingPoint]] = {}
     for p in points:
@@ -30,11 +32,11 @@ def scaling_table(points: Sequence[ScalingPoint]) -> list[Table]:
     if not points:
         return []
     rows = []
-    for (algorithm, batch), by_depth in sorted(_series(points).items()):
+    for (algorithm, batch), by_depth in sorted(by_configuration(points).items()):
         for depth, p in sorted(by_depth.items()):
             rows.append(
                 (
-                    _LABEL.get(algorithm, algorithm),
+                    LABELS.get(algorithm, algorithm),
                     str(batch),
                     str(depth),
                     units.nbytes(p.saved_for_backward_peak_bytes),
@@ -86,7 +88,7 @@ def scaling_figures(points: Sequence[ScalingPoint], caption: str) -> dict[str, t
         from matplotlib.figure import Figure
     except ImportError:
         return {}
-    series = _series(points)
+    series = by_configuration(points)
     out: dict[str, tuple[str, bytes]] = {}
     panels: tuple[tuple[str, str, str, Callable[[ScalingPoint], float]], ...] = (
         (
@@ -108,7 +110,7 @@ def scaling_figures(points: Sequence[ScalingPoint], caption: str) -> dict[str, t
                 [get(by_depth[d]) for d in depths],
                 marker="o",
                 linestyle="-" if algorithm == "ff" else "--",
-                label=f"{_LABEL.get(algorithm, algorithm)}, batch {batch}",
+                label=f"{LABELS.get(algorithm, algorithm)}, batch {batch}",
             )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
