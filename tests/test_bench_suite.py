@@ -90,8 +90,8 @@ def test_case_below_its_floor_fails_and_is_still_saved(bench: pytest.Pytester) -
     [
         (
             ["--recipe=nope"],
-            "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, matched, strong, "
-            "parallel",
+            "--recipe 'nope' is unknown; choose one of: seed, quick, tiny, matched, parallel, "
+            "strong",
         ),
         (["--set=bogus=1"], "--set: unknown recipe field 'bogus'; valid fields: *"),
     ],

@@ -81,7 +81,8 @@ def test_epochs_zero_is_refused_before_training(name: str) -> None:
 
 def test_registry_errors_name_the_choices() -> None:
     with pytest.raises(
-        RecipeError, match="unknown method 'sgd'; choose one of: bp, bp_attn, bp_conv, bp_parallel, ff, "
+        RecipeError,
+        match="unknown method 'sgd'; choose one of: bp, bp_attn, bp_conv, bp_parallel, ff, ",
     ):
         registry.get("sgd")
     with pytest.raises(RecipeError, match="method 'bp' has no recipe 'x'; it has: seed, quick"):

@@ -21,7 +21,7 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 pytest_plugins = ["pytester"]
 
 
-def _options(tmp_path: Path, **given: Any) -> Any:
+def _options(tmp_path: Path, first_look: bool = False, **given: Any) -> Any:
     raw: dict[str, Any] = {
         "recipe": "quick",
         "datasets": None,
@@ -34,7 +34,7 @@ def _options(tmp_path: Path, **given: Any) -> Any:
         "journal": str(tmp_path / "journal.jsonl"),
         "floors": None,
     }
-    return parse_options(**(raw | given))
+    return parse_options(raw | given, first_look=first_look)
 
 
 def test_no_methods_is_the_first_look_and_all_is_the_whole_matrix(tmp_path: Path) -> None:
@@ -49,7 +49,7 @@ def test_no_methods_is_the_first_look_and_all_is_the_whole_matrix(tmp_path: Path
     whole = _options(tmp_path, first_look=True, methods="all")
     assert not whole.first_look
     assert whole.methods == tuple(every)
-    assert len(whole.methods) == 10
+    assert len(whole.methods) == 12
     assert whole.datasets == ("mnist", "fashion_mnist", "cifar10", "cifar100", "svhn")
     # a sweep's sessions (no first look) keep the old default: every method
     assert _options(tmp_path).methods == tuple(every)
