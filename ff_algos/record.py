@@ -196,6 +196,14 @@ class Energy:
     cpu_package_joules: float | None = None
     cpu_dram_joules: float | None = None
     by_phase: Mapping[str, PhaseJoules] = field(default_factory=dict)
+    # the counter behind ``method``: its update period and the shortest window it measures
+    # (ff_algos.telemetry.resolution); None: not probed (no counter, or older records)
+    counter_period_s: float | None = None
+    min_window_s: float | None = None
+    cpu_min_window_s: float | None = None  # the same for RAPL (cpu_*)
+    # the training window's energy less what compiling/capturing and curve evaluation used, where
+    # both were measured (see ff_algos.schema: "What each window holds")
+    epochs_joules: float | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +243,7 @@ class Curve:
     eval_seconds: float  # host time spent evaluating (outside the compute time)
     energy_method: str | None
     points: tuple[CurvePoint, ...]
+    energy_reason: str | None = None  # why points' energy_j is null (windows under the counter's)
 
 
 @dataclass(frozen=True)
