@@ -399,9 +399,13 @@ class ScalingPoint:
     saved_for_backward_peak_bytes: int
     parameter_bytes: int
     optimizer_state_bytes: int
-    allocator_peak_bytes: int | None  # torch's CUDA allocator peak of the timed epoch
+    # torch's CUDA allocator peak of the timed epoch above what was allocated as it started
+    # (inputs, network, Adam state; gc.collect() and reset_peak_memory_stats first): the epoch's
+    # own working memory (allocator_peak_basis "above_start"; older records: "absolute")
+    allocator_peak_bytes: int | None
     device: str
     schema: str = SCALING_SCHEMA
+    allocator_peak_basis: str = "absolute"
 
     def to_extra_info(self) -> dict[str, Any]:
         """The JSON form saved in ``extra_info``."""
@@ -410,7 +414,9 @@ class ScalingPoint:
     @classmethod
     def from_extra_info(cls, info: Mapping[str, Any]) -> ScalingPoint:
         """The point of a saved ``extra_info`` (``KeyError``/``TypeError`` when malformed)."""
-        return cls(**{f.name: info[f.name] for f in dataclasses.fields(cls)})
+        has_default = {"schema", "allocator_peak_basis"}
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: info[n] for n in names if n in info or n not in has_default})
 
 
 def _curve(saved: Any) -> Curve | None:

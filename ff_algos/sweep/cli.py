@@ -238,7 +238,7 @@ def _start(args: argparse.Namespace) -> int:
         raise SweepError(f"--shards {args.shards}: expected at least 1")
     shard_of = assign(ids, count)
     cases = {k: [c for c in ids if shard_of[c] == k] for k in range(1, count + 1)}
-    pytest_args = _pytest_args(args, datasets)
+    pytest_args = _pytest_args(args, datasets, launcher)
     manifest = launch.manifest_for(
         name=name, shards=count, cases=cases, pytest_args=pytest_args, bench=args.bench,
         checkout=Path.cwd(), options=options_record(options),
@@ -392,22 +392,31 @@ def _slurm(args: argparse.Namespace) -> Any:
 
 
 def _slots(args: argparse.Namespace, device: str) -> list[dict[str, str]]:
-    from ff_algos.sweep.local import slots, visible_gpus
+    from ff_algos.sweep.local import pin, slots, visible_gpus
 
     gpus = [] if device == "cpu" else visible_gpus()
     if device.startswith("cuda") and not gpus:
         raise SweepError(f"--device {device}: no GPU is visible here; use --device cpu")
+    try:
+        gpus, _ = pin(device, gpus)
+    except ValueError as e:
+        raise SweepError(str(e)) from None
     made = slots(gpus, args.workers, os.cpu_count() or 1)
     if args.threads:
         made = [s | {"OMP_NUM_THREADS": str(args.threads)} for s in made]
     return made
 
 
-def _pytest_args(args: argparse.Namespace, datasets: str) -> list[str]:
-    """The suite options each shard's pytest gets (datasets always explicit)."""
+def _pytest_args(args: argparse.Namespace, datasets: str, launcher: str) -> list[str]:
+    """The suite options each shard's pytest gets (datasets always explicit; a local worker
+    pinned to one GPU calls it cuda:0, see local.pin)."""
     out = [f"--datasets={datasets}"]
     for key in _SUITE_VALUES:
         value = getattr(args, key)
+        if key == "device" and launcher == "local" and value is not None:
+            from ff_algos.sweep.local import worker_device
+
+            value = worker_device(value)
         if key != "datasets" and value is not None:
             out.append(f"--{key.replace('_', '-')}={value}")
     for flag, dest in _SUITE_LISTS:
