@@ -19,7 +19,8 @@ optimiser state, the device time of one epoch after a warm-up step, and the torc
 peak of that epoch on CUDA, above what was allocated when it started (the inputs, the network
 and Adam's state: the point's own working memory, not what earlier points left behind). Every
 CUDA call names the device (events recorded on its stream, the epoch run with it current), so
-``cuda:N`` measures GPU N. The values of the data do not matter for either measure, so the rows are random.
+``cuda:N`` measures GPU N. The values of the data do not matter for either measure, so the
+rows are random.
 """
 
 from __future__ import annotations
