@@ -19,6 +19,7 @@ from ff_algos import registry
 from ff_algos.data import Split, load_dataset
 from ff_algos.fitting import FitResult, accuracy, fit, training_rows, validation_split
 from ff_algos.method import FanOut, TrainObserver, recipe_dict
+from ff_algos.methods.common.compiled import load_compiler
 from ff_algos.methods.common.precision import cpu_native_bf16, precision_scope, product_dtype
 from ff_algos.record import (
     AccuracyRecord,
@@ -61,9 +62,9 @@ def warm_up(spec: CaseSpec) -> None:
     data = load_dataset(spec.dataset, device=spec.device, root=spec.data_root)
     method = registry.get(spec.recipe.method)
     # eager: compiling and capturing are timed inside the case (``options.compile_seconds``);
-    # Dynamo's one-off import is not compilation, so it happens here, untimed
+    # torch.compile's one-off imports are not compilation, so they happen here, untimed
     if getattr(spec.recipe, "compile", "none") == "inductor":
-        import torch._dynamo  # noqa: F401
+        load_compiler()
     short = method.warm_up_recipe(spec.recipe, min(512, len(data.train)))
     result = fit(short, data)
     for model in (result.model, *result.predictors.values()):
