@@ -78,6 +78,7 @@ PASS, FAIL, NA = "pass", "fail", "not applicable"
 MiB = 2**20
 DATA_PEAK_SLACK = 2 * MiB  # data-window peaks of one session may differ by this much
 POWER_TOLERANCE = 0.15  # train energy / train seconds vs mean power
+MIN_POWER_SAMPLES = 20  # fewer samples give no mean power worth comparing
 EQUAL_TOLERANCE = 1e-5  # captured vs eager loss and accuracy
 FINISHED = ("passed", "below_floor", "no_floor")
 # execution modes: name -> (--set overrides, needs CUDA)
@@ -321,8 +322,7 @@ def energy_checks(case: Case) -> list[Check]:
         ("cpu train", e.cpu_package_joules, r.seconds.train, e.cpu_min_window_s),
     ]
     for phase, joules in e.by_phase.items():
-        seconds = r.compute.phase_total(phase)
-        windows.append((f"phase {phase}", joules.gpu_j, seconds, e.min_window_s))
+        windows.append((f"phase {phase}", joules.gpu_j, joules.seconds, e.min_window_s))
     measured = [(w, j, sec, m) for w, j, sec, m in windows if j is not None]
     checks = []
     if not measured:
@@ -337,6 +337,9 @@ def energy_checks(case: Case) -> list[Check]:
         checks.append(_check("energy_windows", s, not bad, "; ".join(bad) or shown))
     if e.joules is None or r.power.mean_w is None or r.seconds.train <= 0:
         checks.append(Check("energy_matches_power", s, NA, r.reason("energy.joules") or "no power"))
+    elif r.power.samples < MIN_POWER_SAMPLES:
+        detail = f"{r.power.samples} power samples: too few for a mean to compare"
+        checks.append(Check("energy_matches_power", s, NA, detail))
     else:
         implied = e.joules / r.seconds.train
         close = abs(implied - r.power.mean_w) <= POWER_TOLERANCE * r.power.mean_w

@@ -181,6 +181,7 @@ class PhaseJoules:
     gpu_j: float | None = None
     cpu_package_j: float | None = None
     cpu_dram_j: float | None = None
+    seconds: float | None = None  # the phase's wall time, start to end (None: older records)
 
 
 @dataclass(frozen=True)

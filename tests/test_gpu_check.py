@@ -97,7 +97,7 @@ def _powered(joules: float, train_s: float, mean_w: float, min_window: float) ->
         r,
         seconds=Seconds(train_s + 1, 0.1, train_s, 0.01, 0.005, 0.005),
         energy=Energy(method="nvml_energy_counter", joules=joules, min_window_s=min_window),
-        power=Power("nvml_power_instant", 10, mean_w, mean_w * 1.2),
+        power=Power("nvml_power_instant", 40, mean_w, mean_w * 1.2),
     )
 
 
@@ -112,11 +112,16 @@ def test_energy_of_short_windows_and_power_mismatch_fail() -> None:
     )
     assert _status(gc.energy_checks(_case(short)), "energy_windows") == gc.FAIL
     phase = dataclasses.replace(
-        fine, energy=dataclasses.replace(fine.energy, by_phase={"train": PhaseJoules(0.0)})
+        fine,
+        energy=dataclasses.replace(
+            fine.energy, by_phase={"train": PhaseJoules(30.0, seconds=0.05)}
+        ),
     )
     assert _status(gc.energy_checks(_case(phase)), "energy_windows") == gc.FAIL
     mismatch = _powered(300.0, 1.0, 200.0, 0.1)
     assert _status(gc.energy_checks(_case(mismatch)), "energy_matches_power") == gc.FAIL
+    few = dataclasses.replace(mismatch, power=dataclasses.replace(mismatch.power, samples=5))
+    assert _status(gc.energy_checks(_case(few)), "energy_matches_power") == gc.NA
     cpu = dataclasses.replace(fine, energy=Energy(), power=Power())
     assert _status(gc.energy_checks(_case(cpu)), "energy_windows") == gc.NA
 

@@ -87,5 +87,5 @@ class PhaseEnergy:
             if why is not None:
                 values[key] = None
                 self.unavailable[f"energy.by_phase.{name}.{key}"] = why
-        self.phases[name] = PhaseJoules(**values)
+        self.phases[name] = PhaseJoules(**values, seconds=seconds)
         self._open = None
