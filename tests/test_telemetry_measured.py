@@ -316,3 +316,47 @@ def test_new_fields_are_checked_when_present() -> None:
     info["flops"]["executed_train"] = 7
     info["unavailable"]["energy.cpu_package_joules"] = "no RAPL"
     assert validate(info) == []
+
+
+def _gpu_windows() -> dict[str, WindowResult]:
+    """CPU windows given a GPU's train energy, as if NVML had measured them."""
+    windows = _windows(TelemetrySession("cpu"))
+    train = dataclasses.replace(
+        windows["train"], energy_j=120.0, energy_method="nvml_energy_counter", unavailable={}
+    )
+    return {**windows, "train": train}
+
+
+def test_epochs_energy_follows_compute_curve_first_then_phases() -> None:
+    from ff_algos.record import PhaseJoules
+    from ff_algos.telemetry.resolution import CounterStep
+
+    session = TelemetrySession("cpu")
+    clock = session.epoch_clock()
+    clock.phase_start("layer1", 1)
+    clock.epoch_end(0)
+    clock.phase_end()
+    times = clock.result()
+    flops = registry.recipe("ff", "tiny").flops(N_TRAIN, dataset_info("mnist"))
+    phases = {"layer1": PhaseJoules(70.0, seconds=1.0), "layer2": PhaseJoules(30.0, seconds=1.0)}
+    step = CounterStep("nvml_energy_counter", 0.02, 0.05, 25, 0.5)
+
+    def sections(**kw: Any) -> Measured:
+        return measured_sections(
+            _gpu_windows(), times, flops, N_TEST, None, test_accuracy=0.9, gpu_step=step, **kw
+        )
+
+    by_phase = sections(energy_by_phase=phases)
+    assert by_phase.energy.joules == 120.0  # the whole train window
+    assert by_phase.energy.epochs_joules == pytest.approx(100.0)  # the phases: no compile
+    assert by_phase.energy.min_window_s == pytest.approx(0.1)
+    assert "energy.min_window_s" in by_phase.notes
+    curve = sections(energy_by_phase=phases, curve_epochs_joules=90.0)
+    assert curve.energy.epochs_joules == 90.0  # evaluation left out as well
+    refused = sections(energy_by_phase=phases, curve_reason="segments too short")
+    assert refused.energy.epochs_joules is None
+    assert "segments too short" in refused.unavailable["energy.epochs_joules"]
+    short = {"layer1": PhaseJoules(None, seconds=0.01)}
+    gap = sections(energy_by_phase=short, phase_unavailable={"energy.by_phase.layer1.gpu_j": "x"})
+    assert gap.energy.epochs_joules is None
+    assert gap.unavailable["energy.by_phase.layer1.gpu_j"] == "x"  # the phase's reason reaches it
