@@ -181,6 +181,7 @@ class PhaseJoules:
     gpu_j: float | None = None
     cpu_package_j: float | None = None
     cpu_dram_j: float | None = None
+    seconds: float | None = None  # the phase's wall time, start to end (None: older records)
 
 
 @dataclass(frozen=True)
@@ -196,6 +197,14 @@ class Energy:
     cpu_package_joules: float | None = None
     cpu_dram_joules: float | None = None
     by_phase: Mapping[str, PhaseJoules] = field(default_factory=dict)
+    # the counter behind ``method``: its update period and the shortest window it measures
+    # (ff_algos.telemetry.resolution); None: not probed (no counter, or older records)
+    counter_period_s: float | None = None
+    min_window_s: float | None = None
+    cpu_min_window_s: float | None = None  # the same for RAPL (cpu_*)
+    # the training window's energy less what compiling/capturing and curve evaluation used, where
+    # both were measured (see ff_algos.schema: "What each window holds")
+    epochs_joules: float | None = None
 
 
 @dataclass(frozen=True)
@@ -236,6 +245,7 @@ class Curve:
     eval_seconds: float  # host time spent evaluating (outside the compute time)
     energy_method: str | None
     points: tuple[CurvePoint, ...]
+    energy_reason: str | None = None  # why points' energy_j is null (windows under the counter's)
 
 
 @dataclass(frozen=True)
@@ -466,9 +476,13 @@ class ScalingPoint:
     saved_for_backward_peak_bytes: int
     parameter_bytes: int
     optimizer_state_bytes: int
-    allocator_peak_bytes: int | None  # torch's CUDA allocator peak of the timed epoch
+    # torch's CUDA allocator peak of the timed epoch above what was allocated as it started
+    # (inputs, network, Adam state; gc.collect() and reset_peak_memory_stats first): the epoch's
+    # own working memory (allocator_peak_basis "above_start"; older records: "absolute")
+    allocator_peak_bytes: int | None
     device: str
     schema: str = SCALING_SCHEMA
+    allocator_peak_basis: str = "absolute"
 
     def to_extra_info(self) -> dict[str, Any]:
         """The JSON form saved in ``extra_info``."""
@@ -477,7 +491,9 @@ class ScalingPoint:
     @classmethod
     def from_extra_info(cls, info: Mapping[str, Any]) -> ScalingPoint:
         """The point of a saved ``extra_info`` (``KeyError``/``TypeError`` when malformed)."""
-        return cls(**{f.name: info[f.name] for f in dataclasses.fields(cls)})
+        has_default = {"schema", "allocator_peak_basis"}
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: info[n] for n in names if n in info or n not in has_default})
 
 
 def _curve(saved: Any) -> Curve | None:

@@ -4,6 +4,27 @@ The typed form of the same record is :class:`ff_algos.record.CaseRecord` (built 
 serialised to this layout, read back by the report); this module documents the saved layout and
 validates saved JSON against it.
 
+What each window holds (one accounting for time, energy and FLOP rates):
+
+* **train window** (``seconds.train``, ``energy.joules``, ``power.*``, ``energy.cpu_*``,
+  ``energy.joules_per_accuracy_point``): everything the method's ``fit`` does, from the call to
+  its return: setup, compiling or graph capture (``options.compile_seconds``; Dynamo's one-off
+  import happens in the untimed warm-up), every epoch, and the learning curve's evaluations
+  (``curve.eval_seconds``). ``energy.joules / seconds.train`` is the window's mean power.
+* **compute** (``compute.total``, ``compute.per_epoch``, ``flops.rate_seconds``, so every FLOP
+  rate and utilisation): the epochs only, by CUDA events on a GPU and ``perf_counter`` on a CPU;
+  compiling, capturing, setup and curve evaluation excluded. So ``compute.total <= seconds.train
+  - options.compile_seconds - curve.eval_seconds``, and the curve's last point is at
+  ``compute.total``.
+* **epochs energy** (``energy.epochs_joules``): the GPU energy of the same span as compute: the
+  curve's energy so far at its last point (evaluation excluded) where a curve ran, else the sum
+  of ``energy.by_phase`` (each phase from its start to its end; compiling and capturing happen
+  before a phase starts).
+* **short windows**: an energy counter steps every few to tens of milliseconds, so the energy
+  of a window shorter than five counter updates (``energy.min_window_s``, probed once per
+  session) or of a counter that did not move is null with its reason, never 0 J; the same for
+  RAPL (``energy.cpu_min_window_s``), phases and curve points.
+
 Every saved case carries these keys (``SCHEMA_VERSION`` names the layout). A value that could not
 be measured on this machine is ``null`` and its reason is under ``unavailable`` (key: the dotted
 field name), so that reports show "n/a" rather than zero.
@@ -58,16 +79,21 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
         predict_test_joules divided the energy of predicting both splits); cpu_*: the training
         window's CPU package and DRAM energy from RAPL counters (cpu_method "rapl");
         by_phase*: {phase: {gpu_j, cpu_package_j, cpu_dram_j}} per training phase, null where
-        the counter is not readable (device synchronised at phase boundaries only)
+        the counter is not readable or the phase too short for it (reasons under
+        "energy.by_phase.<phase>.<counter>"; device synchronised at phase boundaries only);
+        epochs_joules*: the epochs' GPU energy (above); counter_period_s*, min_window_s*,
+        cpu_min_window_s*: the counters' measured update period and shortest measurable window
     precision: {precision: str, autocast_dtype: str?, matmul_allow_tf32: bool?, ...}*
         what really ran: the recipe's precision, TF32 flags, float32 matmul precision, the
         TF32 environment overrides (see ff_algos.telemetry.precision_state)
     curve: {val_rows: int, val_source: str, points_per_phase: int, eval_seconds: float,
             energy_method: str?, points: [{phase, epoch, seconds, model_flops, executed_flops,
-            energy_j?, val_accuracy}]}?*
+            energy_j?, val_accuracy}], energy_reason: str?}?*
         the learning curve (ff_algos.record.Curve): validation accuracy of the network trained
         so far; seconds is training compute so far (evaluation excluded; the evaluation's host
-        time, eval_seconds, is inside seconds.train and the train window's energy)
+        time, eval_seconds, is inside seconds.train and the train window's energy); energy_j
+        is null while the segments between evaluations are too short for the counter
+        (energy_reason)
     parallel: {strategy: str, world: int, layers_per_rank: int?, microbatches: int,
                schedule: str, backend: str, launcher: str, threads_per_rank: int, epochs: int,
                rows_per_epoch: int, epoch_seconds: float, rows_per_s: float,
@@ -183,6 +209,10 @@ _OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {
     "parallel.epoch_seconds": _NUM,
     "parallel.ranks": (list,),
     "parallel.serial": (list,),
+    "energy.epochs_joules": (*_NUM, _N),
+    "energy.counter_period_s": (*_NUM, _N),
+    "energy.min_window_s": (*_NUM, _N),
+    "energy.cpu_min_window_s": (*_NUM, _N),
 }
 
 

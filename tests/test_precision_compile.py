@@ -245,3 +245,23 @@ def test_a_hybrids_backprop_phase_runs_in_the_recipes_precision_scope(
     loaded = LoadedDataset(info, split, split, Path(), 0.0, "cache")
     module.METHOD.fit(recipe, loaded, NullObserver())
     assert scoped == [f"{phase}:fp32"]
+
+
+def test_one_side_stream_per_device_made_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ff_algos.methods.common import compiled
+
+    made: list[torch.device] = []
+
+    class FakeStream:
+        def __init__(self, device: torch.device) -> None:
+            made.append(device)
+
+    monkeypatch.setattr(compiled, "_SIDE_STREAMS", {})
+    monkeypatch.setattr(torch.cuda, "Stream", FakeStream)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    first = compiled.side_stream(torch.device("cuda", 1))
+    assert compiled.side_stream(torch.device("cuda", 1)) is first  # reused: no creeping pools
+    assert compiled.side_stream(torch.device("cuda")) is first  # bare cuda: the current one
+    other = compiled.side_stream(torch.device("cuda", 0))
+    assert other is not first
+    assert made == [torch.device("cuda", 1), torch.device("cuda", 0)]

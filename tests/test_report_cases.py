@@ -152,3 +152,22 @@ def test_group_phase_seconds_average_epoch_by_epoch() -> None:
 
     (group,) = group_cases([with_epochs("a", 0, [1.0, 3.0]), with_epochs("b", 1, [3.0, 5.0])])
     assert group.phase_seconds("train") == [2.0, 4.0]
+
+
+def test_energy_table_shows_epochs_and_phase_energy() -> None:
+    from ff_algos.report.sections import energy_table
+
+    energy = {
+        **fixture_info()["energy"],
+        "epochs_joules": 1200.0,
+        "by_phase": {
+            "layer1": {"gpu_j": 700.0, "cpu_package_j": None, "cpu_dram_j": None},
+            "layer2": {"gpu_j": None, "cpu_package_j": None, "cpu_dram_j": None},
+        },
+    }
+    table = energy_table(group_cases([make_case(energy=energy)]))
+    row = dict(zip(table.columns, table.rows[0], strict=True))
+    assert row["epochs energy"] == "1.2 kJ"
+    assert row["energy by phase (GPU)"] == "layer1 700 J, layer2 n/a"  # a short phase: never 0 J
+    plain = energy_table(group_cases([make_case()]))
+    assert dict(zip(plain.columns, plain.rows[0], strict=True))["epochs energy"] == "n/a"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
@@ -12,7 +13,7 @@ from rich.console import Console
 
 from ff_algos.record import SCALING_SCHEMA, ScalingPoint
 from ff_algos.report.build import make_report
-from ff_algos.suite.depth_scaling import ScalingConfig, configs, measure
+from ff_algos.suite.depth_scaling import ScalingConfig, _cuda_epoch, configs, measure
 
 CPU = torch.device("cpu")
 F32 = 4
@@ -80,3 +81,58 @@ def test_a_scaling_only_run_is_reported(tmp_path: Path) -> None:
     assert set(result.figures) == {"scaling_memory.png", "scaling_time.png"}
     report = (tmp_path / "out" / "report.md").read_text()
     assert "Scaling with depth" in report
+
+
+def test_old_scaling_records_read_as_absolute_peaks() -> None:
+    config = ScalingConfig("ff", 2, 8, 8)
+    point = measure(config, torch.device("cpu"))
+    saved = point.to_extra_info()
+    assert saved["allocator_peak_basis"] == "above_start"
+    assert ScalingPoint.from_extra_info(saved) == point
+    del saved["allocator_peak_basis"]  # a record saved before the baseline was subtracted
+    assert ScalingPoint.from_extra_info(saved).allocator_peak_basis == "absolute"
+
+
+class _FakeEvent:
+    recorded: ClassVar[list[object]] = []
+
+    def __init__(self, enable_timing: bool = False) -> None:
+        self.at = 0.0
+
+    def record(self, stream: object = None) -> None:
+        assert stream is not None, "an event must name the device's stream"
+        _FakeEvent.recorded.append(stream)
+        self.at = 10.0 * len(_FakeEvent.recorded)
+
+    def elapsed_time(self, end: _FakeEvent) -> float:
+        return end.at - self.at
+
+
+def test_cuda_epoch_peak_is_above_its_start_and_events_name_the_stream(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    device = torch.device("cuda", 3)
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(torch.cuda, "Event", _FakeEvent)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda d=None: calls.append(("sync", d)))
+    monkeypatch.setattr(
+        torch.cuda, "reset_peak_memory_stats", lambda d=None: calls.append(("reset", d))
+    )
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: 1000)
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d=None: 1800)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda d=None: f"stream of {d}")
+
+    class Net:
+        steps = 0
+
+        def step(self, x: object, y: object) -> None:
+            Net.steps += 1
+
+    _FakeEvent.recorded.clear()
+    seconds, peak = _cuda_epoch(Net(), None, None, 3, device)  # type: ignore[arg-type]
+    assert peak == 800  # the epoch's own bytes, not the 1000 already allocated
+    assert Net.steps == 3
+    assert _FakeEvent.recorded == ["stream of cuda:3", "stream of cuda:3"]
+    assert seconds == pytest.approx(0.01)
+    assert ("reset", device) in calls
+    assert calls.index(("reset", device)) < len(calls) - 1  # reset before the epoch's sync

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from ff_algos import registry
+from ff_algos.data.registry import dataset_info
 from ff_algos.method import recipe_dict
 from ff_algos.record import (
     AccuracyRecord,
@@ -98,7 +99,7 @@ def test_cpu_results_validate_against_schema() -> None:
     clock.phase_end()
     windows = _windows(session)
     peak = measure_peak_flops(session.device, sizes=(64,), budget_s=0.02)
-    flops = registry.recipe("ff", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("ff", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     m = measured_sections(windows, clock.result(), flops, N_TEST, peak, test_accuracy=0.9)
     _valid(m)
     seconds = m.seconds
@@ -179,7 +180,7 @@ TIMES = EpochTimes(timer="cuda_event", per_epoch={"train": (1.0, 1.0)}, total=2.
 
 
 def test_gpu_windows_map_onto_the_schema() -> None:
-    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     m = measured_sections(
         _fake_windows(),
         TIMES,
@@ -217,7 +218,7 @@ def test_gpu_windows_map_onto_the_schema() -> None:
 
 
 def test_executed_rate_above_peak_is_kept_with_a_note() -> None:
-    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     m = measured_sections(
         _fake_windows(),
         TIMES,
@@ -236,7 +237,7 @@ def test_predict_test_energy_missing_gives_reasons() -> None:
     windows["predict_test"] = dataclasses.replace(
         windows["predict_test"], energy_j=None, unavailable={"energy_j": "counter failed"}
     )
-    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     m = measured_sections(windows, TIMES, flops, N_TEST, PEAK, test_accuracy=0.8)
     assert m.energy.joules_per_test_point is None
     reason = "predict_test window: counter failed"
@@ -248,7 +249,7 @@ def test_predict_test_energy_missing_gives_reasons() -> None:
 def test_without_peak_the_reason_is_recorded() -> None:
     session = TelemetrySession("cpu")
     clock = session.epoch_clock()
-    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     m = measured_sections(
         _windows(session),
         clock.result(),
@@ -271,7 +272,7 @@ def test_missing_window_is_a_clear_error() -> None:
     session = TelemetrySession("cpu")
     windows = _windows(session)
     del windows["predict_test"]
-    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     with pytest.raises(TelemetryError, match="predict_test"):
         measured_sections(
             windows, session.epoch_clock().result(), flops, N_TEST, None, test_accuracy=0.9
@@ -279,7 +280,7 @@ def test_missing_window_is_a_clear_error() -> None:
 
 
 def test_negative_executed_flops_is_rejected() -> None:
-    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, 784, 10)
+    flops = registry.recipe("bp", "tiny").flops(N_TRAIN, dataset_info("mnist"))
     with pytest.raises(TelemetryError, match="executed_train_flops"):
         measured_sections(
             _fake_windows(), TIMES, flops, N_TEST, PEAK, test_accuracy=0.8, executed_train_flops=-1
@@ -315,3 +316,47 @@ def test_new_fields_are_checked_when_present() -> None:
     info["flops"]["executed_train"] = 7
     info["unavailable"]["energy.cpu_package_joules"] = "no RAPL"
     assert validate(info) == []
+
+
+def _gpu_windows() -> dict[str, WindowResult]:
+    """CPU windows given a GPU's train energy, as if NVML had measured them."""
+    windows = _windows(TelemetrySession("cpu"))
+    train = dataclasses.replace(
+        windows["train"], energy_j=120.0, energy_method="nvml_energy_counter", unavailable={}
+    )
+    return {**windows, "train": train}
+
+
+def test_epochs_energy_follows_compute_curve_first_then_phases() -> None:
+    from ff_algos.record import PhaseJoules
+    from ff_algos.telemetry.resolution import CounterStep
+
+    session = TelemetrySession("cpu")
+    clock = session.epoch_clock()
+    clock.phase_start("layer1", 1)
+    clock.epoch_end(0)
+    clock.phase_end()
+    times = clock.result()
+    flops = registry.recipe("ff", "tiny").flops(N_TRAIN, dataset_info("mnist"))
+    phases = {"layer1": PhaseJoules(70.0, seconds=1.0), "layer2": PhaseJoules(30.0, seconds=1.0)}
+    step = CounterStep("nvml_energy_counter", 0.02, 0.05, 25, 0.5)
+
+    def sections(**kw: Any) -> Measured:
+        return measured_sections(
+            _gpu_windows(), times, flops, N_TEST, None, test_accuracy=0.9, gpu_step=step, **kw
+        )
+
+    by_phase = sections(energy_by_phase=phases)
+    assert by_phase.energy.joules == 120.0  # the whole train window
+    assert by_phase.energy.epochs_joules == pytest.approx(100.0)  # the phases: no compile
+    assert by_phase.energy.min_window_s == pytest.approx(0.1)
+    assert "energy.min_window_s" in by_phase.notes
+    curve = sections(energy_by_phase=phases, curve_epochs_joules=90.0)
+    assert curve.energy.epochs_joules == 90.0  # evaluation left out as well
+    refused = sections(energy_by_phase=phases, curve_reason="segments too short")
+    assert refused.energy.epochs_joules is None
+    assert "segments too short" in refused.unavailable["energy.epochs_joules"]
+    short = {"layer1": PhaseJoules(None, seconds=0.01)}
+    gap = sections(energy_by_phase=short, phase_unavailable={"energy.by_phase.layer1.gpu_j": "x"})
+    assert gap.energy.epochs_joules is None
+    assert gap.unavailable["energy.by_phase.layer1.gpu_j"] == "x"  # the phase's reason reaches it

@@ -279,10 +279,27 @@ def energy_table(groups: Sequence[CaseGroup]) -> Table:
         cells.extend(metric_cells(g, ("power.mean_w", "power.max_w")))
         cells.append(str(sum(c.record.power.samples for c in g.cases)))
         cells.extend(metric_cells(g, ENERGY_KEYS))
+        # the epochs' energy (same span as compute) and each phase's, mean over the group's cases
+        epochs = [j for c in g.cases if (j := c.record.energy.epochs_joules) is not None]
+        phases: dict[str, list[float]] = {}
+        for c in g.cases:
+            for phase, pj in c.record.energy.by_phase.items():
+                phases.setdefault(phase, []).extend([pj.gpu_j] if pj.gpu_j is not None else [])
+        cells.append(units.si(sum(epochs) / len(epochs), "J") if epochs else units.NA)
+        cells.append(
+            ", ".join(
+                f"{p} {units.si(sum(js) / len(js), 'J') if js else units.NA}"
+                for p, js in phases.items()
+            )
+            or units.NA
+        )
         rows.append(tuple(cells))
     notes = [
         "power and train energy cover the training stage; J per accuracy point = train energy "
         "/ (100 x test accuracy); eval energy per test sample = evaluation energy / test samples",
+        "epochs energy: the training epochs alone (compile, capture and curve evaluation left "
+        "out: the span of compute); by phase: each phase's GPU energy; a window shorter than "
+        "five updates of its energy counter is n/a, never 0 J",
     ]
     notes.extend(_seed_notes(groups))
     notes.extend(unavailable_notes(groups, ("power.", "energy.")))
@@ -296,6 +313,8 @@ def energy_table(groups: Sequence[CaseGroup]) -> Table:
             metric("power.max_w").label,
             "power samples",
             *(metric(k).label for k in ENERGY_KEYS),
+            "epochs energy",
+            "energy by phase (GPU)",
         ),
         rows=tuple(rows),
         notes=tuple(notes),

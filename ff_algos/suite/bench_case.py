@@ -21,6 +21,7 @@ from ff_algos.errors import FFBenchError
 from ff_algos.record import CaseRecord
 from ff_algos.suite.case import CaseSpec, case_peak, held_memory, run_case, warm_up
 from ff_algos.suite.depth_scaling import ScalingConfig
+from ff_algos.suite.floors import Floor
 from ff_algos.suite.journal import append_record
 from ff_algos.suite.oom import memory_report
 from ff_algos.suite.progress import Terminal, progress_observer
@@ -70,22 +71,10 @@ def benchmark_case(
         "recipe_name": options.recipe_name,
     }
     try:
-        case_peak(telemetry, spec)  # measured once per precision, before the timed run
-        warm_up(spec)
-        held = held_memory(spec)  # untimed: the hooks run Python per saved tensor
-        with terminal() as console:
-            observer, bar = progress_observer(console, f"{dataset}/{method}/seed{seed}")
-            try:
-                result: CaseRecord = benchmark.pedantic(
-                    run_case,
-                    args=(spec, telemetry, floor, observer, options.recipe_name, held),
-                    rounds=options.rounds,
-                    iterations=1,
-                    warmup_rounds=0,
-                )
-            finally:
-                if bar is not None:
-                    bar.close()
+        with device_scope(device):
+            result = _measure(
+                benchmark, suite, spec, telemetry, terminal, floor, f"{dataset}/{method}/seed{seed}"
+            )
     except torch.OutOfMemoryError as exc:
         report = memory_report(device)
         _journal(suite, record | {"status": "out_of_memory", "error": str(exc), **report})
@@ -105,6 +94,50 @@ def benchmark_case(
             f"{floor.value:.4f} ({suite.floors.path})",
             pytrace=False,
         )
+
+
+@contextmanager
+def device_scope(device: torch.device) -> Iterator[None]:
+    """``device`` made CUDA's current device for the body (nothing off CUDA): every CUDA call
+    that takes no device (streams, events, graph capture, ``empty_cache``) then acts on it, so
+    ``--device cuda:N`` with N > 0 measures GPU N and nothing lands on GPU 0."""
+    if device.type != "cuda":
+        yield
+        return
+    with torch.cuda.device(device):
+        yield
+
+
+def _measure(
+    benchmark: Any,
+    suite: Suite,
+    spec: CaseSpec,
+    telemetry: TelemetrySession,
+    terminal: Terminal,
+    floor: Floor,
+    label: str,
+) -> CaseRecord:
+    """The untimed preliminaries (peak FLOP/s, the counters' resolution, warm-up, held memory),
+    then the timed run under ``benchmark.pedantic``."""
+    case_peak(telemetry, spec)  # measured once per precision, before the timed run
+    telemetry.counter_steps()  # once per session: how short an energy window may be
+    warm_up(spec)
+    held = held_memory(spec)  # untimed: the hooks run Python per saved tensor
+    options = suite.options
+    with terminal() as console:
+        observer, bar = progress_observer(console, label)
+        try:
+            result: CaseRecord = benchmark.pedantic(
+                run_case,
+                args=(spec, telemetry, floor, observer, options.recipe_name, held),
+                rounds=options.rounds,
+                iterations=1,
+                warmup_rounds=0,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    return result
 
 
 def _journal(suite: Suite, record: dict[str, Any]) -> None:

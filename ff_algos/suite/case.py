@@ -19,6 +19,7 @@ from ff_algos import registry
 from ff_algos.data import LoadedDataset, Split, load_dataset
 from ff_algos.fitting import FitResult, accuracy, fit, training_rows, validation_split
 from ff_algos.method import FanOut, TrainObserver, recipe_dict
+from ff_algos.methods.common.compiled import load_compiler
 from ff_algos.methods.common.precision import cpu_native_bf16, precision_scope, product_dtype
 from ff_algos.record import (
     AccuracyRecord,
@@ -71,7 +72,10 @@ def warm_up(spec: CaseSpec) -> None:
     selection, allocator growth, lazy initialisation) stay out of the measured run."""
     data = _load(spec)
     method = registry.get(spec.recipe.method)
-    # eager: compiling and capturing are timed inside the case (``options.compile_seconds``)
+    # eager: compiling and capturing are timed inside the case (``options.compile_seconds``);
+    # torch.compile's one-off imports are not compilation, so they happen here, untimed
+    if getattr(spec.recipe, "compile", "none") == "inductor":
+        load_compiler()
     short = method.warm_up_recipe(spec.recipe, min(512, len(data.train)))
     result = fit(short, data)
     for model in (result.model, *result.predictors.values()):
@@ -118,7 +122,8 @@ def run_case(
     :func:`held_memory`, measured before, untimed)."""
     clock = session.epoch_clock()
     gpu, rapl = session.nvml_gpu()[0], session.rapl()[0]
-    phase_energy = PhaseEnergy(spec.device, gpu, rapl)
+    steps = session.counter_steps()
+    phase_energy = PhaseEnergy(spec.device, gpu, rapl, gpu_step=steps.gpu, cpu_step=steps.cpu)
     method = registry.get(spec.recipe.method)
     with session.window("end_to_end") as e2e:
         with session.window("data") as w_data:
@@ -139,6 +144,7 @@ def run_case(
                 val_source=val_source,
                 gpu=gpu,
                 rapl=rapl,
+                energy_step=steps.gpu if gpu is not None else steps.cpu,
             )
         watchers: list[TrainObserver] = [clock, phase_energy, observer]
         if curve is not None:
@@ -153,6 +159,7 @@ def run_case(
                 test_acc = accuracy(result.model, data.test)
             predictors = _score_predictors(session, result, data.test)
     peak = case_peak(session, spec)  # cached: measured before the case
+    curve_joules, curve_reason = curve.epochs_joules() if curve is not None else (None, None)
     measured = measured_sections(
         {
             "data": w_data.result,
@@ -169,6 +176,12 @@ def run_case(
         executed_train_flops=sum(executed.values()),
         executed_by_phase=executed,
         energy_by_phase=phase_energy.phases,
+        phase_unavailable=phase_energy.unavailable,
+        gpu_step=steps.gpu,
+        cpu_step=steps.cpu,
+        sample_hz=session.config.sample_hz,
+        curve_epochs_joules=curve_joules,
+        curve_reason=curve_reason,
     )
     unavailable = dict(measured.unavailable)
     passed = floor.check(test_acc)

@@ -16,11 +16,16 @@ epoch in batches of ``batch``:
 Per configuration: the peak bytes saved for backward (exact, counted by
 :class:`~ff_algos.telemetry.held_memory.HeldMemoryMeter` on one untimed step), parameters and
 optimiser state, the device time of one epoch after a warm-up step, and the torch allocator
-peak on CUDA. The values of the data do not matter for either measure, so the rows are random.
+peak of that epoch on CUDA, above what was allocated when it started (the inputs, the network
+and Adam's state: the point's own working memory, not what earlier points left behind). Every
+CUDA call names the device (events recorded on its stream, the epoch run with it current), so
+``cuda:N`` measures GPU N. The values of the data do not matter for either measure, so the
+rows are random.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from dataclasses import dataclass
@@ -126,16 +131,8 @@ def measure(config: ScalingConfig, device: torch.device) -> ScalingPoint:
     steps = max(1, config.rows // config.batch)
     synchronize(device)
     if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-        start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
-        end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
-        start.record()
-        for _ in range(steps):
-            net.step(x, y)
-        end.record()
-        synchronize(device)
-        seconds = start.elapsed_time(end) / 1000.0
-        allocator_peak: int | None = torch.cuda.max_memory_allocated(device)
+        with torch.cuda.device(device):
+            seconds, allocator_peak = _cuda_epoch(net, x, y, steps, device)
     else:
         t0 = time.perf_counter()
         for _ in range(steps):
@@ -160,8 +157,29 @@ def measure(config: ScalingConfig, device: torch.device) -> ScalingPoint:
             if isinstance(v, Tensor)
         ),
         allocator_peak_bytes=allocator_peak,
+        allocator_peak_basis="above_start",
         device=str(device),
     )
+
+
+def _cuda_epoch(
+    net: _Net, x: Tensor, y: Tensor, steps: int, device: torch.device
+) -> tuple[float, int | None]:
+    """One epoch's device time (CUDA events on ``device``'s stream) and its allocator peak above
+    the bytes allocated when it started (garbage collected first, peak reset)."""
+    gc.collect()
+    synchronize(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    baseline = torch.cuda.memory_allocated(device)
+    stream = torch.cuda.current_stream(device)
+    start = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+    end = torch.cuda.Event(enable_timing=True)  # type: ignore[no-untyped-call]
+    start.record(stream)
+    for _ in range(steps):
+        net.step(x, y)
+    end.record(stream)
+    synchronize(device)
+    return start.elapsed_time(end) / 1000.0, torch.cuda.max_memory_allocated(device) - baseline
 
 
 # depths, batch sizes and rows per epoch of the benchmark, by the session's recipe name

@@ -16,7 +16,8 @@ def memory_report(device: torch.device) -> dict[str, Any]:
     peak = torch.cuda.max_memory_allocated(device)
     reserved = torch.cuda.memory_reserved(device)
     free, total = torch.cuda.mem_get_info(device)
-    torch.cuda.empty_cache()
+    with torch.cuda.device(device):  # empty_cache acts on the current device
+        torch.cuda.empty_cache()
     return {
         "torch_peak_bytes": peak,
         "torch_reserved_bytes": reserved,

@@ -19,6 +19,7 @@ from typing import Any
 from ff_algos.suite.flags import SWEEP_FLAGS, HelpFormatter, collect, shard_arguments
 from ff_algos.suite.flags import register as register_flags
 from ff_algos.sweep.errors import SweepError
+from ff_algos.sweep.local import worker_device
 
 DEFAULT_STORAGE = Path(".benchmarks")
 SWEEPS = DEFAULT_STORAGE / "sweeps"
@@ -205,6 +206,9 @@ def _start(args: argparse.Namespace) -> int:
     count = min(args.shards if args.shards is not None else default, len(ids))
     shard_of = assign(ids, count)
     cases = {k: [c for c in ids if shard_of[c] == k] for k in range(1, count + 1)}
+    if launcher == "local" and values.get("device") is not None:
+        # a local worker pinned to one GPU numbers it cuda:0 (see sweep.local.pin)
+        values = values | {"device": worker_device(values["device"])}
     pytest_args = shard_arguments(values)  # datasets always explicit
     manifest = launch.manifest_for(
         name=name, shards=count, cases=cases, pytest_args=pytest_args, bench=args.bench,
@@ -359,11 +363,15 @@ def _slurm(args: argparse.Namespace) -> Any:
 
 
 def _slots(args: argparse.Namespace, device: str) -> list[dict[str, str]]:
-    from ff_algos.sweep.local import slots, visible_gpus
+    from ff_algos.sweep.local import pin, slots, visible_gpus
 
     gpus = [] if device == "cpu" else visible_gpus()
     if device.startswith("cuda") and not gpus:
         raise SweepError(f"--device {device}: no GPU is visible here; use --device cpu")
+    try:
+        gpus, _ = pin(device, gpus)
+    except ValueError as e:
+        raise SweepError(str(e)) from None
     made = slots(gpus, args.workers, os.cpu_count() or 1)
     if args.threads:
         made = [s | {"OMP_NUM_THREADS": str(args.threads)} for s in made]

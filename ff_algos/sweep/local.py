@@ -29,6 +29,27 @@ def slots(gpus: Sequence[str], workers: int | None, cpus: int) -> list[dict[str,
     return [{"CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": threads} for _ in range(count)]
 
 
+def pin(device: str, gpus: Sequence[str]) -> tuple[list[str], str]:
+    """The GPU ids to pin workers to and the ``--device`` each worker's pytest gets.
+
+    A pinned worker sees one GPU (its ``CUDA_VISIBLE_DEVICES``), which it numbers ``cuda:0``;
+    so ``cuda:N`` pins the one worker to the N-th GPU listed in ``gpus`` and hands it
+    ``cuda:0`` (passing ``cuda:N`` on would name a GPU the worker cannot see), while ``cuda``
+    and ``auto`` use every GPU unchanged. Raises ``ValueError`` for an N beyond ``gpus``.
+    """
+    if not device.startswith("cuda:"):
+        return list(gpus), device
+    index = int(device.removeprefix("cuda:"))
+    if index >= len(gpus):
+        raise ValueError(f"--device {device}: only {len(gpus)} GPUs are visible here ({gpus})")
+    return [gpus[index]], worker_device(device)
+
+
+def worker_device(device: str) -> str:
+    """The ``--device`` of a worker pinned to one GPU (see :func:`pin`)."""
+    return "cuda:0" if device.startswith("cuda:") else device
+
+
 def visible_gpus() -> list[str]:
     """GPU ids this process may use: ``CUDA_VISIBLE_DEVICES`` when set, else every CUDA device."""
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -22,6 +22,7 @@ from ff_algos.record import Curve, CurvePoint
 from ff_algos.telemetry.epoch_clock import EpochClock
 from ff_algos.telemetry.nvml import NvmlGpu
 from ff_algos.telemetry.rapl import Rapl
+from ff_algos.telemetry.resolution import CounterStep, unreliable
 from ff_algos.telemetry.sync import synchronize
 
 
@@ -35,13 +36,23 @@ def schedule(epochs: int, points: int) -> frozenset[int]:
 
 class _Energy:
     """Training energy so far from NVML's counter (GPU) or RAPL (CPU package), segments between
-    :meth:`resume` and :meth:`pause` summed (the device synchronised by the caller)."""
+    :meth:`resume` and :meth:`pause` summed (the device synchronised by the caller).
 
-    def __init__(self, gpu: NvmlGpu | None, rapl: Rapl | None) -> None:
+    Each segment reads the counter twice, so its error is up to one counter step; the energy so
+    far is None (``reason`` says why) until the segments average at least the counter's
+    shortest measurable window (:mod:`ff_algos.telemetry.resolution`)."""
+
+    def __init__(
+        self, gpu: NvmlGpu | None, rapl: Rapl | None, step: CounterStep | None = None
+    ) -> None:
         self.method = "nvml_energy_counter" if gpu is not None else "rapl" if rapl else None
-        self._gpu, self._rapl = gpu, rapl
+        self._gpu, self._rapl, self._step = gpu, rapl, step
         self._mark: int | tuple[int, ...] | None = None
+        self._since = 0.0
+        self._seconds = 0.0
+        self._segments = 0
         self.total = 0.0
+        self.reason: str | None = None
 
     def _read(self) -> int | tuple[int, ...] | None:
         try:
@@ -55,15 +66,24 @@ class _Energy:
 
     def resume(self) -> None:
         self._mark = self._read() if self.method else None
+        self._since = time.perf_counter()
 
     def pause(self) -> float | None:
         before, now = self._mark, self._read() if self.method else None
         if before is None or now is None:
             return None
+        self._seconds += time.perf_counter() - self._since
+        self._segments += 1
         if isinstance(before, int) and isinstance(now, int):
             self.total += (now - before) / 1000.0
         elif self._rapl is not None and isinstance(before, tuple) and isinstance(now, tuple):
             self.total += self._rapl.energy(before, now).package_j or 0.0
+        why = unreliable(self.total, self._seconds / self._segments, self._step)
+        if why is not None:
+            self.reason = (
+                f"energy so far, {self._segments} segments between evaluations on average: {why}"
+            )
+            return None
         return self.total
 
 
@@ -81,13 +101,14 @@ class CurveObserver:
         val_source: str,
         gpu: NvmlGpu | None = None,
         rapl: Rapl | None = None,
+        energy_step: CounterStep | None = None,
     ) -> None:
         self._clock, self._val, self._k = clock, val, points_per_phase
         self._executed = dict(executed_by_phase)
         total = sum(self._executed.values())
         self._model_per_executed = model_flops / total if total else 0.0
         self._source = val_source
-        self._energy = _Energy(gpu, rapl)
+        self._energy = _Energy(gpu, rapl, energy_step)
         self._device = val.x.device
         self._phase: str | None = None
         self._epochs = 0
@@ -95,6 +116,7 @@ class CurveObserver:
         self._done_flops = 0  # executed FLOPs of the finished phases
         self._points: list[CurvePoint] = []
         self._eval_seconds = 0.0
+        self._uncovered: list[str] = []  # phases whose last epoch was not a point
 
     def phase_start(self, name: str, epochs: int) -> None:
         self._phase, self._epochs = name, epochs
@@ -108,6 +130,9 @@ class CurveObserver:
     def phase_end(self) -> None:
         if self._phase is not None:
             self._done_flops += self._executed.get(self._phase, 0)
+            last = self._points[-1] if self._points else None
+            if last is None or (last.phase, last.epoch) != (self._phase, self._epochs):
+                self._uncovered.append(self._phase)
         self._phase = None
 
     def checkpoint(self, epoch: int, model: Callable[[], Classifier]) -> None:
@@ -136,6 +161,16 @@ class CurveObserver:
         self._clock.restart()
         self._eval_seconds += time.perf_counter() - start
 
+    def epochs_joules(self) -> tuple[float | None, str | None]:
+        """The NVML energy of every epoch, evaluation excluded (the last point's energy so far),
+        or None and why; ``(None, None)`` where the curve reads no NVML counter."""
+        if self._energy.method != "nvml_energy_counter":
+            return None, None
+        if self._uncovered:
+            return None, f"phases {self._uncovered} did not end with a curve point"
+        last = self._points[-1].energy_j if self._points else None
+        return last, None if last is not None else (self._energy.reason or "not measured")
+
     def result(self) -> Curve:
         """The curve measured so far."""
         return Curve(
@@ -145,4 +180,5 @@ class CurveObserver:
             eval_seconds=self._eval_seconds,
             energy_method=self._energy.method,
             points=tuple(self._points),
+            energy_reason=self._energy.reason,
         )

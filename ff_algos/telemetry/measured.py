@@ -22,6 +22,13 @@ the rest (dataset, method, recipe, accuracy, ...). Windows: "data", "train", "pr
   ``energy.joules_per_accuracy_point`` is that energy over the test accuracy in percentage
   points; ``energy.predict_test_joules`` is the "predict_test" window's energy and
   ``energy.joules_per_test_point`` that energy over ``test_points``.
+* ``energy.epochs_joules`` is the GPU energy of the training epochs alone, the same span as
+  ``compute.total``: the learning curve's energy so far at its last point where a curve was
+  measured with NVML's counter (evaluation excluded), else the sum of the phases' energies
+  (``energy.by_phase``: phase start to phase end, compiling and capturing before it). Energies of
+  windows too short for their counter are null (:mod:`ff_algos.telemetry.resolution`);
+  ``energy.counter_period_s``, ``energy.min_window_s`` and ``energy.cpu_min_window_s`` record the
+  counters' measured resolution.
 * ``memory.nvml_used_peak_bytes`` and ``memory.host_peak_rss_bytes`` are the maxima over all
   windows.
 """
@@ -45,9 +52,11 @@ from ff_algos.record import (
     TorchPeaks,
 )
 from ff_algos.telemetry.config import TelemetryError
+from ff_algos.telemetry.energy import INTEGRAL
 from ff_algos.telemetry.epoch_clock import EpochTimes
 from ff_algos.telemetry.flops import flop_rate
 from ff_algos.telemetry.peak_flops import PeakResult, dtype_name
+from ff_algos.telemetry.resolution import CounterStep, sampled_step
 from ff_algos.telemetry.window import WindowResult
 
 WINDOWS = ("data", "train", "predict_train", "predict_test", "end_to_end")
@@ -93,12 +102,22 @@ def measured_sections(
     executed_train_flops: int | None = None,
     executed_by_phase: Mapping[str, int] | None = None,
     energy_by_phase: Mapping[str, PhaseJoules] | None = None,
+    phase_unavailable: Mapping[str, str] | None = None,
+    gpu_step: CounterStep | None = None,
+    cpu_step: CounterStep | None = None,
+    sample_hz: float | None = None,
+    curve_epochs_joules: float | None = None,
+    curve_reason: str | None = None,
 ) -> Measured:
     """The record's measured sections from the results of the :data:`WINDOWS` windows.
 
     ``executed_train_flops`` is the FLOPs training really executed (None: not counted),
     ``executed_by_phase`` the same per training phase, ``energy_by_phase`` the energy of each
-    training phase (:class:`~ff_algos.telemetry.phase_energy.PhaseEnergy`).
+    training phase (:class:`~ff_algos.telemetry.phase_energy.PhaseEnergy`) with the reasons of
+    its nulls in ``phase_unavailable``; ``gpu_step``/``cpu_step`` the counters' resolution
+    (``sample_hz`` the power sampling rate, the resolution of an integral);
+    ``curve_epochs_joules`` the curve's NVML energy so far at its last point (``curve_reason``:
+    why it is None where a curve ran).
     """
     missing = [name for name in WINDOWS if name not in windows]
     if missing:
@@ -167,6 +186,31 @@ def measured_sections(
         unavailable["energy.joules_per_accuracy_point"] = "test accuracy is zero"
     else:
         per_accuracy_point = train.energy_j / (100.0 * test_accuracy)
+    epochs_joules, epochs_reason = _epochs_joules(
+        train, energy_by_phase or {}, curve_epochs_joules, curve_reason
+    )
+    if epochs_joules is None:
+        unavailable["energy.epochs_joules"] = epochs_reason
+    unavailable.update(phase_unavailable or {})
+    step = gpu_step
+    if train.energy_method == INTEGRAL and sample_hz:
+        step = sampled_step(INTEGRAL, sample_hz)
+    if train.energy_method is not None and step is None:
+        unavailable["energy.counter_period_s"] = unavailable["energy.min_window_s"] = (
+            "the counter's resolution was not probed"
+        )
+    elif step is None:
+        unavailable["energy.counter_period_s"] = unavailable["energy.min_window_s"] = (
+            unavailable.get("energy.method", "no GPU energy counter")
+        )
+    else:
+        notes["energy.min_window_s"] = step.describe()
+    if cpu_step is None:
+        unavailable["energy.cpu_min_window_s"] = unavailable.get(
+            "energy.cpu_method", "RAPL's resolution was not probed"
+        )
+    else:
+        notes["energy.cpu_min_window_s"] = cpu_step.describe()
     per_point = None
     if predict_test.energy_j is None:
         reason = "predict_test window: " + predict_test.unavailable.get("energy_j", "not measured")
@@ -226,7 +270,30 @@ def measured_sections(
             cpu_package_joules=train.cpu_package_j,
             cpu_dram_joules=train.cpu_dram_j,
             by_phase=dict(energy_by_phase or {}),
+            counter_period_s=None if step is None else step.period_s,
+            min_window_s=None if step is None else step.min_window_s,
+            cpu_min_window_s=None if cpu_step is None else cpu_step.min_window_s,
+            epochs_joules=epochs_joules,
         ),
         unavailable=unavailable,
         notes=notes,
     )
+
+
+def _epochs_joules(
+    train: WindowResult,
+    by_phase: Mapping[str, PhaseJoules],
+    curve_joules: float | None,
+    curve_reason: str | None,
+) -> tuple[float | None, str]:
+    """The GPU energy of the epochs alone (module doc), or None and why."""
+    if train.energy_j is None:
+        return None, "train window: " + train.unavailable.get("energy_j", "not measured")
+    if curve_joules is not None:
+        return curve_joules, ""
+    if curve_reason is not None:
+        return None, f"learning curve: {curve_reason}"
+    phases = [p.gpu_j for p in by_phase.values()]
+    if not phases or any(j is None for j in phases):
+        return None, "a training phase's GPU energy is null (see energy.by_phase)"
+    return sum(j for j in phases if j is not None), ""

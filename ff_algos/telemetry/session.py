@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import ModuleType, TracebackType
 
 import torch
@@ -12,8 +13,25 @@ from ff_algos.telemetry.nvml import NvmlGpu, find_cuda_gpu, load_nvml, open_gpu,
 from ff_algos.telemetry.peak_flops import PeakResult, dtype_name, measure_peak_flops
 from ff_algos.telemetry.peaks import PeakTracker
 from ff_algos.telemetry.rapl import Rapl, open_rapl
+from ff_algos.telemetry.resolution import CounterStep, measure_step
 from ff_algos.telemetry.sync import is_cuda, resolve
 from ff_algos.telemetry.window import Window
+
+
+@dataclass(frozen=True)
+class CounterSteps:
+    """The measured resolution of the session's energy counters (None: no such counter)."""
+
+    gpu: CounterStep | None
+    cpu: CounterStep | None
+    notes: tuple[str, ...] = ()
+
+
+def _package_j(rapl: Rapl) -> float:
+    """RAPL's package counters summed, in joules (wraps show as a drop, which
+    :func:`measure_step` ignores)."""
+    raw = rapl.read()
+    return sum(v for zone, v in zip(rapl.zones, raw, strict=True) if zone.kind == "package") / 1e6
 
 
 class TelemetrySession:
@@ -37,6 +55,7 @@ class TelemetrySession:
         self._rapl_reason: str | None = None
         self._rapl_probed = False
         self._peaks: dict[tuple[str, str, str], PeakResult] = {}
+        self._steps: CounterSteps | None = None
         self._closed = False
 
     def window(self, name: str) -> Window:
@@ -47,6 +66,7 @@ class TelemetrySession:
             self._tracker = PeakTracker(device)
         gpu, reason = self.nvml_gpu()
         rapl, rapl_reason = self.rapl()
+        steps = self._steps or CounterSteps(None, None)
         return Window(
             name,
             device,
@@ -56,7 +76,33 @@ class TelemetrySession:
             self.config.sample_hz,
             rapl=rapl,
             rapl_reason=rapl_reason,
+            gpu_step=steps.gpu,
+            cpu_step=steps.cpu,
         )
+
+    def counter_steps(self) -> CounterSteps:
+        """The NVML energy counter's and RAPL's time resolution, each probed once per session
+        (about half a second each, :func:`~ff_algos.telemetry.resolution.measure_step`), untimed,
+        before the first case, as the suite does. Windows opened before it refuse only the
+        energy of a counter that did not move; after it, that of windows too short for it."""
+        self._check_open()
+        if self._steps is None:
+            gpu, _ = self.nvml_gpu()
+            rapl, _ = self.rapl()
+            gpu_step = cpu_step = None
+            notes: list[str] = []
+            if gpu is not None:
+                try:
+                    gpu_step = measure_step("nvml_energy_counter", lambda: gpu.energy_mj() / 1e3)
+                except Exception as e:  # no counter on this GPU: windows integrate power
+                    notes.append(f"NVML energy counter not probed ({type(e).__name__}: {e})")
+            if rapl is not None:
+                try:
+                    cpu_step = measure_step("rapl", lambda: _package_j(rapl))
+                except (OSError, ValueError) as e:
+                    notes.append(f"RAPL not probed ({type(e).__name__}: {e})")
+            self._steps = CounterSteps(gpu_step, cpu_step, tuple(notes))
+        return self._steps
 
     def epoch_clock(self) -> EpochClock:
         """A fresh per-epoch compute clock for one training run on this device."""

@@ -8,6 +8,11 @@ the peaks. Each value that cannot be measured is None with a one-line reason und
 errors, an integral instead of the counter, averaged rather than instantaneous power, an
 uncertain GPU match) has the caveat under ``notes``. Keys of both are :class:`WindowResult`
 field names.
+
+Energies of windows too short for their counter (:mod:`ff_algos.telemetry.resolution`: under
+five counter updates, or a counter that did not move) are None with that reason, never 0 J or
+one whole counter step; ``gpu_step`` and ``cpu_step`` are the counters' measured resolutions
+(None: not measured, then only a counter that did not move is refused).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from ff_algos.telemetry.energy import COUNTER, INTEGRAL, counter_joules, trapezo
 from ff_algos.telemetry.nvml import NvmlGpu, is_not_supported
 from ff_algos.telemetry.peaks import PeakReading, PeakToken, PeakTracker
 from ff_algos.telemetry.rapl import RAPL, Rapl
+from ff_algos.telemetry.resolution import CounterStep, sampled_step, unreliable
 from ff_algos.telemetry.sampler import PowerSampler, PowerTrace
 from ff_algos.telemetry.sync import synchronize
 
@@ -86,8 +92,11 @@ class Window:
         *,
         rapl: Rapl | None = None,
         rapl_reason: str | None = None,
+        gpu_step: CounterStep | None = None,
+        cpu_step: CounterStep | None = None,
     ) -> None:
         self.name = name
+        self._gpu_step, self._cpu_step = gpu_step, cpu_step
         self._device = device
         self._tracker = tracker
         self._gpu = gpu
@@ -102,6 +111,7 @@ class Window:
         self._counter_reason: str | None = None
         self._rapl_start: tuple[int, ...] | None = None
         self._t0 = 0.0
+        self._seconds = 0.0
         self._result: WindowResult | None = None
 
     @property
@@ -186,13 +196,21 @@ class Window:
             except TelemetryError as e:
                 self._rapl_reason = str(e)
             else:
+                package, dram = energy.package_j, energy.dram_j
                 if energy.package_reason is not None:
                     unavailable["cpu_package_j"] = energy.package_reason
+                elif package is not None and (why := self._short(package, self._cpu_step)):
+                    unavailable["cpu_package_j"], package = why, None
                 if energy.dram_reason is not None:
                     unavailable["cpu_dram_j"] = energy.dram_reason
-                return _CpuEnergy(RAPL, energy.package_j, energy.dram_j)
+                elif dram is not None and (why := self._short(dram, self._cpu_step)):
+                    unavailable["cpu_dram_j"], dram = why, None
+                return _CpuEnergy(RAPL, package, dram)
         unavailable.update(dict.fromkeys(RAPL_FIELDS, self._rapl_reason))
         return _CpuEnergy(None, None, None)
+
+    def _short(self, joules: float, step: CounterStep | None) -> str | None:
+        return unreliable(joules, self._seconds, step)
 
     def _build(
         self,
@@ -204,6 +222,7 @@ class Window:
     ) -> WindowResult:
         unavailable: dict[str, str] = {}
         notes: dict[str, str] = {}
+        self._seconds = seconds
         if peaks.torch_peak_bytes is None:
             unavailable["torch_peak_bytes"] = peaks.torch_reason or "not measured"
         if peaks.host_peak_rss_bytes is None:
@@ -283,9 +302,15 @@ class Window:
     ) -> tuple[float | None, str | None]:
         if self._energy_start_mj is not None and energy_end_mj is not None:
             try:
-                return counter_joules(self._energy_start_mj, energy_end_mj), COUNTER
+                joules = counter_joules(self._energy_start_mj, energy_end_mj)
             except TelemetryError as e:
                 self._counter_reason = str(e)
+            else:
+                why = self._short(joules, self._gpu_step)
+                if why is None:
+                    return joules, COUNTER
+                unavailable["energy_j"] = why
+                return None, COUNTER
         integral = trapezoid_joules(trace.times_s, trace.power_w)
         counter_reason = self._counter_reason or "NVML energy counter not read"
         if integral is None:
@@ -293,4 +318,8 @@ class Window:
             unavailable["energy_j"] = unavailable["energy_method"] = reason
             return None, None
         notes["energy_method"] = f"{counter_reason}; integrated the sampled power instead"
+        why = self._short(integral, sampled_step(INTEGRAL, self._sample_hz))
+        if why is not None:
+            unavailable["energy_j"] = why
+            return None, INTEGRAL
         return integral, INTEGRAL

@@ -16,6 +16,12 @@ restored afterwards (parameters copied back in place, Adam's moments and step co
 which is a fresh Adam): the measured run trains exactly as an eager one would. The warm-up's time
 is returned by :meth:`EpochRunner.prepare` and recorded as compile time, outside the per-epoch
 compute clock but inside the training window and the end-to-end time.
+
+Capturing warms up on a side stream. One side stream per device serves every capture of the
+process (:func:`side_stream`, made on first use): a new stream per capture makes the caching
+allocator keep a fresh pool of blocks for each, and the memory of later cases creeps up. Every
+CUDA call names the runner's device (the capture runs with it current), so ``cuda:N`` works
+whatever the current device is.
 """
 
 from __future__ import annotations
@@ -43,6 +49,31 @@ def check_compile(mode: str, device: torch.device) -> None:
             f"compile=cudagraphs needs a CUDA device, not {device.type}; "
             "use compile=inductor or none"
         )
+
+
+def load_compiler() -> None:
+    """Pay ``torch.compile``'s one-off cost (importing Dynamo and Inductor, seconds on the first
+    call in a process) without compiling anything, so that a method's compile time
+    (:meth:`EpochRunner.prepare`) is its own compilation; the suite calls it in the untimed
+    warm-up of every ``compile=inductor`` case."""
+    torch.compile(_identity, dynamic=False)
+
+
+def _identity(x: Tensor) -> Tensor:
+    return x
+
+
+_SIDE_STREAMS: dict[torch.device, torch.cuda.Stream] = {}
+
+
+def side_stream(device: torch.device) -> torch.cuda.Stream:
+    """The one side stream of CUDA ``device`` that captures warm up and record on (made on
+    first use; a bare ``cuda`` is the current device)."""
+    if device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    if device not in _SIDE_STREAMS:
+        _SIDE_STREAMS[device] = torch.cuda.Stream(device)  # type: ignore[no-untyped-call]
+    return _SIDE_STREAMS[device]
 
 
 def _sync(device: torch.device) -> None:
@@ -99,15 +130,20 @@ class EpochRunner:
 
     def _capture(self, warm_perm: Tensor | None) -> None:
         self._static_perm = warm_perm
-        side = torch.cuda.Stream(self._device)  # type: ignore[no-untyped-call]
-        side.wait_stream(torch.cuda.current_stream(self._device))
-        with torch.cuda.stream(side):
-            for _ in range(2):  # allocator and optimiser state settle before capture
-                self._epoch(warm_perm)
-        torch.cuda.current_stream(self._device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            self._static_loss = self._epoch(warm_perm)
+        with torch.cuda.device(self._device):
+            side = side_stream(self._device)
+            main = torch.cuda.current_stream(self._device)
+            side.wait_stream(main)
+            with torch.cuda.stream(side):
+                for _ in range(2):  # allocator and optimiser state settle before capture
+                    self._epoch(warm_perm)
+            main.wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            # named: torch's default capture stream is made once, on whichever device was
+            # current the first time, and would capture cuda:1's work on cuda:0
+            with torch.cuda.graph(graph, stream=side):
+                self._static_loss = self._epoch(warm_perm)
+            main.wait_stream(side)
         self._graph = graph
 
     def __call__(self, perm: Tensor | None) -> Tensor:
