@@ -292,6 +292,10 @@ def compute_checks(case: Case) -> list[Check]:
     checks = [_check("compute_within_train", s, total <= room * (1 + 1e-3) + 1e-3, detail)]
     if room < 1.0:
         checks.append(Check("compute_not_implausibly_low", s, NA, f"{detail}: under 1 s"))
+    elif r.parallel is not None:  # the window also starts the world and trains the references
+        reason = f"{detail}: a multi-process case's training window also launches its world and "
+        reason += "trains its serial references"
+        checks.append(Check("compute_not_implausibly_low", s, NA, reason))
     else:
         checks.append(_check("compute_not_implausibly_low", s, total >= 0.25 * room, detail))
     if r.curve is None or not r.curve.points:
