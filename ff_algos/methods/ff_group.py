@@ -51,7 +51,12 @@ from ff_algos.method import (
     TrainObserver,
 )
 from ff_algos.methods.common.checks import check_run_fields, check_schedule
-from ff_algos.methods.common.goodness import goodness_loss, group_goodness, rms_normalise
+from ff_algos.methods.common.goodness import (
+    check_group_widths,
+    goodness_loss,
+    group_goodness,
+    rms_normalise,
+)
 from ff_algos.methods.common.layers import seeded_linear
 from ff_algos.methods.common.loop import SCHEDULES, Epochs, Schedule, minibatch_epoch, run_epochs
 from ff_algos.methods.common.precision import (
@@ -131,15 +136,7 @@ def validate_group_ff(recipe: GroupFFRecipe, info: DatasetInfo) -> None:
     """Raise :class:`RecipeError` (one line: what is wrong and how to fix it) for a recipe that
     cannot train on ``info``."""
     check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
-    c = info.num_classes
-    if not recipe.hidden:
-        raise RecipeError("hidden=() has no layer; e.g. --set hidden=1000,1000,1000")
-    for k, width in enumerate(recipe.hidden, start=1):
-        if width < c or width % c:
-            raise RecipeError(
-                f"layer {k} has {width} units, not a positive multiple of {info.name}'s {c} "
-                f"classes (one group per class); e.g. --set hidden={c * max(1, width // c)}"
-            )
+    check_group_widths(recipe.hidden, info, "1000,1000,1000")
     if not (math.isfinite(recipe.temperature) and recipe.temperature > 0):
         raise RecipeError(f"temperature={recipe.temperature!r} must be positive, e.g. 0.1")
     if not (math.isfinite(recipe.weight_decay) and recipe.weight_decay >= 0):

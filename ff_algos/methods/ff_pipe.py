@@ -55,7 +55,12 @@ from ff_algos.data import DatasetInfo, LoadedDataset
 from ff_algos.errors import RecipeError
 from ff_algos.method import Fitted, FlopCount, RecipeMethod, TrainObserver
 from ff_algos.methods.common.checks import check_run_fields, check_schedule
-from ff_algos.methods.common.goodness import goodness_loss, group_goodness, rms_normalise
+from ff_algos.methods.common.goodness import (
+    check_group_widths,
+    goodness_loss,
+    group_goodness,
+    rms_normalise,
+)
 from ff_algos.methods.common.layers import seeded_linear
 from ff_algos.methods.common.loop import SCHEDULES, LossLog, Schedule, lr_factor
 from ff_algos.methods.common.precision import eager_options
@@ -162,15 +167,7 @@ def validate_pipe_ff(recipe: PipeFFRecipe, info: DatasetInfo) -> None:
     """Raise :class:`RecipeError` (one line) for a recipe or world that cannot run on ``info``;
     the backend is checked against the device when the case starts, before any process."""
     check_schedule("", recipe.epochs, recipe.lr, recipe.batch_size)
-    c = info.num_classes
-    if not recipe.hidden:
-        raise RecipeError("hidden=() has no layer; e.g. --set hidden=1000,1000,1000,1000")
-    for k, width in enumerate(recipe.hidden, start=1):
-        if width < c or width % c:
-            raise RecipeError(
-                f"layer {k} has {width} units, not a positive multiple of {info.name}'s {c} "
-                f"classes (one group per class); e.g. --set hidden={c * max(1, width // c)}"
-            )
+    check_group_widths(recipe.hidden, info, "1000,1000,1000,1000")
     if not (math.isfinite(recipe.temperature) and recipe.temperature > 0):
         raise RecipeError(f"temperature={recipe.temperature!r} must be positive, e.g. 0.1")
     if not (math.isfinite(recipe.weight_decay) and recipe.weight_decay >= 0):

@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ff_algos.data import DatasetInfo
+from ff_algos.errors import RecipeError
+
 EPS = 1e-12  # added to the mean square before the square root
 
 
@@ -31,3 +34,18 @@ def goodness_loss(h: Tensor, y: Tensor, num_classes: int, temperature: float) ->
     (a bf16 activity under autocast is widened; float64 stays float64)."""
     g = group_goodness(h, num_classes)
     return F.cross_entropy(g.to(torch.promote_types(g.dtype, torch.float32)) / temperature, y)
+
+
+def check_group_widths(hidden: tuple[int, ...], info: DatasetInfo, example: str) -> None:
+    """Raise :class:`RecipeError` (one line) unless ``hidden`` has at least one layer and every
+    layer's width is a positive multiple of the classes (one unit group per class);
+    ``example`` is the ``hidden`` value suggested for an empty one."""
+    c = info.num_classes
+    if not hidden:
+        raise RecipeError(f"hidden=() has no layer; e.g. --set hidden={example}")
+    for k, width in enumerate(hidden, start=1):
+        if width < c or width % c:
+            raise RecipeError(
+                f"layer {k} has {width} units, not a positive multiple of {info.name}'s {c} "
+                f"classes (one group per class); e.g. --set hidden={c * max(1, width // c)}"
+            )
