@@ -13,6 +13,7 @@ import pytest
 
 from ff_algos.fitting import fit
 from ff_algos.methods.ff_pipe import TINY
+from ff_algos.parallel.entry import peer_lost
 from ff_algos.parallel.errors import RankFailedError
 from tests.parallel_data import synthetic
 
@@ -73,3 +74,14 @@ def test_the_launch_leaves_this_processs_signal_handlers_as_they_were() -> None:
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     fit(dataclasses.replace(TINY, train_size=None, epochs=1, serial="none"), synthetic(64, 8))
     assert {s: signal.getsignal(s) for s in before} == before  # Ctrl-C still interrupts pytest
+
+
+def test_a_rank_that_lost_a_peer_is_not_taken_for_the_cause() -> None:
+    gloo = (
+        "[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error "
+        "[127.0.0.1]:3822: Connection reset by peer."
+    )
+    assert peer_lost(RuntimeError(gloo))
+    assert peer_lost(RuntimeError("Connection closed by peer [127.0.0.1]:29500"))
+    assert not peer_lost(RuntimeError("stage 0 loss is non-finite at epoch 3"))
+    assert not peer_lost(ValueError("bad shape"))

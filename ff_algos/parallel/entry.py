@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import faulthandler
 import sys
+import time
 from pathlib import Path
 
+import torch.distributed as dist
 from torch.distributed.elastic.multiprocessing.errors import record
 
 from ff_algos.parallel.job import Job, write_result
@@ -30,8 +32,30 @@ def run_rank(job: Job) -> None:
         result = runner(job, ctx)
         write_result(job.out, ctx.rank, result)
         ctx.barrier()  # every rank's result is on disk before any rank leaves
+    except Exception as exc:
+        if peer_lost(exc):
+            # The launcher reports the first rank to exit; a peer's death is the cause, so
+            # this rank gives the launcher time to see the peer first.
+            time.sleep(PEER_GRACE_S)
+        raise
     finally:
         leave()
+
+
+PEER_GRACE_S = 2.0
+"""How long a rank that lost a peer waits before it fails (the local launcher polls every
+0.1 s)."""
+
+_PEER_MARKERS = ("connection reset by peer", "connection closed by peer", "broken pipe")
+
+
+def peer_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says that another rank went away (a secondary failure), not that this
+    rank went wrong."""
+    if isinstance(exc, dist.DistNetworkError):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _PEER_MARKERS)
 
 
 def main(argv: list[str] | None = None) -> int:
