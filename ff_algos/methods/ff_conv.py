@@ -64,8 +64,15 @@ from ff_algos.data import DatasetInfo
 from ff_algos.errors import RecipeError
 from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
 from ff_algos.methods.common.checks import check_run_fields, check_schedule
-from ff_algos.methods.common.conv import BlockShape, as_images, block, block_shapes, seeded_conv
-from ff_algos.methods.common.goodness import goodness_loss, group_goodness
+from ff_algos.methods.common.conv import (
+    BlockShape,
+    as_images,
+    block,
+    block_shapes,
+    max_pool,
+    seeded_conv,
+)
+from ff_algos.methods.common.goodness import competitive_loss, group_goodness, relu_group_goodness
 from ff_algos.methods.common.heads import Predictor
 from ff_algos.methods.common.layers import seeded_linear
 from ff_algos.methods.common.loop import SCHEDULES, Schedule, head_phase, recipe_phase, train_phase
@@ -282,7 +289,8 @@ def block_loss(
 ) -> Tensor:
     """Block ``conv``'s channel-wise competitive loss on its (detached) input ``u`` (m, c_in,
     H, W) with labels ``y`` (m,): cross-entropy of the group goodness over ``temperature``."""
-    return goodness_loss(torch.relu(conv(u)), y, num_classes, temperature)
+    g, _ = relu_group_goodness(conv(u), num_classes)
+    return competitive_loss(g, y, temperature)
 
 
 def handed_on(conv: nn.Conv2d, pool: int, u: Tensor, chunk: int) -> Tensor:
@@ -319,9 +327,10 @@ def fit_together(
         total = xb.new_zeros(())
         with torch.autocast(x.device.type, dtype=low, enabled=low is not None):
             for conv, pool in net.blocks():
-                h, p = block(conv, pool, u)
-                total = total + goodness_loss(h, yb, c, recipe.temperature)
-                u = normalise(p).detach()
+                g, h = relu_group_goodness(conv(u), c)
+                total = total + competitive_loss(g, yb, recipe.temperature)
+                with torch.no_grad():  # the next block's input is detached: no graph for it
+                    u = normalise(max_pool(h, pool))
         return total
 
     def features() -> Tensor:

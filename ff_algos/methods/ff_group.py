@@ -53,8 +53,9 @@ from ff_algos.method import (
 from ff_algos.methods.common.checks import check_run_fields, check_schedule
 from ff_algos.methods.common.goodness import (
     check_group_widths,
-    goodness_loss,
+    competitive_loss,
     group_goodness,
+    relu_group_goodness,
     rms_normalise,
 )
 from ff_algos.methods.common.layers import seeded_linear
@@ -208,8 +209,8 @@ def layer_losses(net: GroupFFNet, x_hat: Tensor, y: Tensor) -> Tensor:
     losses: list[Tensor] = []
     u = x_hat
     for layer in net.linear_layers():
-        h = torch.relu(layer(u))
-        losses.append(goodness_loss(h, y, net.num_classes, net.temperature))
+        g, h = relu_group_goodness(layer(u), net.num_classes)
+        losses.append(competitive_loss(g, y, net.temperature))
         u = rms_normalise(h)  # detached
     return torch.stack(losses)
 
