@@ -273,3 +273,32 @@ def test_bp_conv_with_shifts_counts_the_same_flops() -> None:
     assert result.options["shift"] == 2
     with pytest.raises(RecipeError, match=r"shift=28 must be 0\.\.27 pixels"):
         bc.validate_conv_bp(dataclasses.replace(bc.QUICK, shift=28), dataset_info("mnist"))
+
+
+@pytest.mark.parametrize(
+    ("name", "changes"),
+    [
+        ("ff_conv", {"training": "together", "shift": 1}),
+        ("ff_conv", {"training": "greedy"}),
+        ("bp_conv", {"shift": 1}),
+    ],
+)
+def test_channels_last_trains_the_same_network_up_to_rounding(
+    name: str, changes: dict[str, object]
+) -> None:
+    data = synthetic("mnist", n_train=400, n_test=100)
+    recipe = dataclasses.replace(
+        registry.recipe(name, "tiny"), epochs=2, lr=3e-3, train_size=None, **changes
+    )
+    plain = fit(recipe, data)
+    fast = fit(dataclasses.replace(recipe, channels_last=True), data)
+    assert fast.options["channels_last"] is True
+    assert plain.options["channels_last"] is False
+    conv = next(m for m in fast.model.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    for phase, losses in plain.losses.items():
+        assert fast.losses[phase] == pytest.approx(losses, rel=1e-4)
+    for p, q in zip(plain.model.parameters(), fast.model.parameters(), strict=True):
+        torch.testing.assert_close(q, p, rtol=1e-3, atol=1e-4)
+    agree = (plain.model.predict(data.test.x) == fast.model.predict(data.test.x)).float().mean()
+    assert agree >= 0.98

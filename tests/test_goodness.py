@@ -73,3 +73,18 @@ def test_max_pool_passes_the_gradient_to_the_maxima() -> None:
     assert a.grad is not None
     assert b.grad is not None
     assert torch.equal(torch.relu(h).gt(0) * a.grad, torch.relu(h).gt(0) * b.grad)
+
+
+def test_a_channels_last_activity_gives_the_same_goodness_and_gradient_up_to_rounding() -> None:
+    z = torch.randn(8, 40, 14, 14, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    y = torch.arange(8) % 10
+    grads = []
+    for layout in (torch.contiguous_format, torch.channels_last):
+        leaf = z.clone().contiguous(memory_format=layout).requires_grad_()
+        g, h = relu_group_goodness(leaf, 10)
+        assert h.is_contiguous(memory_format=layout)
+        torch.testing.assert_close(g, group_goodness(torch.relu(z), 10), rtol=1e-12, atol=0)
+        competitive_loss(g, y, 0.1).backward()  # type: ignore[no-untyped-call]
+        assert leaf.grad is not None
+        grads.append(leaf.grad)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-12, atol=1e-18)

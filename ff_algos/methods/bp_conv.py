@@ -26,7 +26,14 @@ from ff_algos.data import DatasetInfo
 from ff_algos.errors import RecipeError
 from ff_algos.method import Fitted, FlopCount, NullObserver, RecipeMethod, TrainObserver
 from ff_algos.methods.common.checks import check_run_fields, check_schedule
-from ff_algos.methods.common.conv import BlockShape, as_images, block, block_shapes, seeded_conv
+from ff_algos.methods.common.conv import (
+    BlockShape,
+    as_images,
+    block,
+    block_shapes,
+    in_channels_last,
+    seeded_conv,
+)
 from ff_algos.methods.common.layers import seeded_linear
 from ff_algos.methods.common.loop import SCHEDULES, Schedule, fit_end_to_end
 from ff_algos.methods.common.precision import Precision, eager_options
@@ -52,6 +59,7 @@ class ConvBPRecipe:
     predict_batch_size: int = 2000
     precision: Precision = "fp32"  # fp32 | bf16 autocast, fp32 master weights
     compile: str = "none"  # none only (eager)
+    channels_last: bool = False  # as ff_conv's: channels-last convolutions (not bit-identical)
 
     method: typing.ClassVar[str] = "bp_conv"
 
@@ -109,6 +117,7 @@ class ConvNet(nn.Module):
         pools: tuple[int, ...],
         info: DatasetInfo,
         predict_batch_size: int,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.convs = nn.ModuleList(convs)
@@ -116,10 +125,11 @@ class ConvNet(nn.Module):
         self.pools = pools
         self.info = info
         self.predict_batch_size = max(1, predict_batch_size)
+        self.channels_last = channels_last
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits (N, C) for rows ``x`` (N, C·H·W)."""
-        u = as_images(x, self.info)
+        u = as_images(x, self.info, self.channels_last)
         for conv, pool in zip(self.convs, self.pools, strict=True):
             assert isinstance(conv, nn.Conv2d)
             u = block(conv, pool, u)[1]
@@ -153,8 +163,12 @@ def train_conv_bp(
     shapes = recipe.shapes(info)
     gen = torch.Generator().manual_seed(recipe.seed)
     convs = [seeded_conv(s, gen, device) for s in shapes]
+    if recipe.channels_last:
+        in_channels_last(convs)
     head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
-    model = ConvNet(convs, head, recipe.pools, info, recipe.predict_batch_size)
+    model = ConvNet(
+        convs, head, recipe.pools, info, recipe.predict_batch_size, recipe.channels_last
+    )
     shifts = torch.Generator(device=device).manual_seed(recipe.seed + 3)
 
     def moved(xb: Tensor) -> Tensor:
@@ -165,6 +179,7 @@ def train_conv_bp(
         **eager_options(recipe.precision, recipe.compile),
         "schedule": recipe.schedule,
         "shift": recipe.shift,
+        "channels_last": recipe.channels_last,
         "channels": [s.c_out for s in shapes],
         "fused_adam": device.type == "cuda",
     }

@@ -69,6 +69,7 @@ from ff_algos.methods.common.conv import (
     as_images,
     block,
     block_shapes,
+    in_channels_last,
     max_pool,
     seeded_conv,
 )
@@ -115,6 +116,9 @@ class ConvFFRecipe:
     predict_batch_size: int = 2000  # rows per prediction or hand-on chunk
     precision: Precision = "fp32"  # fp32 | bf16 autocast, fp32 master weights
     compile: str = "none"  # none only (eager)
+    channels_last: bool = (
+        False  # convolutions in channels-last memory (other kernels: not bit-identical)
+    )
 
     method: typing.ClassVar[str] = "ff_conv"
 
@@ -241,6 +245,7 @@ class ConvFFNet(nn.Module):
         self.goodness_from = recipe.goodness_from
         self.info = info
         self.predict_batch_size = recipe.predict_batch_size
+        self.channels_last = recipe.channels_last
 
     def blocks(self) -> list[tuple[nn.Conv2d, int]]:
         """Every block's convolution and pooling size, first to last."""
@@ -259,7 +264,7 @@ class ConvFFNet(nn.Module):
         parts: list[Tensor] = []
         feats: list[Tensor] = []
         for chunk in self._chunks(x):
-            u = as_images(chunk, self.info)
+            u = as_images(chunk, self.info, self.channels_last)
             score = torch.zeros(chunk.shape[0], c, device=x.device)
             for k, (conv, pool) in enumerate(self.blocks(), start=1):
                 h, p = block(conv, pool, u)
@@ -323,7 +328,7 @@ def fit_together(
     def loss_of(xb: Tensor, yb: Tensor) -> Tensor:
         if recipe.shift > 0:
             xb = translate(xb, info.image_shape, recipe.shift, shifts)
-        u = as_images(xb, info)  # (m, C, H, W)
+        u = as_images(xb, info, recipe.channels_last)  # (m, C, H, W)
         total = xb.new_zeros(())
         with torch.autocast(x.device.type, dtype=low, enabled=low is not None):
             for conv, pool in net.blocks():
@@ -364,6 +369,8 @@ def train_conv_ff(
     shapes = recipe.shapes(info)
     gen = torch.Generator().manual_seed(recipe.seed)
     convs = [seeded_conv(s, gen, device) for s in shapes]
+    if recipe.channels_last:
+        in_channels_last(convs)
     head: nn.Linear | None = None
     if recipe.head_epochs > 0:
         head = seeded_linear(shapes[-1].out_size, info.num_classes, gen, device)
@@ -380,7 +387,7 @@ def train_conv_ff(
         if recipe.training == "together":
             losses["train"], feats = fit_together(recipe, net, x, y, obs, shuffle)
         else:
-            u = as_images(x, info)  # block 1's input (N, C, H, W): a view of the rows
+            u = as_images(x, info, recipe.channels_last)  # block 1's input (N, C, H, W)
             for k, (conv, shape) in enumerate(zip(convs, shapes, strict=True), start=1):
 
                 def loss_of(ub: Tensor, yb: Tensor, conv: nn.Conv2d = conv) -> Tensor:
@@ -430,6 +437,7 @@ def train_conv_ff(
         "greedy": recipe.training == "greedy",
         "training": recipe.training,
         "shift": recipe.shift,
+        "channels_last": recipe.channels_last,
         "negative_data": False,
     }
     heads = {"head": Predictor(net.predict_head)} if head is not None else {}

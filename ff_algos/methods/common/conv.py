@@ -98,9 +98,19 @@ def block_shapes(
     return shapes
 
 
-def as_images(x: Tensor, info: DatasetInfo) -> Tensor:
-    """Flattened rows ``x`` (N, C·H·W) viewed as images (N, C, H, W)."""
-    return x.view(x.shape[0], *info.image_shape)
+def as_images(x: Tensor, info: DatasetInfo, channels_last: bool = False) -> Tensor:
+    """Flattened rows ``x`` (N, C·H·W) viewed as images (N, C, H, W); with ``channels_last``,
+    in channels-last memory (a copy unless C = 1)."""
+    images = x.view(x.shape[0], *info.image_shape)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def in_channels_last(convs: list[nn.Conv2d]) -> None:
+    """Put every convolution's weight in channels-last memory, in place: the convolutions then
+    run (and return their outputs) channels-last. Not bit-identical to the contiguous layout
+    (other kernels, other summation orders)."""
+    for conv in convs:
+        conv.to(memory_format=torch.channels_last)
 
 
 def seeded_conv(shape: BlockShape, generator: torch.Generator, device: torch.device) -> nn.Conv2d:

@@ -26,8 +26,13 @@ def rms_normalise(x: Tensor) -> Tensor:
 def group_goodness(h: Tensor, num_classes: int) -> Tensor:
     """Goodness per class (m, C): the mean square of each class's channel group of the
     activity ``h`` (m, C·maps, H, W) (channel ``j`` belongs to class ``j // maps``); also the
-    unit groups of an MLP layer's activity (m, C·s) (``ff_group``)."""
-    return h.square().view(h.shape[0], num_classes, -1).mean(2)
+    unit groups of an MLP layer's activity (m, C·s) (``ff_group``). A channels-last ``h`` is
+    summed per channel first (the same value up to rounding; no copy to a contiguous layout)."""
+    m = h.shape[0]
+    if h.is_contiguous():
+        return h.square().view(m, num_classes, -1).mean(2)
+    per_channel = h.square().sum(tuple(range(2, h.dim())))  # (m, C·maps)
+    return per_channel.view(m, num_classes, -1).sum(2) / (h[0].numel() // num_classes)
 
 
 class _ReluGroupGoodness(torch.autograd.Function):
@@ -50,7 +55,10 @@ class _ReluGroupGoodness(torch.autograd.Function):
         # autograd's chain (mean: grad_g / n; square: times 2h; relu: zero where h = 0) is
         # h * (2 * grad_g / n) in one pass: doubling is exact, so every element rounds alike
         scale = (grad_g / n) * 2  # (m, C)
-        return (h.view(m, c, -1) * scale[:, :, None]).view_as(h), None
+        if h.is_contiguous():
+            return (h.view(m, c, -1) * scale[:, :, None]).view_as(h), None
+        per_channel = scale.repeat_interleave(h.shape[1] // c, dim=1)  # (m, C·maps)
+        return h * per_channel.view(m, -1, *([1] * (h.dim() - 2))), None
 
 
 def relu_group_goodness(z: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
