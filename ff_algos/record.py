@@ -143,13 +143,17 @@ class TorchPeaks:
 @dataclass(frozen=True)
 class HeldMemory:
     """What a training run holds, counted exactly (:mod:`ff_algos.telemetry.held_memory`):
-    peak bytes saved for backward (parameters aside), and the parameters and optimiser state of
-    the optimiser that held the most; measured on an untimed run of ``rows`` training rows."""
+    peak bytes of activations saved for backward (parameters and their copies aside), peak bytes
+    of saved copies of parameters (autocast's low-precision weights), and the parameters and
+    optimiser state of the optimiser that held the most; measured on an untimed run of ``rows``
+    training rows."""
 
     saved_for_backward_peak_bytes: int
     parameter_bytes: int
     optimizer_state_bytes: int
     rows: int
+    # None: an older record, whose saved_for_backward_peak_bytes counted these copies too
+    cast_parameter_peak_bytes: int | None = None
 
 
 @dataclass(frozen=True)

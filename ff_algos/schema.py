@@ -63,9 +63,12 @@ runs were saved: checked when present in "ff-bench/1" records, required in "ff-b
     memory: {torch_peak_bytes: {data: int?, train: int?, eval: int?, predict_train: int?*,
              predict_test: int?*}, nvml_used_peak_bytes: int?, host_peak_rss_bytes: int?}
         torch_peak_bytes.eval is the larger of the two predict windows' peaks;
-        held*: {saved_for_backward_peak_bytes, parameter_bytes, optimizer_state_bytes, rows}?
+        held*: {saved_for_backward_peak_bytes, parameter_bytes, optimizer_state_bytes, rows,
+                cast_parameter_peak_bytes*}?
         what training holds by its own account, counted exactly on an untimed run
-        (ff_algos.telemetry.held_memory)
+        (ff_algos.telemetry.held_memory); saved_for_backward_peak_bytes is activations only,
+        cast_parameter_peak_bytes the saved copies of parameters (autocast's bf16 weights;
+        records without it counted those among saved_for_backward_peak_bytes)
     power: {method: str?, samples: int, mean_w: float?, max_w: float?, nvml_match: str?*}
         method is "nvml_power_instant" or "nvml_power_average" (NVML's 1 s average; older runs
         say "nvml_power_usage"); nvml_match is how the NVML device was matched to torch's:

@@ -305,6 +305,20 @@ def test_older_records_without_the_new_fields_still_validate() -> None:
     assert record.accuracy.test == info["accuracy"]["test"]
 
 
+def test_held_memory_without_a_cast_peak_reads_as_not_separated() -> None:
+    info = copy.deepcopy(_saved_case())
+    older = {"saved_for_backward_peak_bytes": 96, "parameter_bytes": 8}
+    info["memory"]["held"] = {**older, "optimizer_state_bytes": 16, "rows": 4}
+    held = CaseRecord.from_extra_info(info).memory.held
+    assert held is not None
+    assert held.cast_parameter_peak_bytes is None  # copies were counted among the activations
+    info["memory"]["held"]["cast_parameter_peak_bytes"] = 32
+    record = CaseRecord.from_extra_info(info)
+    assert record.memory.held == dataclasses.replace(held, cast_parameter_peak_bytes=32)
+    assert record.to_extra_info()["memory"]["held"]["cast_parameter_peak_bytes"] == 32
+    assert validate(info) == []
+
+
 def test_new_fields_are_checked_when_present() -> None:
     info = copy.deepcopy(_saved_case())
     info["flops"]["executed_train"] = "many"

@@ -85,10 +85,11 @@ def warm_up(spec: CaseSpec) -> None:
 
 
 def held_memory(spec: CaseSpec) -> HeldMemory:
-    """What training holds by its own account (peak bytes saved for backward, parameters and
-    optimiser state; :mod:`ff_algos.telemetry.held_memory`), counted on an untimed eager run at
-    the case's shapes: one epoch of one step per phase for mini-batch recipes, one epoch on every
-    training row for full-batch ones (the batch is then all of them)."""
+    """What training holds by its own account (peak bytes of activations and of parameter copies
+    saved for backward, parameters and optimiser state; :mod:`ff_algos.telemetry.held_memory`),
+    counted on an untimed eager run at the case's shapes: one epoch of one step per phase for
+    mini-batch recipes, one epoch on every training row for full-batch ones (the batch is then
+    all of them)."""
     data = _load(spec)
     fit_data, _, _ = validation_split(spec.recipe, data, spec.val_size)
     n_train = len(training_rows(spec.recipe, fit_data))

@@ -5,9 +5,16 @@
 * **saved for backward**: every tensor autograd saves for a backward pass goes through
   ``torch.autograd.graph.saved_tensors_hooks``; the meter keeps the bytes of the storages alive
   at once (a storage saved twice counts once; it is released when autograd drops it) and their
-  peak. Parameters are left out (they are held anyway and counted below), so this is the
-  activations a method keeps for its backward pass. Code that computes gradients by hand
-  (FF's fast path) saves nothing here; its working buffers show in the allocator peak instead.
+  peak, in one of three kinds:
+
+  - a parameter, or a view of one (``W.t()``): not counted here (held anyway, counted below);
+  - a copy of a parameter (autocast's bf16 cast of a weight, or a view of that cast): its own
+    peak, ``cast_parameter_peak_bytes``;
+  - anything else: the activations a method keeps for its backward pass,
+    ``saved_for_backward_peak_bytes``.
+
+  Code that computes gradients by hand (FF's fast path) saves nothing here; its working buffers
+  show in the allocator peak instead.
 * **parameters and optimiser state**: after every optimiser step (a global
   ``register_optimizer_step_post_hook``) the bytes of that optimiser's parameters and of its
   state tensors (Adam's moments); the peak of their sum over the run.
@@ -17,6 +24,7 @@ The hooks run Python on every saved tensor and every step, so measure an untimed
 
 from __future__ import annotations
 
+import re
 import weakref
 from types import TracebackType
 from typing import Any
@@ -26,6 +34,31 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 from torch.utils.hooks import RemovableHandle
 
 from ff_algos.record import HeldMemory
+
+# Backward nodes of ops whose output is a view of their input (the "Backward<n>" suffix
+# stripped): a chain of these and casts from a parameter is still that parameter's data.
+_VIEW_OPS = frozenset(
+    {
+        "Alias",
+        "AsStrided",
+        "Diagonal",
+        "Expand",
+        "Permute",
+        "ReshapeAlias",
+        "Select",
+        "Slice",
+        "Split",
+        "SplitWithSizes",
+        "Squeeze",
+        "T",
+        "Transpose",
+        "Unbind",
+        "Unfold",
+        "Unsqueeze",
+        "View",
+    }
+)
+_CAST_OP = "ToCopy"  # .to(dtype/device), as autocast casts a weight
 
 
 class _Saved:
@@ -37,45 +70,101 @@ class _Saved:
         self.tensor = tensor
 
 
-def _storage_key(t: torch.Tensor) -> tuple[str, int]:
-    return (str(t.device), t.untyped_storage().data_ptr())
+class _Tally:
+    """Bytes of the storages of one kind alive at once (each storage once) and their peak."""
+
+    def __init__(self) -> None:
+        self._live: dict[tuple[str, int], list[int]] = {}  # storage -> [bytes, references]
+        self.bytes = 0
+        self.peak = 0
+
+    def hold(self, t: torch.Tensor) -> tuple[str, int]:
+        """Count ``t``'s storage (once however often it is saved); the key to release it by."""
+        key = (str(t.device), t.untyped_storage().data_ptr())
+        entry = self._live.get(key)
+        if entry is None:
+            entry = self._live[key] = [t.untyped_storage().nbytes(), 0]
+            self.bytes += entry[0]
+            self.peak = max(self.peak, self.bytes)
+        entry[1] += 1
+        return key
+
+    def release(self, key: tuple[str, int]) -> None:
+        """Drop one reference to a storage; its bytes go when the last one does."""
+        entry = self._live.get(key)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] == 0:
+            self.bytes -= entry[0]
+            del self._live[key]
+
+
+def _is_parameter(t: torch.Tensor) -> bool:
+    """A parameter (a leaf that requires grad) or a view of one (``W.t()``)."""
+    base = t._base if t._base is not None else t
+    return base.is_leaf and base.requires_grad
+
+
+def _op(node: Any) -> str:
+    """The op a backward node differentiates: ``"ToCopy"`` for ``ToCopyBackward0``."""
+    return re.sub(r"Backward\d*$", "", node.name())
+
+
+def _is_parameter_copy(t: torch.Tensor) -> bool:
+    """Whether ``t`` is a parameter's data cast to another dtype or device (autocast's bf16
+    weight): its autograd history, through casts and views only, leads to one parameter, with
+    at least one cast on the way."""
+    node, cast = t.grad_fn, False
+    while node is not None:
+        if isinstance(node, torch._C._functions.AccumulateGrad):  # the parameter itself
+            return cast
+        op = _op(node)
+        if op == _CAST_OP:
+            cast = True
+        elif op not in _VIEW_OPS:
+            return False
+        inputs = [n for n, _ in node.next_functions if n is not None]
+        if len(inputs) != 1:
+            return False
+        node = inputs[0]
+    return False
 
 
 class HeldMemoryMeter:
     """Counts saved-for-backward bytes and optimiser memory while active (module doc)."""
 
     def __init__(self) -> None:
-        self._live: dict[tuple[str, int], list[int]] = {}  # storage -> [bytes, references]
-        self._bytes = 0
-        self.saved_peak = 0
+        self._activations = _Tally()
+        self._casts = _Tally()
         self.parameter_bytes = 0
         self.state_bytes = 0
         self._hooks: Any = None
         self._step_hook: RemovableHandle | None = None
 
-    def _pack(self, t: torch.Tensor) -> Any:
-        base = t._base if t._base is not None else t
-        if base.is_leaf and base.requires_grad:  # a parameter or a view of one (W.t())
-            return t
-        key = _storage_key(t)
-        entry = self._live.get(key)
-        if entry is None:
-            entry = self._live[key] = [t.untyped_storage().nbytes(), 0]
-            self._bytes += entry[0]
-            self.saved_peak = max(self.saved_peak, self._bytes)
-        entry[1] += 1
-        holder = _Saved(t)
-        weakref.finalize(holder, self._release, key)
-        return holder
+    @property
+    def saved_peak(self) -> int:
+        """Peak bytes of saved activations (parameters and their copies aside)."""
+        return self._activations.peak
 
-    def _release(self, key: tuple[str, int]) -> None:
-        entry = self._live.get(key)
-        if entry is None:
-            return
-        entry[1] -= 1
-        if entry[1] == 0:
-            self._bytes -= entry[0]
-            del self._live[key]
+    @property
+    def cast_parameter_peak(self) -> int:
+        """Peak bytes of saved copies of parameters (autocast's low-precision weights)."""
+        return self._casts.peak
+
+    @property
+    def _bytes(self) -> int:
+        """Bytes saved for backward alive now, of both kinds (0 once every backward ran)."""
+        return self._activations.bytes + self._casts.bytes
+
+    def _pack(self, t: torch.Tensor) -> Any:
+        if _is_parameter(t):
+            return t
+        tally = self._casts if _is_parameter_copy(t) else self._activations
+        key = tally.hold(t)
+        holder = _Saved(t)
+        weakref.finalize(holder, tally.release, key)
+        return holder
 
     @staticmethod
     def _unpack(packed: Any) -> torch.Tensor:
@@ -111,4 +200,10 @@ class HeldMemoryMeter:
 
     def result(self, rows: int) -> HeldMemory:
         """The peaks measured, for a run on ``rows`` training rows."""
-        return HeldMemory(self.saved_peak, self.parameter_bytes, self.state_bytes, rows)
+        return HeldMemory(
+            saved_for_backward_peak_bytes=self.saved_peak,
+            parameter_bytes=self.parameter_bytes,
+            optimizer_state_bytes=self.state_bytes,
+            rows=rows,
+            cast_parameter_peak_bytes=self.cast_parameter_peak,
+        )
