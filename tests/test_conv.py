@@ -294,6 +294,8 @@ def test_channels_last_trains_the_same_network_up_to_rounding(
     fast = fit(dataclasses.replace(recipe, channels_last=True), data)
     assert fast.options["channels_last"] is True
     assert plain.options["channels_last"] is False
+    assert isinstance(plain.model, torch.nn.Module)
+    assert isinstance(fast.model, torch.nn.Module)
     conv = next(m for m in fast.model.modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
     for phase, losses in plain.losses.items():
