@@ -116,3 +116,13 @@ def test_a_plain_session_shows_the_first_look_its_estimate_and_progress(
             "*the first look leaves the scaling benchmark out: run it with --methods all*",
         ]
     )
+
+
+def test_a_named_recipe_with_a_measured_rate_is_estimated_by_it() -> None:
+    seed = dataclasses.replace(
+        registry.recipe("ff_conv", "seed"), training="together", shift=2, epochs=20
+    )
+    by_method = dataclasses.replace(seed, name="unnamed")  # falls back to the quick-case rate
+    assert dataset_estimate(by_method, "mnist") > 5 * dataset_estimate(seed, "mnist")
+    # the full-budget run this rate came from took 3531 s of training
+    assert 3000 < dataset_estimate(seed, "mnist") < 4200

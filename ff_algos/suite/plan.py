@@ -4,7 +4,8 @@ ends, and "case N of M, about T left" as each case starts.
 A case's estimate is its executed training FLOPs (the method's own count, so it follows the
 recipe, ``--set``, ``--grid`` and the dataset) over the rate a whole case of that method reached
 on the project's 2-core CPU (:data:`CPU_2CORE_GFLOPS`: the saved ``quick`` runs under
-``reports/cpu-2core-*``, executed FLOPs over the timed run), plus a fixed overhead per case
+``reports/cpu-2core-*``, executed FLOPs over the timed run; :data:`CPU_2CORE_RECIPE_GFLOPS` for
+named recipes whose shapes run at another rate), plus a fixed overhead per case
 (warm-up, held-memory probe, data, scoring). Once cases finish, the remaining estimate is scaled
 by how long the finished ones took against their estimates, so it adapts to the machine.
 """
@@ -36,6 +37,15 @@ CPU_2CORE_GFLOPS: dict[str, float] = {
     "ff_attn": 6.9,
     "bp_attn": 8.6,
 }
+# Where a method's rate depends on its recipe's shapes (narrow quick convolutions run far below
+# wide seed ones), the rate of that named recipe's whole case, measured on the project's 2-core
+# CPU under load: the full-budget runs under reports/cpu-2core-full-budget (executed FLOPs over
+# training seconds). A recipe changed by --set keeps its name's rate.
+CPU_2CORE_RECIPE_GFLOPS: dict[tuple[str, str], float] = {
+    ("ff_conv", "seed"): 16.8,  # MNIST, together, 20 epochs: 59.4 TFLOP in 3531 s
+    ("ff_attn", "seed"): 26.0,  # MNIST, whole split: 18.5 TFLOP in 714 s
+    ("bp_attn", "seed"): 30.3,  # MNIST, whole split: 18.8 TFLOP in 621 s
+}
 OTHER_GFLOPS = 10.0  # a method the table does not know (--method-module)
 CASE_OVERHEAD_S = 3.0  # warm-up, held-memory probe, data, scoring, per case
 SCALING_CASE_S = 3.0  # one scaling configuration at the quick sizes
@@ -48,8 +58,14 @@ def fit_estimate(recipe: Any, info: DatasetInfo) -> float:
     train_size = getattr(recipe, "train_size", None)
     rows = info.train_size if train_size is None else min(train_size, info.train_size)
     executed = sum(method.executed_flops(recipe, rows, info).values())
-    rate = CPU_2CORE_GFLOPS.get(recipe.method, OTHER_GFLOPS) * 1e9
-    return CASE_OVERHEAD_S + executed / rate
+    return CASE_OVERHEAD_S + executed / (rate_gflops(recipe) * 1e9)
+
+
+def rate_gflops(recipe: Any) -> float:
+    """The measured executed GFLOP/s that a case of ``recipe`` is estimated by: its named
+    recipe's where one was measured, else its method's."""
+    known = CPU_2CORE_RECIPE_GFLOPS.get((recipe.method, getattr(recipe, "name", "")))
+    return known if known is not None else CPU_2CORE_GFLOPS.get(recipe.method, OTHER_GFLOPS)
 
 
 def dataset_estimate(recipe: Any, dataset: str) -> float:
