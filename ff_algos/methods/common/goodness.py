@@ -44,11 +44,16 @@ class _ReluGroupGoodness(torch.autograd.Function):
         h = torch.relu(z)
         ctx.save_for_backward(h)
         ctx.mark_non_differentiable(h)
+        ctx.set_materialize_grads(False)  # h never has a gradient: no zeros the size of h
         ctx.num_classes = num_classes
         return group_goodness(h, num_classes), h
 
     @staticmethod
-    def backward(ctx: Any, grad_g: Tensor, _grad_h: Tensor | None) -> tuple[Tensor, None]:
+    def backward(
+        ctx: Any, grad_g: Tensor | None, _grad_h: Tensor | None
+    ) -> tuple[Tensor | None, None]:
+        if grad_g is None:
+            return None, None
         (h,) = ctx.saved_tensors
         m, c = h.shape[0], ctx.num_classes
         n = h.numel() // (m * c)  # entries per class group and sample
