@@ -103,6 +103,18 @@ def test_merge_keeps_the_same_test_under_two_recipes() -> None:
     assert merged.notes == ()
 
 
+def test_merge_keeps_a_run_whose_seed_was_set_beside_seed_0() -> None:
+    first = make_case(run="a", when="2026-01-01T00:00:00+00:00", seed=0)
+    recipe = {**first.recipe, "seed": 1}  # pytest bench ... --set seed=1: test name seed0
+    second = make_case(run="b", when="2026-02-01T00:00:00+00:00", seed=1, recipe=recipe)
+    assert first.name == second.name
+    merged = merge_cases([("a", first.run_datetime, [first]), ("b", second.run_datetime, [second])])
+    assert sorted(c.seed for c in merged.cases) == [0, 1]
+    assert merged.notes == ()
+    (group,) = group_cases(merged.cases)
+    assert [c.seed for c in group.cases] == [0, 1]
+
+
 def test_groups_gather_seeds_and_average_them() -> None:
     acc = fixture_info()["accuracy"]
     cases = [

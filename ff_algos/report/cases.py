@@ -146,16 +146,17 @@ class Merged:
 
 def merge_cases(runs: Sequence[tuple[str, str, Sequence[Case]]]) -> Merged:
     """Merge the cases of runs given as ``(label, datetime, cases)``: a case saved in more than
-    one run (same test name and same recipe, e.g. not ``quick`` in one and ``seed`` in the
-    other) is taken from the later run (by saved datetime, then by order given) and a note says
-    so."""
+    one run (same test name, same training seed and same recipe, e.g. not ``quick`` in one and
+    ``seed`` in the other) is taken from the later run (by saved datetime, then by order given)
+    and a note says so. A run made with ``--set seed=1`` has the test name of seed 0's case but
+    is another seed: both are kept."""
     order = sorted(range(len(runs)), key=lambda i: (_saved_at(runs[i][1]), i))
-    chosen: dict[tuple[str, str], Case] = {}
+    chosen: dict[tuple[str, int, str], Case] = {}
     notes: list[str] = []
     for i in order:
         label, _, cases = runs[i]
         for case in cases:
-            key = (case.name, recipe_key(case))
+            key = (case.name, case.seed, recipe_key(case))
             previous = chosen.get(key)
             if previous is not None and previous.run != label:
                 notes.append(
