@@ -92,7 +92,9 @@ def prepare(args: argparse.Namespace) -> Path:
 
 
 def collect(folder: Path, serial: bool) -> dict[str, Any]:
-    """The ranks' reports (and the serial comparison) of a finished job folder."""
+    """The ranks' reports (and the serial comparison) of a finished job folder. The serial run
+    uses a rank's torch threads, whatever ``OMP_NUM_THREADS`` says here, so that bit-identity
+    can hold."""
     job = Job.from_json((folder / JOB_FILE).read_text())
     ranks = read_results(folder, job.world)
     epochs = int(job.recipe["epochs"])
@@ -104,7 +106,12 @@ def collect(folder: Path, serial: bool) -> dict[str, Any]:
     if serial:
         ref_job = dataclasses.replace(job, world=1, backend="none", out=str(folder / "serial"))
         Path(ref_job.out).mkdir(exist_ok=True)
-        ref = ref_job.resolve()(ref_job, in_process(torch.device("cpu"), NullObserver()))
+        before = torch.get_num_threads()
+        torch.set_num_threads(job.threads)  # a rank's threads: other threads sum in other orders
+        try:
+            ref = ref_job.resolve()(ref_job, in_process(torch.device("cpu"), NullObserver()))
+        finally:
+            torch.set_num_threads(before)
         state = {k: v for r in ranks for k, v in r["state"].items()}
         out["weights_match_serial"] = set(state) == set(ref["state"]) and all(
             torch.equal(state[k][p], ref["state"][k][p])
