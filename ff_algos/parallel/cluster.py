@@ -73,6 +73,7 @@ def prepare(args: argparse.Namespace) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     rows = write_rows(out / "data.pt", data)
     job = job_for(plan, plan.runner, plan.world, plan.threads, rows, out, backend, device.type)
+    job = dataclasses.replace(job, meta={**job.meta, "serial_runner": plan.serial_runner})
     (out / JOB_FILE).write_text(job.to_json())
     slurm = SlurmOptions(
         partition=args.partition,
@@ -104,7 +105,10 @@ def collect(folder: Path, serial: bool) -> dict[str, Any]:
         "epoch_seconds": max(r["report"]["train_seconds"] for r in ranks) / epochs,
     }
     if serial:
-        ref_job = dataclasses.replace(job, world=1, backend="none", out=str(folder / "serial"))
+        runner = str(job.meta.get("serial_runner", job.runner))  # older folders: the world's
+        ref_job = dataclasses.replace(
+            job, runner=runner, world=1, backend="none", out=str(folder / "serial")
+        )
         Path(ref_job.out).mkdir(exist_ok=True)
         before = torch.get_num_threads()
         torch.set_num_threads(job.threads)  # a rank's threads: other threads sum in other orders
