@@ -122,3 +122,35 @@ def test_ranks_started_as_srun_starts_them_rendezvous_from_slurms_variables(
     result = json.loads(collected.stdout)
     assert result["weights_match_serial"] is True
     assert [r["bytes_received_per_epoch"] > 0 for r in result["ranks"]] == [False, True]
+
+
+@pytest.mark.slow
+def test_a_backprop_world_collects_against_its_serial_reference(
+    real_data_root: Callable[[str], Path], tmp_path: Path
+) -> None:
+    """``collect --serial`` trains the method's own serial reference (a pipeline schedule cannot
+    run as a world of one)."""
+    env = os.environ | {"FF_BENCH_DATA": str(real_data_root("mnist")), "OMP_NUM_THREADS": "1"}
+    for key in ("MASTER_ADDR", "MASTER_PORT", "RANK", "WORLD_SIZE", "LOCAL_RANK"):
+        env.pop(key, None)
+    out = tmp_path / "world"
+    prepared = _cluster(
+        "prepare", "--method=bp_parallel", "--recipe=tiny", "--dataset=mnist",
+        "--set=strategy=gpipe", "--set=world=2", f"--out={out}", env=env,
+    )  # fmt: skip
+    assert prepared.returncode == 0, prepared.stderr
+    slurm_env = {"SLURM_NTASKS": "2", "SLURM_NODELIST": "localhost", "SLURM_JOB_ID": "7"}
+    tasks = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ff_algos.parallel.entry", str(out / "job.json")],
+            cwd=REPO,
+            env=env | slurm_env | {"SLURM_PROCID": str(rank), "SLURM_LOCALID": str(rank)},
+        )
+        for rank in range(2)
+    ]
+    assert [t.wait(timeout=300) for t in tasks] == [0, 0]
+    collected = _cluster("collect", str(out), "--serial", env=env)
+    assert collected.returncode == 0, collected.stderr
+    result = json.loads(collected.stdout)
+    assert result["serial_epoch_seconds"] > 0
+    assert isinstance(result["weights_match_serial"], bool)
