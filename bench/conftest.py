@@ -38,7 +38,7 @@ from ff_algos.suite.progress import Terminal
 from ff_algos.suite.saving import SaveGuard, guard_saving
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
-from ff_algos.sweep.record import shard_record
+from ff_algos.sweep.shard_stamp import shard_record
 from ff_algos.telemetry import TelemetrySession
 from ff_algos.telemetry import machine_info as ff_bench_machine_info
 

@@ -388,7 +388,7 @@ def expected_parameter_bytes(r: CaseRecord) -> int | None:
 
 def precision_check(case: Case, cuda: bool) -> Check:
     """The precision recorded equals the one asked for; on CUDA TF32 is on exactly for tf32."""
-    from ff_algos.telemetry.precision import effective_tf32
+    from ff_algos.telemetry.matmul_precision import effective_tf32
 
     r, s = case.record, case.label
     asked = str(r.recipe.get("precision", "fp32"))
@@ -679,7 +679,7 @@ def write_outputs(
 def supported(method: str, mode_sets: Iterable[str], recipe: str) -> bool:
     """Whether ``method``'s ``recipe`` accepts the ``--set`` overrides (its own validation)."""
     from ff_algos import registry
-    from ff_algos.data.registry import dataset_info
+    from ff_algos.data.catalog import dataset_info
     from ff_algos.errors import FFBenchError
 
     base = registry.recipe(method, recipe)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ff_algos.data import is_present, registry, resolve_root
+from ff_algos.data import catalog, is_present, resolve_root
 
 IdxWriter = Callable[[Path, np.ndarray], str]
 
@@ -60,13 +60,13 @@ def tiny_mnist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyIdx:
     """A tiny MNIST under ``tmp_path/root``; the registry's digests are patched to these files
     so the decoder's sha256 check runs on them."""
     root = tmp_path / "root"
-    folder = root / registry.LAYOUTS["mnist"].folder
+    folder = root / catalog.LAYOUTS["mnist"].folder
     train_x, train_y, test_x, test_y = _idx_arrays()
     files = dict(
-        zip(registry.LAYOUTS["mnist"].files, (train_x, train_y, test_x, test_y), strict=True)
+        zip(catalog.LAYOUTS["mnist"].files, (train_x, train_y, test_x, test_y), strict=True)
     )
     digests = {name: _write_idx(folder / name, array) for name, array in files.items()}
-    monkeypatch.setitem(registry.IDX_SHA256, "mnist", digests)
+    monkeypatch.setitem(catalog.IDX_SHA256, "mnist", digests)
     return TinyIdx(root, train_x, train_y.astype(np.int64), test_x, test_y.astype(np.int64))
 
 
@@ -80,13 +80,13 @@ def publish(monkeypatch: pytest.MonkeyPatch) -> Publish:
     decoder's check runs on them as on the real files; returns those digests."""
 
     def make(root: Path, name: str) -> dict[str, str]:
-        folder = root / registry.LAYOUTS[name].folder
+        folder = root / catalog.LAYOUTS[name].folder
         digests = {
             fname: hashlib.md5((folder / fname).read_bytes(), usedforsecurity=False).hexdigest()
-            for fname in registry.PUBLISHED_MD5[name]
+            for fname in catalog.PUBLISHED_MD5[name]
             if (folder / fname).is_file()
         }
-        monkeypatch.setitem(registry.PUBLISHED_MD5, name, digests)
+        monkeypatch.setitem(catalog.PUBLISHED_MD5, name, digests)
         return digests
 
     return make

@@ -14,7 +14,7 @@ import pytest
 import torch
 import torchvision.datasets as tvd
 
-from ff_algos.data import CorruptFileError, load_dataset, raw_arrays, registry, torchvision_dataset
+from ff_algos.data import CorruptFileError, catalog, load_dataset, raw_arrays, torchvision_dataset
 
 Publish = Callable[[Path, str], dict[str, str]]  # the conftest fixture `publish`
 CHANNEL_VALUES = (10, 120, 230)  # a distinct value per channel (R, G, B)
@@ -33,9 +33,9 @@ def _cifar_rows(n: int, offset: int) -> np.ndarray:
 
 def write_cifar(root: Path, name: str, n: int = 6, protocol: int = 2) -> np.ndarray:
     """Write every batch of ``name`` with ``n`` images each; returns all labels in file order."""
-    layout = registry.LAYOUTS[name]
+    layout = catalog.LAYOUTS[name]
     key = "labels" if name == "cifar10" else "fine_labels"
-    classes = registry.dataset_info(name).num_classes
+    classes = catalog.dataset_info(name).num_classes
     folder = root / layout.folder
     folder.mkdir(parents=True)
     labels = []
@@ -57,7 +57,7 @@ def test_cifar_shapes_channels_labels(
     labels = write_cifar(tmp_path, name, protocol=protocol)
     publish(tmp_path, name)
     train_x, train_y, test_x, test_y = raw_arrays(name, tmp_path)
-    n_train = 6 * len(registry.LAYOUTS[name].train)
+    n_train = 6 * len(catalog.LAYOUTS[name].train)
     assert train_x.shape == (n_train, 3, 32, 32)
     assert test_x.shape == (6, 3, 32, 32)
     assert train_x.dtype == np.uint8

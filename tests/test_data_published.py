@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 import torchvision.datasets as tvd
 
-from ff_algos.data import ChecksumError, load_dataset, registry
+from ff_algos.data import ChecksumError, catalog, load_dataset
 from ff_algos.data.cache import MANIFEST, cache_dir
 
 Publish = Callable[[Path, str], dict[str, str]]  # the conftest fixture `publish`
@@ -43,7 +43,7 @@ def _tiny(writers: ModuleType, root: Path, name: str, publish: Publish) -> Path:
         return root / "test_32x32.mat"
     writers.write_cifar(root, name)
     publish(root, name)
-    return root / registry.LAYOUTS[name].folder / registry.LAYOUTS[name].files[-1]
+    return root / catalog.LAYOUTS[name].folder / catalog.LAYOUTS[name].files[-1]
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
@@ -67,7 +67,7 @@ def test_a_reencoded_file_is_refused_in_one_line_and_nothing_is_written(
     message = str(caught.value)
     assert "\n" not in message
     assert message.startswith(f"{path}: md5 ")
-    assert f"expected {registry.PUBLISHED_MD5[name][path.name]}" in message
+    assert f"expected {catalog.PUBLISHED_MD5[name][path.name]}" in message
     assert "nothing was decoded or changed" in message
     assert f"ff-bench data fetch {name} --data-root {tmp_path}" in message
     assert "--allow-unverified" in message
@@ -90,8 +90,8 @@ def test_torchvision_refuses_the_reencoded_file_too(
 ) -> None:
     # torchvision's own check, with the tiny files' digests as its lists
     path = _tiny(writers, tmp_path, "cifar10", publish)
-    md5 = registry.PUBLISHED_MD5["cifar10"]
-    layout = registry.LAYOUTS["cifar10"]
+    md5 = catalog.PUBLISHED_MD5["cifar10"]
+    layout = catalog.LAYOUTS["cifar10"]
     monkeypatch.setattr(tvd.CIFAR10, "train_list", [[f, md5[f]] for f in layout.train])
     monkeypatch.setattr(tvd.CIFAR10, "test_list", [[f, md5[f]] for f in layout.test])
     monkeypatch.setattr(tvd.CIFAR10, "_load_meta", lambda self: None)  # no class-name file
@@ -116,7 +116,7 @@ def test_allow_unverified_loads_a_variant_and_its_cache_stays_unverified(
     with pytest.raises(ChecksumError, match="nothing was decoded or changed"):
         load_dataset("cifar10", root=tmp_path)
     assert _tree(cache_dir("cifar10", tmp_path)) == cached
-    for fname in registry.LAYOUTS["cifar10"].files:  # only the cache is left
+    for fname in catalog.LAYOUTS["cifar10"].files:  # only the cache is left
         (path.parent / fname).unlink()
     with pytest.raises(ChecksumError, match="never checked against the published digests"):
         load_dataset("cifar10", root=tmp_path)
@@ -144,14 +144,14 @@ def test_the_suite_refuses_a_variant_unless_allowed_and_records_it(
 ) -> None:
     root = pytester.mkdir("data")
     path = _tiny(writers, root, "cifar10", publish)
-    digests = dict(registry.PUBLISHED_MD5["cifar10"])  # the tiny files', before re-encoding
+    digests = dict(catalog.PUBLISHED_MD5["cifar10"])  # the tiny files', before re-encoding
     _reencode_cifar(path)
     for name in ("test_bench.py", "floors.toml"):
         (pytester.path / name).write_bytes((BENCH / name).read_bytes())
     pytester.makeconftest(
         (BENCH / "conftest.py").read_text()
-        + "\n\nfrom ff_algos.data import registry as _registry\n\n"
-        + f"_registry.PUBLISHED_MD5['cifar10'] = {digests!r}\n"
+        + "\n\nfrom ff_algos.data import catalog as _catalog\n\n"
+        + f"_catalog.PUBLISHED_MD5['cifar10'] = {digests!r}\n"
     )
     args = [
         *("-p", "no:cacheprovider", "--recipe=tiny", "--methods=bp", "--datasets=cifar10"),

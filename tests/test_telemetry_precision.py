@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import torch
 
-import ff_algos.telemetry.precision as precision_module
+import ff_algos.telemetry.matmul_precision as precision_module
 from ff_algos.telemetry import precision_state
-from ff_algos.telemetry.precision import NVIDIA_OVERRIDE, TORCH_OVERRIDE, effective_tf32
+from ff_algos.telemetry.matmul_precision import NVIDIA_OVERRIDE, TORCH_OVERRIDE, effective_tf32
 
 CUDA = torch.device("cuda:0")
 

@@ -6,6 +6,7 @@ the target device. ``ff-bench data fetch NAME`` makes a dataset present; nothing
 disk or the network at import time.
 """
 
+from ff_algos.data.catalog import DATASETS, DatasetInfo, dataset_info
 from ff_algos.data.errors import (
     CacheRebuiltWarning,
     ChecksumError,
@@ -23,7 +24,6 @@ from ff_algos.data.loader import (
     torchvision_dataset,
 )
 from ff_algos.data.paths import default_root, resolve_root
-from ff_algos.data.registry import DATASETS, DatasetInfo, dataset_info
 from ff_algos.data.sources import fetch
 
 __all__ = [

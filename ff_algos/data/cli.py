@@ -13,10 +13,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from ff_algos.data import cache, formats, registry
+from ff_algos.data import cache, catalog, formats
 from ff_algos.data.loader import is_present, load_dataset
 from ff_algos.data.paths import ENV_VAR, resolve_root
-from ff_algos.data.progress import RichProgress
+from ff_algos.data.progress import RichFileProgress
 from ff_algos.data.sources import apt_update, fetch_into
 
 
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     root_help = f"data root (default: ${ENV_VAR}, else ~/.cache/ff-bench/data)"
 
     fetch = sub.add_parser("fetch", help="make datasets present, verify them and build the cache")
-    fetch.add_argument("names", nargs="+", metavar="NAME", help=", ".join(registry.DATASETS))
+    fetch.add_argument("names", nargs="+", metavar="NAME", help=", ".join(catalog.DATASETS))
     fetch.add_argument(
         "--data-root", "--root", dest="root", type=Path, default=None, help=root_help
     )
@@ -48,13 +48,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run_fetch(args: argparse.Namespace) -> int:
     """Fetch each named dataset, build its cache, then time a first and a cached load."""
-    names = [registry.canonical_name(n) for n in args.names]  # every name checked before work
+    names = [catalog.canonical_name(n) for n in args.names]  # every name checked before work
     root = resolve_root(args.root)
     console = Console()
     if args.apt_update:
         _apt_update(names, root, console)
     timings = []
-    with RichProgress(console) as display:
+    with RichFileProgress(console) as display:
         for name in names:
             fetch_into(name, root, display)
             first = load_dataset(name, root=root, progress=display)
@@ -82,8 +82,7 @@ def _apt_update(names: list[str], root: Path, console: Console) -> None:
     needed = [
         n
         for n in names
-        if isinstance(registry.OFFLINE_SOURCES.get(n), registry.DebSource)
-        and not is_present(n, root)
+        if isinstance(catalog.OFFLINE_SOURCES.get(n), catalog.DebSource) and not is_present(n, root)
     ]
     if not needed or shutil.which("apt-get") is None:
         return
@@ -104,10 +103,10 @@ def run_list(args: argparse.Namespace) -> int:
     table = Table(title=f"Datasets under {root}")
     for column in ("dataset", "present", "location", "cache", "train/test", "shape", "files"):
         table.add_column(column)
-    for name in registry.DATASETS:
-        info = registry.dataset_info(name)
+    for name in catalog.DATASETS:
+        info = catalog.dataset_info(name)
         folder = formats.dataset_dir(name, root)
-        files = [folder / f for f in registry.LAYOUTS[name].files]
+        files = [folder / f for f in catalog.LAYOUTS[name].files]
         cache_state = cache.state(name, root)
         if cache_state == "valid":
             cache_state += f" ({_megabytes(list(cache.cache_dir(name, root).iterdir()))})"

@@ -18,7 +18,7 @@ class DatasetNotFoundError(DataError, FileNotFoundError):
 
 
 class ChecksumError(DataError):
-    """A file's digest differs from the one recorded in the registry."""
+    """A file's digest differs from the one recorded in the catalog."""
 
 
 class CorruptFileError(DataError):

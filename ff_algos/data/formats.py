@@ -10,12 +10,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ff_algos.data import registry
+from ff_algos.data import catalog
+from ff_algos.data.catalog import DatasetInfo
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
 from ff_algos.data.files import md5_file, one_line
 from ff_algos.data.idx import parse_idx
 from ff_algos.data.progress import Progress
-from ff_algos.data.registry import DatasetInfo
 
 
 class RawArrays(NamedTuple):
@@ -29,13 +29,13 @@ class RawArrays(NamedTuple):
 
 def dataset_dir(name: str, root: Path) -> Path:
     """The folder under ``root`` that holds ``name``'s canonical files."""
-    return root / registry.LAYOUTS[name].folder
+    return root / catalog.LAYOUTS[name].folder
 
 
 def missing_files(name: str, root: Path) -> list[Path]:
     """Canonical files of ``name`` that do not exist under ``root``."""
     folder = dataset_dir(name, root)
-    return [folder / f for f in registry.LAYOUTS[name].files if not (folder / f).is_file()]
+    return [folder / f for f in catalog.LAYOUTS[name].files if not (folder / f).is_file()]
 
 
 CHECKED = ("sha256", "md5")  # how a dataset's files matched their published digests
@@ -51,7 +51,7 @@ class Decoded(NamedTuple):
 
 
 class _Digests:
-    """Checks files against the registry's digests: a mismatch raises :class:`ChecksumError`,
+    """Checks files against the catalog's digests: a mismatch raises :class:`ChecksumError`,
     or with ``allow_unverified`` is noted and the files decoded anyway."""
 
     def __init__(self, info: DatasetInfo, root: Path, allow_unverified: bool) -> None:
@@ -77,15 +77,15 @@ class _Digests:
 
     @property
     def checked(self) -> str:
-        return UNVERIFIED if self.mismatched else registry.digest_kind(self.info.name)
+        return UNVERIFIED if self.mismatched else catalog.digest_kind(self.info.name)
 
 
 def decode(name: str, root: Path, progress: Progress, *, allow_unverified: bool = False) -> Decoded:
     """Decode the canonical files of ``name`` (all must exist) into contiguous arrays, after
     checking every file against its published digest (CIFAR and SVHN before decoding anything;
     idx files as they are read, before anything is returned or cached)."""
-    info = registry.dataset_info(name)
-    layout = registry.LAYOUTS[name]
+    info = catalog.dataset_info(name)
+    layout = catalog.LAYOUTS[name]
     folder = dataset_dir(name, root)
     digests = _Digests(info, root, allow_unverified)
     if name in ("mnist", "fashion_mnist"):
@@ -108,8 +108,8 @@ def _check_published(
 ) -> None:
     """md5 of every file the decoder reads, and of the class-name file when present, against
     the published digests."""
-    layout = registry.LAYOUTS[info.name]
-    for fname, expected in registry.PUBLISHED_MD5[info.name].items():
+    layout = catalog.LAYOUTS[info.name]
+    for fname, expected in catalog.PUBLISHED_MD5[info.name].items():
         path = folder / fname
         if fname in layout.extra and not path.is_file():
             continue  # not decoded; torchvision's class needs it, ff-bench does not
@@ -136,13 +136,13 @@ def _check_labels(info: DatasetInfo, y: np.ndarray, n: int, path: Path) -> np.nd
 def _read_verified_idx(
     info: DatasetInfo, path: Path, progress: Progress, digests: _Digests
 ) -> np.ndarray:
-    """Parse an idx file, then check its sha256 against the registry (when it lists one)."""
+    """Parse an idx file, then check its sha256 against the catalog (when it lists one)."""
     progress.update(_item(info, path), "decoding")
     data = bytearray(path.stat().st_size)  # writable, so torch can share it without a copy
     with path.open("rb") as f:
         f.readinto(data)
     array = parse_idx(data, path)
-    expected = registry.IDX_SHA256.get(info.name, {}).get(path.name)
+    expected = catalog.IDX_SHA256.get(info.name, {}).get(path.name)
     if expected is not None:
         progress.update(_item(info, path), "verifying")
         digests.check(path, "sha256", hashlib.sha256(data).hexdigest(), expected)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from ff_algos.data import cache, formats, registry, sources
+from ff_algos.data import cache, catalog, formats, sources
+from ff_algos.data.catalog import DatasetInfo
 from ff_algos.data.errors import (
     CacheRebuiltWarning,
     ChecksumError,
@@ -28,7 +29,6 @@ from ff_algos.data.files import one_line
 from ff_algos.data.formats import RawArrays
 from ff_algos.data.paths import resolve_root
 from ff_algos.data.progress import NullProgress, Progress
-from ff_algos.data.registry import DatasetInfo
 
 
 @dataclass(frozen=True, eq=False)  # tensors have no single truth value: identity equality
@@ -69,7 +69,7 @@ class LoadedDataset:
 def is_present(name: str, root: str | Path | None = None) -> bool:
     """Whether ``name`` can be loaded from ``root`` without fetching: all canonical files exist,
     or a cache that matches its manifest (sizes and headers; crc32 is checked when loading)."""
-    key = registry.canonical_name(name)
+    key = catalog.canonical_name(name)
     path = resolve_root(root)
     if not formats.missing_files(key, path):
         return True
@@ -81,10 +81,10 @@ def is_present(name: str, root: str | Path | None = None) -> bool:
 
 def not_found_error(name: str, root: Path) -> DatasetNotFoundError:
     """The one-line error for a dataset whose files are not under ``root``."""
-    layout = registry.LAYOUTS[name]
+    layout = catalog.LAYOUTS[name]
     missing = formats.missing_files(name, root)
     more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-    needs = "" if name in registry.OFFLINE_SOURCES else " (needs internet)"
+    needs = "" if name in catalog.OFFLINE_SOURCES else " (needs internet)"
     return DatasetNotFoundError(
         f"{name} not found: looked in {formats.dataset_dir(name, root)} and missed "
         f"{missing[0].name}{more}; run `ff-bench data fetch {name} --data-root {root}`{needs} "
@@ -143,7 +143,7 @@ def _cache_checked(name: str, root: Path) -> str | None:
     """What the cache's manifest says of its files' digests; MNIST-family caches that predate
     the record count as checked, because their decoder always checked sha256."""
     checked = cache.checked(name, root)
-    if checked is None and name in registry.IDX_SHA256:
+    if checked is None and name in catalog.IDX_SHA256:
         return "sha256"
     return checked
 
@@ -182,7 +182,7 @@ def load_dataset(
     ``checked="unverified"``). ``progress`` receives per-file stages (the CLI
     shows them); by default nothing is reported.
     """
-    info = registry.dataset_info(name)
+    info = catalog.dataset_info(name)
     path = resolve_root(root)
     dev = torch.device(device)
     start = time.perf_counter()
@@ -203,7 +203,7 @@ def raw_arrays(
     """uint8 images (N, C, H, W) and int64 labels (N,) for train and test, read-only and
     memory-mapped from the cache (built first when needed; files checked as for
     :func:`load_dataset`)."""
-    key = registry.canonical_name(name)
+    key = catalog.canonical_name(name)
     path = resolve_root(root)
     arrays, source, _ = _arrays(key, path, False, NullProgress(), "r", allow_unverified)
     if source == "decoded":  # map the cache just written rather than keep the decoded copy
@@ -222,7 +222,7 @@ def torchvision_dataset(
     ``DataLoader`` pipeline."""
     import torchvision.datasets as tvd
 
-    info = registry.dataset_info(name)
+    info = catalog.dataset_info(name)
     path = resolve_root(root)
     if formats.missing_files(info.name, path):
         raise not_found_error(info.name, path)

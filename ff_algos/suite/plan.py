@@ -19,7 +19,7 @@ from typing import Any
 
 from ff_algos import registry
 from ff_algos.data import dataset_info
-from ff_algos.data.registry import DatasetInfo
+from ff_algos.data.catalog import DatasetInfo
 
 # Executed GFLOP/s of a whole quick case on the 2-core AMD EPYC CPU the reports were measured on
 # (ff, bp: reports/cpu-2core-quick; ff_head, ff_finetune: cpu-2core-hybrids-quick; conv:

@@ -176,7 +176,7 @@ def _start(args: argparse.Namespace) -> int:
     from ff_algos.suite.shard import assign
     from ff_algos.sweep import launch
     from ff_algos.sweep.layout import SweepDir
-    from ff_algos.sweep.record import options_record
+    from ff_algos.sweep.shard_stamp import options_record
 
     if not (args.bench / "conftest.py").is_file():
         raise SweepError(

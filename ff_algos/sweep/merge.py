@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ff_algos.sweep.errors import SweepError
-from ff_algos.sweep.record import KEY
+from ff_algos.sweep.shard_stamp import KEY
 
 _NUMBERED = re.compile(r"^(\d{4})_")
 _SHOWN = 6  # case names listed in a message

@@ -66,10 +66,10 @@ from ff_algos.telemetry.epoch_clock import CUDA_EVENT, PERF_COUNTER, EpochClock,
 from ff_algos.telemetry.flops import FlopRate, flop_rate
 from ff_algos.telemetry.gpu_probe import GpuInventory, probe_gpus
 from ff_algos.telemetry.machine import MACHINE_KEYS, machine_info
+from ff_algos.telemetry.matmul_precision import precision_state
 from ff_algos.telemetry.measured import WINDOWS, measured_sections
 from ff_algos.telemetry.nvml import POWER_AVERAGE, POWER_INSTANT
 from ff_algos.telemetry.peak_flops import PeakResult, measure_peak_flops
-from ff_algos.telemetry.precision import precision_state
 from ff_algos.telemetry.rapl import RAPL, Rapl, open_rapl
 from ff_algos.telemetry.sampler import PowerSampler, PowerTrace
 from ff_algos.telemetry.session import TelemetrySession
