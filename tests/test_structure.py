@@ -92,3 +92,15 @@ def test_no_import_cycle() -> None:
 def test_the_top_level_is_small() -> None:
     modules = sorted(p.name for p in PACKAGE.glob("*.py"))
     assert len(modules) <= 12, modules
+
+
+def test_no_module_of_a_subpackage_shares_a_top_level_modules_name() -> None:
+    """``sweep/record.py`` beside ``record.py`` read as one thing and were two; a package's own
+    ``cli.py`` and ``errors.py`` are the convention, not a clash."""
+    top = {p.stem for p in PACKAGE.glob("*.py")}
+    shared = {
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*/*.py")
+        if p.stem in top and p.stem not in {"__init__", "__main__", "cli", "errors"}
+    }
+    assert shared == set()
