@@ -183,3 +183,38 @@ def test_energy_table_shows_epochs_and_phase_energy() -> None:
     assert row["energy by phase (GPU)"] == "layer1 700 J, layer2 n/a"  # a short phase: never 0 J
     plain = energy_table(group_cases([make_case()]))
     assert dict(zip(plain.columns, plain.rows[0], strict=True))["epochs energy"] == "n/a"
+
+
+def test_held_memory_table_shows_what_training_holds_where_measured() -> None:
+    from ff_algos.report.sections import held_memory_table, report_tables
+
+    held = {
+        "saved_for_backward_peak_bytes": 3 * 2**20,
+        "parameter_bytes": 2**20,
+        "optimizer_state_bytes": 2 * 2**20,
+        "rows": 512,
+        "cast_parameter_peak_bytes": 2**19,
+    }
+    memory = {**fixture_info()["memory"], "held": held}
+    older = {**held, "saved_for_backward_peak_bytes": 5 * 2**20}
+    del older["cast_parameter_peak_bytes"]  # a record made before copies were counted apart
+    groups = group_cases(
+        [
+            make_case(memory=memory),
+            make_case(
+                name="test_fit[mnist-bp-seed0]", method="bp", memory={**memory, "held": older}
+            ),
+        ]
+    )
+    table = held_memory_table(groups)
+    assert table is not None
+    rows = {r[1]: dict(zip(table.columns, r, strict=True)) for r in table.rows}
+    assert rows["FF"]["saved for backward (peak)"] == "3 MiB"
+    assert rows["FF"]["parameter copies (peak)"] == "512 KiB"
+    assert rows["FF"]["optimiser state"] == "2 MiB"
+    assert rows["backprop"]["saved for backward (peak)"] == "5 MiB"
+    assert rows["backprop"]["parameter copies (peak)"] == "n/a"
+    assert rows["FF"]["rows"] == "512"
+    plain = group_cases([make_case(memory={**memory, "held": None})])
+    assert held_memory_table(plain) is None
+    assert "Memory held by training" not in [t.title for t in report_tables([], plain, [])]

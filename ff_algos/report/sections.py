@@ -271,6 +271,54 @@ def compute_memory_table(groups: Sequence[CaseGroup]) -> Table:
     )
 
 
+def held_memory_table(groups: Sequence[CaseGroup]) -> Table | None:
+    """What training holds by its own count (``memory.held``), where it was measured: the peak
+    of activations saved for backward, saved copies of parameters, parameters and optimiser
+    state; None when no case measured it."""
+    rows = []
+    for g in groups:
+        held = [h for c in g.cases if (h := c.record.memory.held) is not None]
+        if not held:
+            continue
+
+        def mean(values: Sequence[int | None]) -> str:
+            known = [v for v in values if v is not None]
+            return units.nbytes(sum(known) / len(known)) if known else units.NA
+
+        cells = [dataset_label(g.dataset), row_label(g, groups)]
+        cells.append(mean([h.saved_for_backward_peak_bytes for h in held]))
+        cells.append(mean([h.cast_parameter_peak_bytes for h in held]))
+        cells.append(mean([h.parameter_bytes for h in held]))
+        cells.append(mean([h.optimizer_state_bytes for h in held]))
+        cells.append(str(held[0].rows))
+        rows.append(tuple(cells))
+    if not rows:
+        return None
+    notes = [
+        "counted exactly on an untimed run of the rows shown (ff_algos.telemetry.held_memory): "
+        "each storage once, alive at once; parameters and their saved copies (autocast's "
+        "low-precision weights) apart from activations",
+        "parameter copies n/a: a record made before they were counted apart (its activations "
+        "include them)",
+    ]
+    notes.extend(_seed_notes(groups))
+    return Table(
+        title="Memory held by training",
+        columns=(
+            "dataset",
+            "method",
+            "saved for backward (peak)",
+            "parameter copies (peak)",
+            "parameters",
+            "optimiser state",
+            "rows",
+        ),
+        rows=tuple(rows),
+        notes=tuple(notes),
+        left=2,
+    )
+
+
 def energy_table(groups: Sequence[CaseGroup]) -> Table:
     """Power and energy, and energy per accuracy point."""
     rows = []
@@ -330,7 +378,11 @@ def report_tables(
     ratios = ratio_table(groups)
     if ratios is not None:
         tables.append(ratios)
-    tables.extend((compute_memory_table(groups), energy_table(groups)))
+    tables.append(compute_memory_table(groups))
+    held = held_memory_table(groups)
+    if held is not None:
+        tables.append(held)
+    tables.append(energy_table(groups))
     return tables
 
 
