@@ -9,7 +9,8 @@
 #
 #     reports/cpu-2core-parallel-slurm/run.sh [RECIPE]     # PYTHON=... to pick python
 #
-# Writes jobs/<method>-<strategy>/ (job folder, logs, rank results) and results.json, results.md.
+# Writes jobs-RECIPE/<method>-<strategy>/ (job.json, submit.sh, SLURM log, collected and result JSON;
+# the rows and weights are deleted once collected) and results-RECIPE.json, results-RECIPE.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here/../.."
@@ -36,6 +37,8 @@ got = json.loads((folder / "collected.json").read_text())
 got["sbatch_wall_seconds"] = ended - started
 (folder / "result.json").write_text(json.dumps(got, indent=1))
 PYEOF
+  find "$out.partial" -name '*.pt' -delete  # the rows and weights (tens of MB); kept: job, logs, results
+  rm -rf "$out.partial/serial"
   mv "$out.partial" "$out"
 done
 "$PY" - "$jobs" "$here/results-$recipe" <<'PYEOF'
