@@ -218,3 +218,21 @@ def test_held_memory_table_shows_what_training_holds_where_measured() -> None:
     plain = group_cases([make_case(memory={**memory, "held": None})])
     assert held_memory_table(plain) is None
     assert "Memory held by training" not in [t.title for t in report_tables([], plain, [])]
+
+
+def test_a_field_an_older_record_lacks_reads_as_its_default() -> None:
+    from ff_algos.report.cases import recipe_key
+    from ff_algos.report.rows import row_label
+
+    old = make_case(run="old", seed=0)
+    assert "precision" not in old.recipe  # the fixture was saved before the field existed
+    new = make_case(run="new", seed=1, recipe={**old.recipe, "seed": 1, "precision": "fp32"})
+    other = make_case(run="bf16", seed=0, recipe={**old.recipe, "precision": "bf16"})
+    assert recipe_key(old) == recipe_key(new)  # fp32 is the field's default
+    assert recipe_key(other) != recipe_key(new)
+    groups = group_cases([old, new, other])
+    assert sorted(len(g.cases) for g in groups) == [1, 2]
+    assert sorted(row_label(g, groups) for g in groups) == [
+        "FF (quick)",
+        "FF (quick, precision=bf16)",
+    ]

@@ -9,6 +9,8 @@ differ only in their seed; report tables show a group's mean and, over several s
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+from ff_algos import registry
 from ff_algos.record import CaseRecord
 from ff_algos.report.spread import Spread, spread_of
 from ff_algos.report.study import dataset_order, method_label
@@ -94,11 +97,40 @@ class Case:
         return [float(s) for s in self.record.compute.per_epoch.get(phase, ())]
 
 
+@functools.cache
+def _field_defaults(method: str) -> dict[str, Any]:
+    """The defaults of ``method``'s recipe fields, JSON-ready (tuples as lists); empty for a
+    method this install does not know."""
+    if method not in registry.names():
+        return {}
+    recipes = getattr(registry.get(method), "recipes", None) or {}
+    if not recipes:
+        return {}
+    recipe_type = type(next(iter(recipes.values())))
+    if not dataclasses.is_dataclass(recipe_type):
+        return {}
+    return {
+        f.name: json.loads(json.dumps(f.default, default=str))
+        for f in dataclasses.fields(recipe_type)
+        if f.default is not dataclasses.MISSING
+    }
+
+
+def recipe_fields(case: Case) -> dict[str, Any]:
+    """The case's recipe without its seed and without fields at their default: a record saved
+    before a field existed (``channels_last``, say) reads like one saved at its default."""
+    defaults = _field_defaults(case.method)
+    return {
+        k: v
+        for k, v in case.recipe.items()
+        if k != "seed" and not (k in defaults and defaults[k] == v)
+    }
+
+
 def recipe_key(case: Case) -> str:
-    """The case's recipe without its seed, as a stable string: cases that differ only in their
-    seed share it."""
-    fields = {k: v for k, v in case.recipe.items() if k != "seed"}
-    return json.dumps(fields, sort_keys=True, default=str)
+    """:func:`recipe_fields` as a stable string: cases that differ only in their seed, or in
+    fields that one record lacks and the other holds at their default, share it."""
+    return json.dumps(recipe_fields(case), sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 
-from ff_algos.report.cases import Case, CaseGroup
+from ff_algos.report.cases import Case, CaseGroup, recipe_fields
 from ff_algos.report.metrics import metric
 from ff_algos.report.spread import INTERVAL, Spread
 from ff_algos.report.study import dataset_label, method_label
@@ -28,13 +28,14 @@ def row_label(group: CaseGroup, groups: Sequence[CaseGroup]) -> str:
     mine = {g.recipe_key: g for g in groups if g.method == group.method}
     if len(mine) == 1:
         return group.label
-    recipes = [g.cases[0].recipe for g in mine.values()]
+    recipes = [recipe_fields(g.cases[0]) for g in mine.values()]
+    recorded = group.cases[0].recipe  # a field at its default shows its recorded value
     varying = [
         f
-        for f in group.cases[0].recipe
-        if f not in ("seed", "name") and len({json.dumps(r.get(f)) for r in recipes}) > 1
+        for f in dict.fromkeys(k for r in recipes for k in r)
+        if f != "name" and len({json.dumps(r.get(f)) for r in recipes}) > 1 and f in recorded
     ]
-    shown = [f"{f}={_value(group.cases[0].recipe[f])}" for f in varying]
+    shown = [f"{f}={_value(recorded[f])}" for f in varying]
     return f"{group.label} ({', '.join([group.recipe_name, *shown])})"
 
 
