@@ -33,7 +33,7 @@ from ff_algos.method import NullObserver
 from ff_algos.parallel.errors import WorldError
 from ff_algos.parallel.job import Job, read_results
 from ff_algos.parallel.layout import resolve_backend
-from ff_algos.parallel.run import WorldPlan, job_for, write_rows
+from ff_algos.parallel.run import WorldPlan, job_for, torch_threads, write_rows
 from ff_algos.parallel.sbatch import world_script
 from ff_algos.parallel.world import in_process
 from ff_algos.suite.overrides import apply_overrides
@@ -110,12 +110,8 @@ def collect(folder: Path, serial: bool) -> dict[str, Any]:
             job, runner=runner, world=1, backend="none", out=str(folder / "serial")
         )
         Path(ref_job.out).mkdir(exist_ok=True)
-        before = torch.get_num_threads()
-        torch.set_num_threads(job.threads)  # a rank's threads: other threads sum in other orders
-        try:
+        with torch_threads(job.threads):
             ref = ref_job.resolve()(ref_job, in_process(torch.device("cpu"), NullObserver()))
-        finally:
-            torch.set_num_threads(before)
         state = {k: v for r in ranks for k, v in r["state"].items()}
         out["weights_match_serial"] = set(state) == set(ref["state"]) and all(
             torch.equal(state[k][p], ref["state"][k][p])

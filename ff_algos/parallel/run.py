@@ -78,12 +78,12 @@ def run_world(plan: WorldPlan, data: LoadedDataset, observer: TrainObserver) -> 
             key = (plan.serial_runner, _serial_key(plan), threads, _fingerprint(data))
             if key not in _SERIAL:
                 ref = job(plan.serial_runner, 1, threads, root / f"serial-{threads}", "none")
-                with _threads(threads):
+                with torch_threads(threads):
                     _SERIAL[key] = ref.resolve()(ref, in_process(device, NullObserver()))
             serial[threads] = _SERIAL[key]
         world = job(plan.runner, plan.world, plan.threads, root / "world", backend)
         if plan.world == 1:
-            with _threads(plan.threads):
+            with torch_threads(plan.threads):
                 ranks = [world.resolve()(world, in_process(device, observer))]
             launcher = "in_process"
         else:
@@ -143,7 +143,9 @@ def _fingerprint(data: LoadedDataset) -> str:
 
 
 @contextlib.contextmanager
-def _threads(n: int) -> Iterator[None]:
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch threads, then restore the caller's: a serial reference
+    sums in its rank's order only with its rank's threads."""
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
