@@ -88,3 +88,20 @@ def test_a_channels_last_activity_gives_the_same_goodness_and_gradient_up_to_rou
         assert leaf.grad is not None
         grads.append(leaf.grad)
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-12, atol=1e-18)
+
+
+def test_a_non_contiguous_mlp_activity_gives_its_goodness_and_gradient() -> None:
+    z = torch.randn(16, 60, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    strided = z.t().contiguous().t()  # (16, 60), column-major: not contiguous
+    assert not strided.is_contiguous()
+    y = torch.arange(16) % 10
+    plain = z.clone().requires_grad_()
+    competitive_loss(group_goodness(torch.relu(plain), 10), y, 0.1).backward()  # type: ignore[no-untyped-call]
+    leaf = strided.clone().requires_grad_()  # clone keeps the strides
+    assert not leaf.is_contiguous()
+    g, _ = relu_group_goodness(leaf, 10)
+    torch.testing.assert_close(g, group_goodness(torch.relu(z), 10), rtol=1e-12, atol=0)
+    competitive_loss(g, y, 0.1).backward()  # type: ignore[no-untyped-call]
+    assert leaf.grad is not None
+    assert plain.grad is not None
+    torch.testing.assert_close(leaf.grad, plain.grad, rtol=1e-12, atol=1e-18)

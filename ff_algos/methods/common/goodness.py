@@ -31,7 +31,9 @@ def group_goodness(h: Tensor, num_classes: int) -> Tensor:
     m = h.shape[0]
     if h.is_contiguous():
         return h.square().view(m, num_classes, -1).mean(2)
-    per_channel = h.square().sum(tuple(range(2, h.dim())))  # (m, C·maps)
+    squares = h.square()
+    # sum(()) would reduce every dim: an (m, C·s) activity has no positions to sum
+    per_channel = squares.sum(tuple(range(2, h.dim()))) if h.dim() > 2 else squares  # (m, C·maps)
     return per_channel.view(m, num_classes, -1).sum(2) / (h[0].numel() // num_classes)
 
 
