@@ -116,9 +116,7 @@ class ConvFFRecipe:
     predict_batch_size: int = 2000  # rows per prediction or hand-on chunk
     precision: Precision = "fp32"  # fp32 | bf16 autocast, fp32 master weights
     compile: str = "none"  # none only (eager)
-    channels_last: bool = (
-        False  # convolutions in channels-last memory (other kernels: not bit-identical)
-    )
+    channels_last: bool = False  # channels-last convolutions (other kernels: not bit-identical)
 
     method: typing.ClassVar[str] = "ff_conv"
 

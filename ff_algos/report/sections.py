@@ -271,6 +271,12 @@ def compute_memory_table(groups: Sequence[CaseGroup]) -> Table:
     )
 
 
+def _mean_bytes(values: Sequence[int | None]) -> str:
+    """The mean of the measured byte counts, or n/a when none was measured."""
+    known = [v for v in values if v is not None]
+    return units.nbytes(sum(known) / len(known)) if known else units.NA
+
+
 def held_memory_table(groups: Sequence[CaseGroup]) -> Table | None:
     """What training holds by its own count (``memory.held``), where it was measured: the peak
     of activations saved for backward, saved copies of parameters, parameters and optimiser
@@ -280,16 +286,11 @@ def held_memory_table(groups: Sequence[CaseGroup]) -> Table | None:
         held = [h for c in g.cases if (h := c.record.memory.held) is not None]
         if not held:
             continue
-
-        def mean(values: Sequence[int | None]) -> str:
-            known = [v for v in values if v is not None]
-            return units.nbytes(sum(known) / len(known)) if known else units.NA
-
         cells = [dataset_label(g.dataset), row_label(g, groups)]
-        cells.append(mean([h.saved_for_backward_peak_bytes for h in held]))
-        cells.append(mean([h.cast_parameter_peak_bytes for h in held]))
-        cells.append(mean([h.parameter_bytes for h in held]))
-        cells.append(mean([h.optimizer_state_bytes for h in held]))
+        cells.append(_mean_bytes([h.saved_for_backward_peak_bytes for h in held]))
+        cells.append(_mean_bytes([h.cast_parameter_peak_bytes for h in held]))
+        cells.append(_mean_bytes([h.parameter_bytes for h in held]))
+        cells.append(_mean_bytes([h.optimizer_state_bytes for h in held]))
         cells.append(str(held[0].rows))
         rows.append(tuple(cells))
     if not rows:
