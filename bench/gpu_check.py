@@ -565,6 +565,8 @@ def provenance(args: argparse.Namespace, device_name: str, how: str) -> dict[str
     """What ran, where, from which commit: written by the check itself into its own files."""
     import torch
 
+    from ff_algos.telemetry.machine import cpu_model
+
     status = git("status", "--porcelain", "--untracked-files=no")
     return {
         "commit": git("rev-parse", "HEAD"),
@@ -573,6 +575,8 @@ def provenance(args: argparse.Namespace, device_name: str, how: str) -> dict[str
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "device": args.device,
         "device_name": device_name,
+        "cpu": cpu_model(),
+        "cpu_threads": os.cpu_count(),
         "torch": torch.__version__,
         "cuda_runtime": torch.version.cuda,
         "install": how,

@@ -232,6 +232,7 @@ def test_cpu_mode_end_to_end(tmp_path: Path, real_data_root: Callable[[str], Pat
     assert done.returncode == 0, done.stdout[-2000:]
     assert data["provenance"]["device"] == "cpu"
     assert data["provenance"]["commit"]
+    assert data["provenance"]["cpu"]  # every published run names its CPU
     sessions = {s["name"]: s for s in data["sessions"]}
     assert sessions["methods"]["exit_code"] == 0  # the first session always runs to the end
     from ff_algos import registry
