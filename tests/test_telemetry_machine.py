@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,21 @@ def test_git_commit_of_this_checkout_or_reason() -> None:
         assert isinstance(info["git_dirty"], bool)
     else:
         assert "git" in info["unavailable"]["git_commit"]
+
+
+def test_dirty_means_tracked_changes_not_written_outputs(tmp_path: Path) -> None:
+    def git(*argv: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *argv], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "0001_run.json").write_text("{}")  # what a session saves
+    assert machine_info(repo=tmp_path)["git_dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert machine_info(repo=tmp_path)["git_dirty"] is True
 
 
 def test_not_a_repository_gives_reason(tmp_path: Path) -> None:

@@ -212,7 +212,10 @@ def _git(args: list[str], repo: Path) -> str:
 def _commit(facts: _Facts, repo: Path) -> None:
     try:
         commit: str | None = _git(["rev-parse", "HEAD"], repo).strip()
-        dirty: bool | None = bool(_git(["status", "--porcelain"], repo).strip())
+        # tracked changes only, as ``git describe --dirty`` (pytest-benchmark's commit_info):
+        # the runs and reports a session writes into the checkout do not make its code dirty
+        status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
+        dirty: bool | None = bool(status.strip())
         reason = ""
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
         commit = dirty = None
