@@ -14,7 +14,9 @@ these ``pytest bench/`` sessions on MNIST, safest first, under one global deadli
 journal holds still counts):
 
 1. ``methods``: every registered method, the recipe (``quick``; ``tiny`` for a smoke run), fp32
-   eager, learning curves on carved validation rows (``--val-size``), held memory;
+   eager, learning curves on carved validation rows (``--val-size``), held memory; on a machine
+   with fewer GPUs than the parallel methods' ranks (NCCL needs one per rank), those run a world
+   of as many ranks as there are GPUs (``--set world=1`` on one: in process);
 2. ``pair``: ``ff`` and ``bp`` at the study's ``seed`` scale (the recipe itself for ``tiny``);
 3. ``long``: ``bp`` with more epochs, so that its windows last seconds and its energy means
    something;
@@ -698,19 +700,37 @@ def supported(method: str, mode_sets: Iterable[str], recipe: str) -> bool:
     return True
 
 
-def plan(args: argparse.Namespace, root: Path, storage: Path, folder: Path) -> list[Session]:
-    """The sessions, safest first (module doc)."""
+def recipe_methods(recipe: str) -> list[str]:
+    """The registered methods that offer ``recipe``."""
     from ff_algos import registry
 
+    return [m for m in registry.names() if recipe in registry.get(m).recipes]
+
+
+def world_cap(methods: Sequence[str], recipe: str, gpus: int) -> tuple[str, ...]:
+    """``--set world=N`` for a CUDA machine with fewer GPUs than a parallel recipe's ranks:
+    NCCL needs a GPU per rank and gloo carries no point-to-point CUDA messages, so those
+    methods run a world of as many ranks as there are GPUs (one: in process); none otherwise."""
+    from ff_algos import registry
+
+    worlds = [getattr(registry.recipe(m, recipe), "world", 0) for m in methods]
+    return (f"world={max(1, gpus)}",) if max(worlds, default=0) > gpus else ()
+
+
+def plan(
+    args: argparse.Namespace, root: Path, storage: Path, folder: Path, gpus: int = 0
+) -> list[Session]:
+    """The sessions, safest first (module doc); ``gpus``: the GPUs visible (CUDA only)."""
     cuda = args.device.startswith("cuda")
     recipe = args.recipe
-    methods = [m for m in registry.names() if recipe in registry.get(m).recipes]
+    methods = recipe_methods(recipe)
+    capped = world_cap(methods, recipe, gpus) if cuda else ()
     curve = ["--curve-points", "2", "--val-size", str(args.val_size)]
     seed_scale = "seed" if recipe != "tiny" else recipe
     long_epochs = "60" if recipe != "tiny" else "20"
     fits = ["-k", "not scaling"]
     sessions = [
-        suite_session("methods", args, root, storage, methods, recipe, extra=[*curve, *fits]),
+        suite_session("methods", args, root, storage, methods, recipe, capped, [*curve, *fits]),
         # the scaling benchmark runs with the pair (``pytest bench/`` includes it for ff and bp)
         suite_session("pair", args, root, storage, ("ff", "bp"), seed_scale, extra=curve),
         suite_session(
@@ -795,7 +815,12 @@ def main() -> int:
     prov = provenance(args, device_name, how)
     if cuda:
         prov["board_power_limit_w"] = power_limit_w(args.device)
-    sessions = plan(args, root, storage, folder)
+    gpus = torch.cuda.device_count() if cuda else 0
+    sessions = plan(args, root, storage, folder, gpus)
+    if cuda:
+        prov["gpus_visible"] = gpus
+        cap = world_cap(recipe_methods(args.recipe), args.recipe, gpus)
+        prov["parallel_methods"] = f"--set {cap[0]} (too few GPUs)" if cap else "recipe's world"
     for session in sessions:
         run_session(session, deadline, log)
     saved = [str(p) for p in sorted(storage.glob("*/*.json"))]

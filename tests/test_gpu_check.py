@@ -3,6 +3,7 @@ torch's device to CUDA_VISIBLE_DEVICES, and its CPU mode end to end (real MNIST)
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib.util
 import json
@@ -205,6 +206,20 @@ def test_the_sweep_is_pinned_to_the_checked_gpu(
     else:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
     assert gc.visible_device(device) == entry
+
+
+def _methods_sets(device: str, gpus: int) -> list[str]:
+    args = argparse.Namespace(device=device, recipe="quick", val_size=500)
+    methods = gc.plan(args, Path("/data"), Path("/runs"), Path("/out"), gpus)[0]
+    assert methods.name == "methods"
+    return [methods.argv[i + 1] for i, a in enumerate(methods.argv) if a == "--set"]
+
+
+def test_one_gpu_runs_the_parallel_methods_as_a_world_of_one() -> None:
+    assert _methods_sets("cuda", 1) == ["world=1"]  # NCCL: one GPU per rank
+    assert _methods_sets("cuda:0", 0) == ["world=1"]
+    assert _methods_sets("cuda", 2) == []  # the recipes' own world of 2
+    assert _methods_sets("cpu", 0) == []  # gloo ranks share the CPU
 
 
 @pytest.mark.real_data
