@@ -683,10 +683,12 @@ def write_outputs(
 
 
 def supported(method: str, mode_sets: Iterable[str], recipe: str) -> bool:
-    """Whether ``method``'s ``recipe`` accepts the ``--set`` overrides (its own validation)."""
+    """Whether ``method``'s ``recipe`` accepts the ``--set`` overrides: parsed as the session
+    parses them (a field's type may allow fewer values than the validation), then validated."""
     from ff_algos import registry
     from ff_algos.data.catalog import dataset_info
     from ff_algos.errors import FFBenchError
+    from ff_algos.suite.overrides import apply_overrides
 
     base = registry.recipe(method, recipe)
     changes = dict(s.split("=", 1) for s in mode_sets)
@@ -694,7 +696,7 @@ def supported(method: str, mode_sets: Iterable[str], recipe: str) -> bool:
     if not set(changes) <= names:
         return False
     try:
-        registry.get(method).validate(dataclasses.replace(base, **changes), dataset_info("mnist"))
+        registry.get(method).validate(apply_overrides(base, changes), dataset_info("mnist"))
     except FFBenchError:
         return False
     return True

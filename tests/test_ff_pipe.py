@@ -106,6 +106,7 @@ def test_serial_references_are_trained_once_per_recipe_and_threads() -> None:
         ({"strategy": "ddp", "world": 3}, r"batch_size=32 is not a multiple of world=3"),
         ({"world": 0}, r"world=0 must be 1 or more"),
         ({"backend": "mpi"}, r"backend='mpi' is unknown; choose one of auto, gloo, nccl"),
+        ({"precision": "bf16"}, r"precision='bf16' is not supported by ff_pipe .*fp32"),
     ],
 )
 def test_a_bad_world_is_a_one_line_error(changes: dict[str, Any], message: str) -> None:

@@ -222,6 +222,22 @@ def test_one_gpu_runs_the_parallel_methods_as_a_world_of_one() -> None:
     assert _methods_sets("cpu", 0) == []  # gloo ranks share the CPU
 
 
+def test_mode_sessions_hold_only_methods_whose_recipe_parses_the_mode() -> None:
+    from ff_algos import registry
+    from ff_algos.suite.overrides import apply_overrides
+
+    args = argparse.Namespace(device="cuda", recipe="quick", val_size=500)
+    modes = {s.name: s.argv for s in gc.plan(args, Path("/d"), Path("/r"), Path("/o"), 1)}
+    for mode in ("bf16", "tf32", "cudagraphs", "inductor"):
+        argv = modes[mode]
+        methods = argv[argv.index("--methods") + 1].split(",")
+        sets = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--set")
+        assert {"ff", "bp"} <= set(methods), mode
+        assert not {"ff_pipe", "bp_parallel"} & set(methods), mode  # fp32 eager only
+        for method in methods:  # what the session's --set does to each: no error
+            apply_overrides(registry.recipe(method, "quick"), sets)
+
+
 @pytest.mark.real_data
 def test_cpu_mode_end_to_end(tmp_path: Path, real_data_root: Callable[[str], Path]) -> None:
     root = real_data_root("mnist")

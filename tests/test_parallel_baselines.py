@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from ff_algos import registry
 from ff_algos.data import load_dataset
+from ff_algos.data.catalog import dataset_info
+from ff_algos.errors import RecipeError
 from ff_algos.fitting import accuracy, fit
 from ff_algos.methods.bp_parallel import TINY, Strategy
 
@@ -45,3 +48,11 @@ def test_a_backprop_baseline_trains_on_two_ranks(
     assert len(losses) == 2
     assert losses[-1] < losses[0]
     assert accuracy(result.model, data.test) > 0.4  # chance: 0.1
+
+
+@pytest.mark.parametrize("precision", ["bf16", "tf32"])
+def test_a_precision_the_ranks_do_not_run_is_refused(precision: str) -> None:
+    recipe = dataclasses.replace(TINY, precision=precision)  # type: ignore[arg-type]
+    with pytest.raises(RecipeError, match=rf"precision='{precision}' is not supported") as info:
+        registry.get("bp_parallel").validate(recipe, dataset_info("mnist"))
+    assert "\n" not in str(info.value)

@@ -175,6 +175,7 @@ def validate_bp_parallel(recipe: BPParallelRecipe, info: DatasetInfo) -> None:
             "start_method": START_METHODS,
             "serial": SERIALS,
         },
+        precisions=("fp32",),  # the ranks run float32 products only
     )
 
 

@@ -200,6 +200,7 @@ def validate_pipe_ff(recipe: PipeFFRecipe, info: DatasetInfo) -> None:
             "start_method": START_METHODS,
             "serial": SERIALS,
         },
+        precisions=("fp32",),  # the ranks run float32 products only
     )
 
 

@@ -28,11 +28,12 @@ def check_run_fields(
     method: str,
     compiles: Sequence[str] = COMPILE_MODES,
     choices: Mapping[str, Sequence[str]] | None = None,
+    precisions: Sequence[str] = PRECISIONS,
 ) -> None:
     """Raise :class:`RecipeError` for the run-control fields most recipes share: non-finite-loss
-    checks (``nan_check_every >= 0``), ``predict_batch_size >= 1``, a known ``precision``, a
-    ``compile`` mode ``method`` supports (``compiles``), and each field of ``choices`` among its
-    allowed values."""
+    checks (``nan_check_every >= 0``), ``predict_batch_size >= 1``, a known ``precision`` that
+    ``method`` runs (``precisions``), a ``compile`` mode it supports (``compiles``), and each
+    field of ``choices`` among its allowed values."""
     if recipe.nan_check_every < 0:
         raise RecipeError("nan_check_every must be >= 0 (0: check only at the end)")
     if recipe.predict_batch_size < 1:
@@ -40,6 +41,11 @@ def check_run_fields(
     if recipe.precision not in PRECISIONS:
         raise RecipeError(
             f"precision={recipe.precision!r} is unknown; choose one of {', '.join(PRECISIONS)}"
+        )
+    if recipe.precision not in precisions:
+        raise RecipeError(
+            f"precision={recipe.precision!r} is not supported by {method}; "
+            f"choose one of {', '.join(precisions)}"
         )
     if recipe.compile not in compiles:
         raise RecipeError(
