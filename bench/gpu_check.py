@@ -4,14 +4,14 @@
     python bench/gpu_check.py                    # on the GPU machine (no internet needed)
     python bench/gpu_check.py --device cpu --recipe tiny   # the same sessions and checks on a CPU
 
-``--prepare`` gzips MNIST's and FashionMNIST's canonical idx files from the data root into
-``gpu_data/`` inside the checkout (git-ignored, about 41 MB), so that the checkout carries them.
-The run installs the checkout without dependencies into the running Python (which must already
-have torch, torchvision, pytest, pytest-benchmark, rich and nvidia-ml-py; ``--no-install`` puts
-the checkout on ``PYTHONPATH`` instead), unpacks the data (or reads ``--data-root``) and runs
-these ``pytest bench/`` sessions on MNIST, safest first, under one global deadline
-(``--deadline``, seconds from the start; a session still running then is stopped and what its
-journal holds still counts):
+``--prepare`` gzips MNIST's canonical idx files (every session trains on MNIST) from the data
+root into ``gpu_data/`` inside the checkout (git-ignored, about 11 MB), so that the checkout
+carries them. The run installs the checkout without dependencies into the running Python
+(which must already have torch, torchvision, pytest, pytest-benchmark, rich and nvidia-ml-py;
+``--no-install`` puts the checkout on ``PYTHONPATH`` instead), unpacks the data (or reads
+``--data-root``) and runs these ``pytest bench/`` sessions on MNIST, safest first, under one
+global deadline (``--deadline``, seconds from the start; a session still running then is
+stopped and what its journal holds still counts):
 
 1. ``methods``: every registered method, the recipe (``quick``; ``tiny`` for a smoke run), fp32
    eager, learning curves on carved validation rows (``--val-size``), held memory; on a machine
@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parent.parent
 PACKED = REPO / "gpu_data"
-DATASETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+DATASETS = {"mnist": "MNIST"}  # what the sessions train on, and all that --prepare packs
 IDX_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -98,13 +98,13 @@ CPU_DEFAULT_METHODS = ("ff", "bp")
 
 
 def prepare(data_root: Path) -> None:
-    """Gzip the idx files of both datasets from ``data_root`` into ``gpu_data/``."""
+    """Gzip the idx files of the checked datasets from ``data_root`` into ``gpu_data/``."""
     for folder in DATASETS.values():
         for name in IDX_FILES:
             src = data_root / folder / "raw" / name
             if not src.is_file():
                 sys.exit(
-                    f"gpu_check: {src} is missing; run `ff-bench data fetch mnist fashion_mnist`"
+                    f"gpu_check: {src} is missing; run `ff-bench data fetch {' '.join(DATASETS)}`"
                 )
             dst = PACKED / folder / f"{name}.gz"
             dst.parent.mkdir(parents=True, exist_ok=True)
