@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 import torch
+from pytest_benchmark.utils import get_commit_info
 from rich.console import Console
 
 from ff_algos.data import is_present, resolve_root
@@ -39,7 +40,7 @@ from ff_algos.suite.saving import SaveGuard, guard_saving
 from ff_algos.suite.state import Suite
 from ff_algos.suite.summary import summary_table
 from ff_algos.sweep.shard_stamp import shard_record
-from ff_algos.telemetry import TelemetrySession
+from ff_algos.telemetry import GitState, TelemetrySession, git_state
 from ff_algos.telemetry import machine_info as ff_bench_machine_info
 
 FLOORS_FILE = Path(__file__).with_name("floors.toml")  # --floors' default
@@ -49,6 +50,8 @@ SUITE = pytest.StashKey[Suite]()
 SAVING = pytest.StashKey[SaveGuard]()
 PLAN = pytest.StashKey[Plan]()
 SCALING = pytest.StashKey[dict[str, ScalingConfig]]()
+# the commit the session's code came from, read as it starts (ours, pytest-benchmark's)
+CODE = pytest.StashKey[tuple[GitState, dict[str, Any]]]()
 SCALING_DATASET = "synthetic"  # the scaling cases' dataset parameter: random MNIST-shaped rows
 
 
@@ -57,6 +60,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # pytest-benchmark reads the commit when it saves, after hours of training perhaps, when
+    # HEAD may have moved: the run's code is what was checked out now
+    project = config.getoption("benchmark_project_name", None)
+    config.stash[CODE] = (git_state(), get_commit_info(project))  # type: ignore[no-untyped-call]
     try:
         raw = collect(config.getoption)
         # a sweep's shards run the sweep's matrix; a plain session without --methods, the first look
@@ -221,6 +228,12 @@ def pytest_benchmark_update_json(
         output_json["ff_bench_shard"] = shard_record(options, [c.id for c in case_matrix(options)])
 
 
+def pytest_benchmark_generate_commit_info(config: pytest.Config) -> dict[str, Any] | None:
+    """The commit_info read when the session started (None: pytest-benchmark's own)."""
+    code = config.stash.get(CODE, None)
+    return None if code is None else dict(code[1])
+
+
 def pytest_benchmark_update_machine_info(
     config: pytest.Config, machine_info: dict[str, Any]
 ) -> None:
@@ -231,7 +244,9 @@ def pytest_benchmark_update_machine_info(
             device = resolve_device(suite.options.device)
         except FFBenchError:
             device = None  # the device fixture fails the cases with the reason
-    machine_info["ff_bench"] = ff_bench_machine_info(device=device)
+    code = config.stash.get(CODE, None)
+    git = None if code is None else code[0]
+    machine_info["ff_bench"] = ff_bench_machine_info(device=device, git=git)
 
 
 @pytest.fixture

@@ -49,7 +49,8 @@ Peak FLOP/s (:func:`measure_peak_flops`): the best rate of square matmuls of the
 the same device, after warm-up, synchronised; never a datasheet number.
 
 Machine facts for pytest-benchmark: :func:`machine_info` (pass ``device=`` to describe the
-device the cases run on). Float32 matmul precision in force (TF32): :func:`precision_state`.
+device the cases run on; ``git=`` a :func:`git_state` read when the session started).
+Float32 matmul precision in force (TF32): :func:`precision_state`.
 
 Modules: ``config`` (TelemetryConfig, TelemetryError), ``sync``, ``nvml`` (lazy NVML access),
 ``sampler`` (power/memory thread), ``energy``, ``rapl`` (CPU energy counters), ``host_memory``,
@@ -65,7 +66,7 @@ from ff_algos.telemetry.energy import COUNTER, INTEGRAL, counter_joules, trapezo
 from ff_algos.telemetry.epoch_clock import CUDA_EVENT, PERF_COUNTER, EpochClock, EpochTimes
 from ff_algos.telemetry.flops import FlopRate, flop_rate
 from ff_algos.telemetry.gpu_probe import GpuInventory, probe_gpus
-from ff_algos.telemetry.machine import MACHINE_KEYS, machine_info
+from ff_algos.telemetry.machine import MACHINE_KEYS, GitState, git_state, machine_info
 from ff_algos.telemetry.matmul_precision import precision_state
 from ff_algos.telemetry.measured import WINDOWS, measured_sections
 from ff_algos.telemetry.nvml import POWER_AVERAGE, POWER_INSTANT
@@ -90,6 +91,7 @@ __all__ = [
     "EpochClock",
     "EpochTimes",
     "FlopRate",
+    "GitState",
     "GpuInventory",
     "PeakResult",
     "PowerSampler",
@@ -102,6 +104,7 @@ __all__ = [
     "WindowResult",
     "counter_joules",
     "flop_rate",
+    "git_state",
     "machine_info",
     "measure_peak_flops",
     "measured_sections",

@@ -17,6 +17,7 @@ import os
 import platform
 import re
 import subprocess
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -209,19 +210,34 @@ def _git(args: list[str], repo: Path) -> str:
     return done.stdout
 
 
-def _commit(facts: _Facts, repo: Path) -> None:
+@dataclass(frozen=True)
+class GitState:
+    """The commit a checkout's code came from and whether tracked files differ from it; both
+    None, with ``reason``, where git or the repository is missing."""
+
+    commit: str | None
+    dirty: bool | None
+    reason: str = ""
+
+
+def git_state(repo: Path | None = None) -> GitState:
+    """``repo``'s HEAD and dirty flag now (``repo`` defaults to the checkout holding this
+    package). A session reads it when it starts: its code is that commit's even if HEAD moves
+    during hours of training."""
+    repo = repo or _package_root()
     try:
-        commit: str | None = _git(["rev-parse", "HEAD"], repo).strip()
+        commit = _git(["rev-parse", "HEAD"], repo).strip()
         # tracked changes only, as ``git describe --dirty`` (pytest-benchmark's commit_info):
         # the runs and reports a session writes into the checkout do not make its code dirty
         status = _git(["status", "--porcelain", "--untracked-files=no"], repo)
-        dirty: bool | None = bool(status.strip())
-        reason = ""
     except (OSError, RuntimeError, subprocess.TimeoutExpired) as e:
-        commit = dirty = None
-        reason = f"no git commit for {repo} ({describe(e)})"
-    facts.put("git_commit", commit, reason)
-    facts.put("git_dirty", dirty, reason)
+        return GitState(None, None, f"no git commit for {repo} ({describe(e)})")
+    return GitState(commit, bool(status.strip()))
+
+
+def _commit(facts: _Facts, state: GitState) -> None:
+    facts.put("git_commit", state.commit, state.reason)
+    facts.put("git_dirty", state.dirty, state.reason)
 
 
 CUDA_DEVICE_KEYS = (
@@ -295,15 +311,19 @@ def _device(facts: _Facts, device: torch.device | str | None) -> None:
 
 
 def machine_info(
-    repo: Path | None = None, *, device: torch.device | str | None = None
+    repo: Path | None = None,
+    *,
+    device: torch.device | str | None = None,
+    git: GitState | None = None,
 ) -> dict[str, Any]:
     """GPU, driver, CUDA, cuDNN, library versions, CPU, memory and git commit of ``repo``.
 
     ``repo`` defaults to the checkout holding this package. ``device`` (for example
     ``cuda:1``) adds a ``"device"`` entry describing it: for a GPU its name, index, UUID, total
     memory, compute capability, multiprocessors, NVML match and enforced power limit in watts;
-    for the CPU its model. Never raises; missing values are None with reasons under
-    ``"unavailable"``. Every value is JSON-serialisable.
+    for the CPU its model. ``git``: the commit to record (:func:`git_state`, read when the
+    session started); None reads ``repo``'s now. Never raises; missing values are None with
+    reasons under ``"unavailable"``. Every value is JSON-serialisable.
     """
     facts = _Facts()
     for collect in (_gpu, _software, _cpu, _memory):
@@ -315,5 +335,5 @@ def machine_info(
         _device(facts, device)
     except Exception as e:
         facts.put("device", None, f"probe failed ({describe(e)})")
-    _commit(facts, repo or _package_root())
+    _commit(facts, git or git_state(repo))
     return facts.result()
