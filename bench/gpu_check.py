@@ -554,25 +554,16 @@ def all_checks(
 # ---------------------------------------------------------------- provenance and output
 
 
-def git(*argv: str) -> str | None:
-    """A git command's output in the checkout (None where git or the repository is missing)."""
-    try:
-        done = subprocess.run(["git", *argv], cwd=REPO, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return done.stdout.strip() if done.returncode == 0 else None
-
-
 def provenance(args: argparse.Namespace, device_name: str, how: str) -> dict[str, Any]:
     """What ran, where, from which commit: written by the check itself into its own files."""
     import torch
 
-    from ff_algos.telemetry.machine import cpu_model
+    from ff_algos.telemetry.machine import cpu_model, git_state
 
-    status = git("status", "--porcelain", "--untracked-files=no")
+    code = git_state(REPO)
     return {
-        "commit": git("rev-parse", "HEAD"),
-        "dirty": None if status is None else bool(status),
+        "commit": code.commit,
+        "dirty": code.dirty,
         "command": shlex.join([Path(sys.executable).name, *sys.argv]),
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "device": args.device,
@@ -709,24 +700,30 @@ def recipe_methods(recipe: str) -> list[str]:
     return [m for m in registry.names() if recipe in registry.get(m).recipes]
 
 
-def world_cap(methods: Sequence[str], recipe: str, gpus: int) -> tuple[str, ...]:
-    """``--set world=N`` for a CUDA machine with fewer GPUs than a parallel recipe's ranks:
-    NCCL needs a GPU per rank and gloo carries no point-to-point CUDA messages, so those
-    methods run a world of as many ranks as there are GPUs (one: in process); none otherwise."""
+def world_cap(device: str, recipe: str, gpus: int) -> tuple[str, ...]:
+    """``--set world=N`` for a CUDA ``device`` on a machine with fewer GPUs (``gpus``) than a
+    parallel recipe's ranks: NCCL needs a GPU per rank and gloo carries no point-to-point CUDA
+    messages, so those methods run a world of as many ranks as there are GPUs (one: in
+    process); none otherwise (on a CPU gloo's ranks share the cores)."""
     from ff_algos import registry
 
-    worlds = [getattr(registry.recipe(m, recipe), "world", 0) for m in methods]
+    if not device.startswith("cuda"):
+        return ()
+    worlds = [getattr(registry.recipe(m, recipe), "world", 0) for m in recipe_methods(recipe)]
     return (f"world={max(1, gpus)}",) if max(worlds, default=0) > gpus else ()
 
 
 def plan(
-    args: argparse.Namespace, root: Path, storage: Path, folder: Path, gpus: int = 0
+    args: argparse.Namespace,
+    root: Path,
+    storage: Path,
+    folder: Path,
+    capped: Sequence[str] = (),
 ) -> list[Session]:
-    """The sessions, safest first (module doc); ``gpus``: the GPUs visible (CUDA only)."""
+    """The sessions, safest first (module doc); ``capped``: :func:`world_cap`'s ``--set``."""
     cuda = args.device.startswith("cuda")
     recipe = args.recipe
     methods = recipe_methods(recipe)
-    capped = world_cap(methods, recipe, gpus) if cuda else ()
     curve = ["--curve-points", "2", "--val-size", str(args.val_size)]
     seed_scale = "seed" if recipe != "tiny" else recipe
     long_epochs = "60" if recipe != "tiny" else "20"
@@ -818,10 +815,10 @@ def main() -> int:
     if cuda:
         prov["board_power_limit_w"] = power_limit_w(args.device)
     gpus = torch.cuda.device_count() if cuda else 0
-    sessions = plan(args, root, storage, folder, gpus)
+    cap = world_cap(args.device, args.recipe, gpus)
+    sessions = plan(args, root, storage, folder, cap)
     if cuda:
         prov["gpus_visible"] = gpus
-        cap = world_cap(recipe_methods(args.recipe), args.recipe, gpus)
         prov["parallel_methods"] = f"--set {cap[0]} (too few GPUs)" if cap else "recipe's world"
     for session in sessions:
         run_session(session, deadline, log)

@@ -210,7 +210,8 @@ def test_the_sweep_is_pinned_to_the_checked_gpu(
 
 def _methods_sets(device: str, gpus: int) -> list[str]:
     args = argparse.Namespace(device=device, recipe="quick", val_size=500)
-    methods = gc.plan(args, Path("/data"), Path("/runs"), Path("/out"), gpus)[0]
+    capped = gc.world_cap(device, "quick", gpus)
+    methods = gc.plan(args, Path("/data"), Path("/runs"), Path("/out"), capped)[0]
     assert methods.name == "methods"
     return [methods.argv[i + 1] for i, a in enumerate(methods.argv) if a == "--set"]
 
@@ -227,7 +228,8 @@ def test_mode_sessions_hold_only_methods_whose_recipe_parses_the_mode() -> None:
     from ff_algos.suite.overrides import apply_overrides
 
     args = argparse.Namespace(device="cuda", recipe="quick", val_size=500)
-    modes = {s.name: s.argv for s in gc.plan(args, Path("/d"), Path("/r"), Path("/o"), 1)}
+    capped = gc.world_cap("cuda", "quick", 1)
+    modes = {s.name: s.argv for s in gc.plan(args, Path("/d"), Path("/r"), Path("/o"), capped)}
     for mode in ("bf16", "tf32", "cudagraphs", "inductor"):
         argv = modes[mode]
         methods = argv[argv.index("--methods") + 1].split(",")
