@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from ff_algos.telemetry import git_state, machine_info
+from tests.git_repo import commit_file
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 MOVED = "f" * 40
@@ -40,24 +40,12 @@ def pytest_configure(config):
 '''
 
 
-def _commit(repo: Path, text: str) -> str:
-    def git(*argv: str) -> str:
-        done = subprocess.run(["git", "-C", str(repo), *argv], check=True, capture_output=True)
-        return done.stdout.decode().strip()
-
-    (repo / "code.py").write_text(text)
-    git("add", "code.py")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", text)
-    return git("rev-parse", "HEAD")
-
-
 def test_machine_info_records_the_state_it_is_given(tmp_path: Path) -> None:
-    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
-    first = _commit(tmp_path, "x = 1\n")
+    first = commit_file(tmp_path, "x = 1\n")
     started = git_state(tmp_path)
     assert started.commit == first
     assert started.dirty is False
-    later = _commit(tmp_path, "x = 2\n")
+    later = commit_file(tmp_path, "x = 2\n")
     assert machine_info(repo=tmp_path)["git_commit"] == later
     assert machine_info(repo=tmp_path, git=started)["git_commit"] == first
 

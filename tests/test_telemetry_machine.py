@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ import torch
 
 from ff_algos.telemetry import MACHINE_KEYS, GpuInventory, machine_info, probe_gpus
 from ff_algos.telemetry.machine import _physical_cores
+from tests.git_repo import commit_file
 
 
 def test_machine_info_has_every_key_and_reasons() -> None:
@@ -41,13 +41,7 @@ def test_git_commit_of_this_checkout_or_reason() -> None:
 
 
 def test_dirty_means_tracked_changes_not_written_outputs(tmp_path: Path) -> None:
-    def git(*argv: str) -> None:
-        subprocess.run(["git", "-C", str(tmp_path), *argv], check=True, capture_output=True)
-
-    git("init", "-q")
-    (tmp_path / "code.py").write_text("x = 1\n")
-    git("add", "code.py")
-    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first")
+    commit_file(tmp_path, "x = 1\n")
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "0001_run.json").write_text("{}")  # what a session saves
     assert machine_info(repo=tmp_path)["git_dirty"] is False
